@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { LogIOError } from '../errors.js';
+import { TMP_SUFFIX } from '../segment/file-names.js';
+
+/**
+ * Kafka's offset checkpoint files (`recovery-point-offset-checkpoint`,
+ * `log-start-offset-checkpoint`): UTF-8 text, line 1 the version (0), line 2 the entry count,
+ * then one `topic partition offset` line per entry. seglog keeps them inside the partition
+ * directory, with the one entry for that partition (topic and partition parsed from the
+ * directory name, `<topic>-<partition>`, as Kafka does).
+ *
+ * Written by write-to-temp, fsync, rename over the target and fsync of the directory, so a crash
+ * leaves either the old or the new file. A file that cannot be parsed reads as "no entry"
+ * (Kafka logs the error and starts from scratch, which for the recovery point means recover all).
+ */
+
+export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
+export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
+const VERSION = 0;
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/** `sensor-data-0` -> { topic: 'sensor-data', partition: 0 }; a name without `-N` is partition 0 of itself. */
+export function topicPartitionOf(dir: string): TopicPartition {
+  const name = path.basename(path.resolve(dir));
+  const dash = name.lastIndexOf('-');
+  const partition = dash > 0 ? Number(name.slice(dash + 1)) : NaN;
+  if (dash > 0 && Number.isSafeInteger(partition) && partition >= 0 && /^\d+$/.test(name.slice(dash + 1))) {
+    return { topic: name.slice(0, dash), partition };
+  }
+  return { topic: name, partition: 0 };
+}
+
+/** Reads the offset recorded for `tp`, or null when the file is missing, unreadable or has no entry. */
+export function readCheckpoint(file: string, tp: TopicPartition): number | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const lines = text.split('\n').filter((l) => l.length > 0);
+  if (lines.length < 2 || Number(lines[0]) !== VERSION) return null;
+  const count = Number(lines[1]);
+  if (!Number.isSafeInteger(count) || lines.length - 2 !== count) return null;
+  for (const line of lines.slice(2)) {
+    const [topic, partition, offset] = line.trim().split(/\s+/);
+    if (topic === tp.topic && Number(partition) === tp.partition) {
+      const value = Number(offset);
+      return Number.isSafeInteger(value) && value >= 0 ? value : null;
+    }
+  }
+  return null;
+}
+
+/** Replaces the checkpoint atomically with one entry for `tp` (or none when `offset` is null). */
+export function writeCheckpoint(file: string, tp: TopicPartition, offset: number | null): void {
+  const body = offset === null ? `${VERSION}\n0\n` : `${VERSION}\n1\n${tp.topic} ${tp.partition} ${offset}\n`;
+  writeFileAtomically(file, body);
+}
+
+/** Write to `<file>.tmp`, fsync, rename over `file`, fsync the directory. */
+export function writeFileAtomically(file: string, body: string | Buffer): void {
+  const tmp = file + TMP_SUFFIX;
+  try {
+    const fd = fs.openSync(tmp, 'w', 0o644);
+    try {
+      fs.writeFileSync(fd, body);
+      fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+    fsyncDirectory(path.dirname(file));
+  } catch (cause) {
+    throw new LogIOError(`cannot write ${file}: ${(cause as Error).message}`, { file, cause });
+  }
+}
+
+/** Makes file creations, renames and deletions in `dir` durable. */
+export function fsyncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,168 @@
+import { InvalidConfigError } from '../errors.js';
+import type { CompressionType, TimestampType } from '../record/types.js';
+
+/**
+ * Options of `Log.open`. Keys are Kafka's topic configs in camelCase with Kafka's defaults
+ * (`segment.bytes` -> `segmentBytes`); the extra keys are seglog's own.
+ */
+export interface LogConfig {
+  /** Roll when the next batch would take the active `.log` past this many bytes. Default 1 GiB. */
+  segmentBytes?: number;
+  /** Roll when the active segment's first timestamp is this many ms behind the incoming batch. Default 7 days. */
+  segmentMs?: number;
+  /** Up to this many ms are taken off `segmentMs` per segment, at random, so partitions do not roll together. Default 0. */
+  segmentJitterMs?: number;
+  /** Maximum size in bytes of each `.index` and `.timeindex` file. Default 10 MiB. */
+  segmentIndexBytes?: number;
+  /** Bytes of batches between two offset-index entries. Default 4096. */
+  indexIntervalBytes?: number;
+  /** Delete segments whose newest record is older than this (ms); -1 keeps them forever. Default 7 days. */
+  retentionMs?: number;
+  /** Delete the oldest segments while the log is over this many bytes; -1 means no limit. Default -1. */
+  retentionBytes?: number;
+  /** Flush in the background once this many records are unflushed. Default: never (the OS decides). */
+  flushMessages?: number | null;
+  /** Flush in the background once the oldest unflushed append is this many ms old. Default: never. */
+  flushMs?: number | null;
+  /** Largest batch accepted by `append`, in bytes, including the 12-byte log overhead. Default 1048588. */
+  maxMessageBytes?: number;
+  /** Wall-clock ms between renaming a deleted segment to `.deleted` and removing its files. Default 60000. */
+  fileDeleteDelayMs?: number;
+  /** Codec of appended batches. Default `'none'`. */
+  compression?: CompressionType;
+  /** `'CreateTime'` keeps the producer's timestamps; `'LogAppendTime'` stamps each batch with `clock()`. */
+  timestampType?: TimestampType;
+  /** Open without the writer lock; never write; see what a live writer has appended. Default false. */
+  readOnly?: boolean;
+  /** Replaces `Date.now` for record timestamps, time-based roll and retention (for tests). */
+  clock?: () => number;
+  /** How often the background retention pass runs, in ms; 0 turns the timer off. Default 300000. */
+  retentionCheckIntervalMs?: number;
+}
+
+/** `LogConfig` with every default applied. */
+export interface ResolvedLogConfig {
+  segmentBytes: number;
+  segmentMs: number;
+  segmentJitterMs: number;
+  segmentIndexBytes: number;
+  indexIntervalBytes: number;
+  retentionMs: number;
+  retentionBytes: number;
+  flushMessages: number | null;
+  flushMs: number | null;
+  maxMessageBytes: number;
+  fileDeleteDelayMs: number;
+  compression: CompressionType;
+  timestampType: TimestampType;
+  readOnly: boolean;
+  clock: () => number;
+  retentionCheckIntervalMs: number;
+}
+
+const INT32_MAX = 2 ** 31 - 1;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const DEFAULT_CONFIG: Readonly<ResolvedLogConfig> = Object.freeze({
+  segmentBytes: 1024 * 1024 * 1024,
+  segmentMs: 7 * DAY_MS,
+  segmentJitterMs: 0,
+  segmentIndexBytes: 10 * 1024 * 1024,
+  indexIntervalBytes: 4096,
+  retentionMs: 7 * DAY_MS,
+  retentionBytes: -1,
+  flushMessages: null,
+  flushMs: null,
+  maxMessageBytes: 1048588,
+  fileDeleteDelayMs: 60000,
+  compression: 'none',
+  timestampType: 'CreateTime',
+  readOnly: false,
+  clock: Date.now,
+  retentionCheckIntervalMs: 300000,
+});
+
+type Check = (key: string, value: unknown) => void;
+
+function integer(min: number, max: number): Check {
+  return (key, value) => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new InvalidConfigError(`config ${key} must be an integer in [${min}, ${max}], got ${describe(value)}`);
+    }
+  };
+}
+
+function nullable(check: Check): Check {
+  return (key, value) => {
+    if (value !== null) check(key, value);
+  };
+}
+
+function oneOf(...allowed: string[]): Check {
+  return (key, value) => {
+    if (typeof value !== 'string' || !allowed.includes(value)) {
+      throw new InvalidConfigError(`config ${key} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`);
+    }
+  };
+}
+
+function ofType(type: 'boolean' | 'function'): Check {
+  return (key, value) => {
+    if (typeof value !== type) throw new InvalidConfigError(`config ${key} must be a ${type}, got ${describe(value)}`);
+  };
+}
+
+// Ranges follow Kafka's LogConfig where it has one; segment.bytes may not be smaller than one
+// empty batch, and the index needs room for at least one time-index entry.
+const CHECKS: Record<keyof ResolvedLogConfig, Check> = {
+  segmentBytes: integer(61, INT32_MAX),
+  segmentMs: integer(1, Number.MAX_SAFE_INTEGER),
+  segmentJitterMs: integer(0, Number.MAX_SAFE_INTEGER),
+  segmentIndexBytes: integer(12, INT32_MAX),
+  indexIntervalBytes: integer(0, INT32_MAX),
+  retentionMs: integer(-1, Number.MAX_SAFE_INTEGER),
+  retentionBytes: integer(-1, Number.MAX_SAFE_INTEGER),
+  flushMessages: nullable(integer(1, Number.MAX_SAFE_INTEGER)),
+  flushMs: nullable(integer(0, Number.MAX_SAFE_INTEGER)),
+  maxMessageBytes: integer(61, INT32_MAX),
+  fileDeleteDelayMs: integer(0, Number.MAX_SAFE_INTEGER),
+  compression: oneOf('none', 'gzip', 'snappy', 'lz4', 'zstd'),
+  timestampType: oneOf('CreateTime', 'LogAppendTime'),
+  readOnly: ofType('boolean'),
+  clock: ofType('function'),
+  retentionCheckIntervalMs: integer(0, INT32_MAX),
+};
+
+/** Applies defaults and validates every key; throws `InvalidConfigError` naming the key. */
+export function resolveConfig(config: LogConfig | undefined): ResolvedLogConfig {
+  if (config === undefined) return { ...DEFAULT_CONFIG };
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new InvalidConfigError(`config must be an object, got ${describe(config)}`);
+  }
+  const resolved: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  for (const [key, value] of Object.entries(config)) {
+    const check = (CHECKS as Record<string, Check | undefined>)[key];
+    if (check === undefined) throw new InvalidConfigError(unknownKeyMessage(key));
+    if (value === undefined) continue;
+    check(key, value);
+    resolved[key] = value;
+  }
+  return resolved as unknown as ResolvedLogConfig;
+}
+
+function unknownKeyMessage(key: string): string {
+  const folded = key.toLowerCase().replace(/[._-]/g, '');
+  const near = Object.keys(CHECKS).find((k) => k.toLowerCase() === folded);
+  return near === undefined
+    ? `unknown config key '${key}'`
+    : `unknown config key '${key}'; did you mean '${near}'?`;
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value !== null && typeof value === 'object') return 'an object';
+  return String(value);
+}

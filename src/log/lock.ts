@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { LogIOError, LogLockedError } from '../errors.js';
+import { LOCK_FILE } from '../segment/file-names.js';
+
+const require = createRequire(import.meta.url);
+const { tryLock, unlock } = require('fs-native-extensions') as {
+  tryLock(fd: number): boolean;
+  unlock(fd: number): void;
+};
+
+/**
+ * The single-writer lock of a partition directory: an exclusive flock on `.seglog.lock`.
+ * The kernel drops a flock when its process dies, so a `kill -9` never leaves a stale lock, and
+ * two opens in one process conflict too (flock belongs to the open file description).
+ */
+export class DirectoryLock {
+  private fd: number | null;
+
+  private constructor(readonly file: string, fd: number) {
+    this.fd = fd;
+  }
+
+  /** Takes the lock or throws `LogLockedError` naming the directory. */
+  static acquire(dir: string): DirectoryLock {
+    const file = path.join(dir, LOCK_FILE);
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'a+');
+    } catch (cause) {
+      throw new LogIOError(`cannot open lock file ${file}`, { file, cause });
+    }
+    let granted = false;
+    try {
+      granted = tryLock(fd);
+    } catch (cause) {
+      fs.closeSync(fd);
+      throw new LogIOError(`cannot lock ${file}`, { file, cause });
+    }
+    if (!granted) {
+      fs.closeSync(fd);
+      throw new LogLockedError(`partition directory ${dir} is locked by another writer (${file})`, { file });
+    }
+    return new DirectoryLock(file, fd);
+  }
+
+  release(): void {
+    if (this.fd === null) return;
+    try {
+      unlock(this.fd);
+    } finally {
+      fs.closeSync(this.fd);
+      this.fd = null;
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import path from 'node:path';
+
+/**
+ * Every file name and suffix of a partition directory, in one place (Kafka's LogFileUtils).
+ * A segment's files share a prefix: its base offset as 20 zero-padded decimal digits.
+ */
+
+export const LOG_SUFFIX = '.log';
+export const INDEX_SUFFIX = '.index';
+export const TIME_INDEX_SUFFIX = '.timeindex';
+export const TXN_INDEX_SUFFIX = '.txnindex';
+export const SNAPSHOT_SUFFIX = '.snapshot';
+/** Appended to a segment's file names when it is scheduled for deletion. */
+export const DELETED_SUFFIX = '.deleted';
+/** Appended while a rewritten segment is being produced (Kafka's cleaner and split). */
+export const CLEANED_SUFFIX = '.cleaned';
+/** Appended to rewritten files that are ready to replace the originals. */
+export const SWAP_SUFFIX = '.swap';
+/** Suffix of files written first and renamed into place. */
+export const TMP_SUFFIX = '.tmp';
+
+/** The writer's lock file; seglog's own, beside the segments. */
+export const LOCK_FILE = '.seglog.lock';
+
+const OFFSET_DIGITS = 20;
+
+/** `42` -> `'00000000000000000042'`. */
+export function filenamePrefixFromOffset(offset: number): string {
+  return String(offset).padStart(OFFSET_DIGITS, '0');
+}
+
+/** Parses the base offset from a segment file name: the text before the first '.'; NaN if it is not 20 digits. */
+export function offsetFromFileName(fileName: string): number {
+  const base = path.basename(fileName);
+  const dot = base.indexOf('.');
+  const prefix = dot < 0 ? base : base.slice(0, dot);
+  if (prefix.length !== OFFSET_DIGITS || !/^\d+$/.test(prefix)) return NaN;
+  return Number(prefix);
+}
+
+export function logFile(dir: string, baseOffset: number, suffix = ''): string {
+  return path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_SUFFIX + suffix);
+}
+
+export function offsetIndexFile(dir: string, baseOffset: number, suffix = ''): string {
+  return path.join(dir, filenamePrefixFromOffset(baseOffset) + INDEX_SUFFIX + suffix);
+}
+
+export function timeIndexFile(dir: string, baseOffset: number, suffix = ''): string {
+  return path.join(dir, filenamePrefixFromOffset(baseOffset) + TIME_INDEX_SUFFIX + suffix);
+}
+
+export function txnIndexFile(dir: string, baseOffset: number, suffix = ''): string {
+  return path.join(dir, filenamePrefixFromOffset(baseOffset) + TXN_INDEX_SUFFIX + suffix);
+}
+
+/** True for `N.log`, where N is 20 digits. */
+export function isLogFile(fileName: string): boolean {
+  return fileName.endsWith(LOG_SUFFIX) && !Number.isNaN(offsetFromFileName(fileName)) && fileName.length === OFFSET_DIGITS + LOG_SUFFIX.length;
+}
+
+/** True for `N.index` or `N.timeindex` or `N.txnindex`. */
+export function isIndexFile(fileName: string): boolean {
+  if (Number.isNaN(offsetFromFileName(fileName))) return false;
+  const rest = fileName.slice(OFFSET_DIGITS);
+  return rest === INDEX_SUFFIX || rest === TIME_INDEX_SUFFIX || rest === TXN_INDEX_SUFFIX;
+}

@@ -1,0 +1,387 @@
+import fs from 'node:fs';
+import { CorruptRecordError, OffsetOverflowError } from '../errors.js';
+import { OffsetIndex } from '../index/offset-index.js';
+import { TimeIndex } from '../index/time-index.js';
+import { decodeRecords, validateBatch } from '../record/batch-reader.js';
+import type { LogRecord } from '../record/types.js';
+import { BatchCursor } from './batch-cursor.js';
+import { FileRecords } from './file-records.js';
+import { logFile, offsetIndexFile, timeIndexFile } from './file-names.js';
+
+const INT32_MAX = 2 ** 31 - 1;
+const NOT_LOADED = -2;
+
+export interface SegmentOptions {
+  /** Bytes of batches between two offset-index entries (Kafka: index.interval.bytes). */
+  indexIntervalBytes: number;
+  /** Maximum size of each index file (Kafka: segment.index.bytes). */
+  maxIndexSize: number;
+  /** Taken off segment.ms for this segment (drawn once per segment). */
+  rollJitterMs: number;
+  /** False for read-only openers: no file is created, written, trimmed or renamed. */
+  writable: boolean;
+  /** Creation time, for time-based roll of segments without timestamps. */
+  now: number;
+}
+
+/** What the caller learns from `LogSegment.recover()`. */
+export interface SegmentRecovery {
+  /** Bytes cut from the end of the `.log` because they were not valid batches. */
+  truncatedBytes: number;
+  /** Why the tail was cut, when it was. */
+  reason?: string;
+}
+
+/**
+ * One segment: a `.log` of batches plus its sparse `.index` and `.timeindex`, all named by the
+ * segment's base offset (`00000000000000000042.log`). Kafka's LogSegment.
+ *
+ * Invariants: every batch in the `.log` has baseOffset >= the segment's base offset and a last
+ * offset within 2^31 - 1 of it; an offset-index entry (O, P) says the batch starting at byte P
+ * has last offset O; a time-index entry (T, O) says T is the largest timestamp up to offset O.
+ * The indexes are opened on first use, so opening a log of many segments costs one `open` each.
+ * Not safe for concurrent use; the `Log` above it serialises every call.
+ */
+export class LogSegment {
+  readonly log: FileRecords;
+  private offsetIndexFile: string;
+  private timeIndexFile: string;
+  private _offsetIndex: OffsetIndex | null = null;
+  private _timeIndex: TimeIndex | null = null;
+  private maxTimestampSoFar = NOT_LOADED;
+  private offsetOfMaxTimestampSoFar = -1;
+  private bytesSinceLastIndexEntry = 0;
+  private rollingBasedTimestamp = NOT_LOADED;
+  private created: number;
+  private cachedNextOffset = -1;
+
+  private constructor(
+    readonly dir: string,
+    readonly baseOffset: number,
+    log: FileRecords,
+    private readonly options: SegmentOptions,
+  ) {
+    this.log = log;
+    this.offsetIndexFile = offsetIndexFile(dir, baseOffset);
+    this.timeIndexFile = timeIndexFile(dir, baseOffset);
+    this.created = options.now;
+  }
+
+  /** Creates the files of a new, empty segment (the indexes preallocated). */
+  static create(dir: string, baseOffset: number, options: SegmentOptions): LogSegment {
+    const file = logFile(dir, baseOffset);
+    // A stray file of the same name (a crash between creating and using it) holds nothing we keep.
+    for (const f of [file, offsetIndexFile(dir, baseOffset), timeIndexFile(dir, baseOffset)]) fs.rmSync(f, { force: true });
+    const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true), options);
+    segment.maxTimestampSoFar = -1;
+    segment.cachedNextOffset = baseOffset;
+    segment.offsetIndex;
+    segment.timeIndex;
+    return segment;
+  }
+
+  /** Opens an existing segment; its indexes stay closed until first used. */
+  static open(dir: string, baseOffset: number, options: SegmentOptions): LogSegment {
+    return new LogSegment(dir, baseOffset, FileRecords.open(logFile(dir, baseOffset), options.writable), options);
+  }
+
+  get offsetIndex(): OffsetIndex {
+    if (this._offsetIndex === null) {
+      this._offsetIndex = new OffsetIndex(this.offsetIndexFile, this.baseOffset, {
+        maxIndexSize: this.options.maxIndexSize,
+        mode: this.options.writable ? 'write' : 'read',
+        detectZeroTail: !this.options.writable,
+      });
+    }
+    return this._offsetIndex;
+  }
+
+  get timeIndex(): TimeIndex {
+    if (this._timeIndex === null) {
+      this._timeIndex = new TimeIndex(this.timeIndexFile, this.baseOffset, {
+        maxIndexSize: this.options.maxIndexSize,
+        mode: this.options.writable ? 'write' : 'read',
+        detectZeroTail: !this.options.writable,
+      });
+    }
+    return this._timeIndex;
+  }
+
+  /** True when the index files exist (a segment written by a tool that wrote no indexes has none). */
+  indexFilesExist(): boolean {
+    return fs.existsSync(this.offsetIndexFile) && fs.existsSync(this.timeIndexFile);
+  }
+
+  get size(): number {
+    return this.log.size;
+  }
+
+  /** Largest record timestamp in the segment, or -1 when it has none. Reads the time index once. */
+  get maxTimestamp(): number {
+    if (this.maxTimestampSoFar === NOT_LOADED) this.loadMaxTimestamp();
+    return this.maxTimestampSoFar;
+  }
+
+  private loadMaxTimestamp(): void {
+    const last = this.timeIndex.lastEntry;
+    this.maxTimestampSoFar = last.timestamp;
+    this.offsetOfMaxTimestampSoFar = last.offset;
+  }
+
+  /** Kafka's largestTimestamp: the max record timestamp, or the `.log` file's mtime when there is none. */
+  largestTimestamp(): number {
+    const max = this.maxTimestamp;
+    return max >= 0 ? max : this.log.lastModified();
+  }
+
+  canConvertToRelativeOffset(offset: number): boolean {
+    const relative = offset - this.baseOffset;
+    return relative >= 0 && relative <= INT32_MAX;
+  }
+
+  /**
+   * Appends one batch whose records end at `largestOffset`. `shallowOffsetOfMaxTimestamp` is the
+   * last offset of the batch (what Kafka records with a new max timestamp). Adds index entries
+   * exactly when Kafka does: once more than indexIntervalBytes were appended since the last one.
+   */
+  append(largestOffset: number, largestTimestamp: number, shallowOffsetOfMaxTimestamp: number, batch: Buffer, length = batch.length): void {
+    if (!this.canConvertToRelativeOffset(largestOffset)) {
+      throw new OffsetOverflowError(`offset ${largestOffset} cannot be stored relative to segment ${this.baseOffset}`, {
+        file: this.log.file,
+        offset: largestOffset,
+      });
+    }
+    const position = this.log.size;
+    if (position === 0) this.rollingBasedTimestamp = largestTimestamp;
+    const maxTimestamp = this.maxTimestamp;
+    this.log.append(batch, length);
+    if (largestTimestamp > maxTimestamp) {
+      this.maxTimestampSoFar = largestTimestamp;
+      this.offsetOfMaxTimestampSoFar = shallowOffsetOfMaxTimestamp;
+    }
+    if (this.bytesSinceLastIndexEntry > this.options.indexIntervalBytes) {
+      this.offsetIndex.append(largestOffset, position);
+      this.timeIndex.maybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += length;
+    this.cachedNextOffset = largestOffset + 1;
+  }
+
+  /**
+   * Positions `cursor` on the first batch whose last offset is >= `offset`, starting from the
+   * offset index's entry at or below it (never from the start of the segment). False when no
+   * batch of this segment reaches `offset`.
+   */
+  locate(offset: number, cursor: BatchCursor): boolean {
+    const start = offset <= this.baseOffset ? 0 : this.offsetIndex.lookup(offset).position;
+    cursor.seek(start, this.log.size);
+    while (cursor.next()) {
+      if (cursor.lastOffset >= offset) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The earliest offset >= `startingOffset` whose record timestamp is >= `timestamp`, or -1.
+   * Time index -> offset -> offset index -> position -> short forward scan of batch headers,
+   * then the records of the one batch that first reaches the timestamp.
+   */
+  findOffsetByTimestamp(timestamp: number, startingOffset: number, cursor: BatchCursor): number {
+    const entry = this.timeIndex.lookup(timestamp);
+    const from = Math.max(entry.offset, startingOffset);
+    const start = from <= this.baseOffset ? 0 : this.offsetIndex.lookup(from).position;
+    cursor.seek(start, this.log.size);
+    while (cursor.next()) {
+      if (cursor.maxTimestamp < timestamp || cursor.lastOffset < startingOffset) continue;
+      const found = this.firstOffsetAtOrAfter(cursor, timestamp, startingOffset);
+      if (found >= 0) return found;
+    }
+    return -1;
+  }
+
+  private firstOffsetAtOrAfter(cursor: BatchCursor, timestamp: number, startingOffset: number): number {
+    const batch = this.readBatchAtCursor(cursor);
+    const records: LogRecord[] = [];
+    decodeRecords(batch, 0, records, startingOffset, Number.MAX_SAFE_INTEGER, { file: this.log.file, position: cursor.position });
+    for (const record of records) if (record.timestamp >= timestamp) return record.offset;
+    return -1;
+  }
+
+  /** The bytes of the batch under `cursor`, CRC-checked; copied out of the cursor's chunk when it holds them. */
+  readBatchAtCursor(cursor: BatchCursor): Buffer {
+    let batch: Buffer;
+    const at = cursor.wholeBatchInChunk();
+    if (at >= 0) {
+      batch = Buffer.allocUnsafe(cursor.size);
+      cursor.chunkBuffer.copy(batch, 0, at, at + cursor.size);
+    } else {
+      batch = Buffer.allocUnsafe(cursor.size);
+      const n = this.log.readInto(batch, 0, cursor.size, cursor.position);
+      if (n < cursor.size) throw this.shortRead(cursor.position);
+    }
+    validateBatch(batch, 0, { file: this.log.file, position: cursor.position });
+    return batch;
+  }
+
+  shortRead(position: number): CorruptRecordError {
+    return new CorruptRecordError(`${this.log.file} ended inside the batch at position ${position}`, { file: this.log.file, position });
+  }
+
+  /** The offset after the last batch: reads from the last offset-index entry to the end (cached). */
+  readNextOffset(cursor: BatchCursor): number {
+    if (this.cachedNextOffset >= 0 && this.options.writable) return this.cachedNextOffset;
+    const last = this.offsetIndex.lookup(Number.MAX_SAFE_INTEGER);
+    let next = this.baseOffset;
+    cursor.seek(last.position, this.log.size);
+    while (cursor.next()) next = cursor.lastOffset + 1;
+    this.cachedNextOffset = next;
+    return next;
+  }
+
+  /** Forgets the cached next offset (read-only openers, after the writer appended). */
+  invalidate(): void {
+    this.cachedNextOffset = -1;
+    if (!this.options.writable) {
+      this.maxTimestampSoFar = NOT_LOADED;
+      this._offsetIndex?.refresh();
+      this._timeIndex?.refresh();
+    }
+  }
+
+  /**
+   * Kafka's shouldRoll: the batch would pass segmentBytes, or segmentMs (less jitter) has passed
+   * since the segment's first batch timestamp, or an index is full, or the batch's last offset
+   * cannot be stored relative to this segment.
+   */
+  shouldRoll(batchSize: number, maxTimestampInBatch: number, lastOffsetInBatch: number, segmentBytes: number, segmentMs: number, now: number): boolean {
+    const size = this.log.size;
+    if (size > segmentBytes - batchSize) return true;
+    if (size > 0 && this.timeWaitedForRoll(now, maxTimestampInBatch) > segmentMs - this.options.rollJitterMs) return true;
+    if (this.offsetIndex.isFull() || this.timeIndex.isFull()) return true;
+    return !this.canConvertToRelativeOffset(lastOffsetInBatch);
+  }
+
+  private timeWaitedForRoll(now: number, maxTimestampInBatch: number): number {
+    if (this.rollingBasedTimestamp === NOT_LOADED) this.loadRollingBasedTimestamp();
+    return this.rollingBasedTimestamp >= 0 ? maxTimestampInBatch - this.rollingBasedTimestamp : now - this.created;
+  }
+
+  private loadRollingBasedTimestamp(): void {
+    const cursor = new BatchCursor(this.log, Buffer.allocUnsafe(128));
+    this.rollingBasedTimestamp = cursor.seek(0).next() ? cursor.maxTimestamp : -1;
+  }
+
+  /** On roll: the closing time-index entry, indexes trimmed to their entries. */
+  onBecomeInactiveSegment(): void {
+    this.appendFinalTimeIndexEntry();
+    this.offsetIndex.trimToValidSize();
+    this.timeIndex.trimToValidSize();
+  }
+
+  private appendFinalTimeIndexEntry(): void {
+    const max = this.maxTimestamp;
+    // Only a new maximum adds an entry; asking a trimmed (inactive) index again would find it full.
+    if (max >= 0 && max > this.timeIndex.lastEntry.timestamp) this.timeIndex.maybeAppend(max, this.offsetOfMaxTimestampSoFar, true);
+  }
+
+  /**
+   * Rebuilds both indexes from the `.log`, checking every batch (framing, magic, CRC, offsets
+   * increasing and within this segment), and cuts the file at the first byte that is not a valid
+   * batch. Kafka's LogSegment.recover.
+   */
+  recover(cursor: BatchCursor): SegmentRecovery {
+    const offsetIndex = this.offsetIndex;
+    const timeIndex = this.timeIndex;
+    offsetIndex.reset();
+    timeIndex.reset();
+    this.maxTimestampSoFar = -1;
+    this.offsetOfMaxTimestampSoFar = -1;
+    let lastIndexedPosition = 0;
+    let validBytes = 0;
+    let previousLastOffset = this.baseOffset - 1;
+    let reason: string | undefined;
+    cursor.seek(0, this.log.size);
+    try {
+      while (cursor.next()) {
+        this.checkBatch(cursor, previousLastOffset);
+        if (cursor.maxTimestamp > this.maxTimestampSoFar) {
+          this.maxTimestampSoFar = cursor.maxTimestamp;
+          this.offsetOfMaxTimestampSoFar = cursor.lastOffset;
+        }
+        if (cursor.position - lastIndexedPosition > this.options.indexIntervalBytes) {
+          offsetIndex.append(cursor.lastOffset, cursor.position);
+          timeIndex.maybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar);
+          lastIndexedPosition = cursor.position;
+        }
+        previousLastOffset = cursor.lastOffset;
+        validBytes = cursor.position + cursor.size;
+      }
+    } catch (err) {
+      if (!(err instanceof CorruptRecordError)) throw err;
+      reason = err.message;
+    }
+    if (reason === undefined && validBytes < this.log.size) reason = `torn batch at position ${validBytes}`;
+    const truncatedBytes = this.log.truncateTo(validBytes);
+    this.appendFinalTimeIndexEntry();
+    this.cachedNextOffset = previousLastOffset + 1;
+    this.bytesSinceLastIndexEntry = validBytes - lastIndexedPosition;
+    this.rollingBasedTimestamp = NOT_LOADED;
+    return reason === undefined ? { truncatedBytes } : { truncatedBytes, reason };
+  }
+
+  private checkBatch(cursor: BatchCursor, previousLastOffset: number): void {
+    const context = { file: this.log.file, position: cursor.position };
+    if (cursor.baseOffset <= previousLastOffset || cursor.lastOffset < cursor.baseOffset) {
+      throw new CorruptRecordError(
+        `offsets go backwards in ${this.log.file} at position ${cursor.position}: batch ${cursor.baseOffset}..${cursor.lastOffset} after ${previousLastOffset}`,
+        context,
+      );
+    }
+    if (!this.canConvertToRelativeOffset(cursor.lastOffset)) {
+      throw new CorruptRecordError(`offset ${cursor.lastOffset} does not belong in segment ${this.baseOffset} (${this.log.file})`, context);
+    }
+    const at = cursor.wholeBatchInChunk();
+    if (at >= 0) validateBatch(cursor.chunkBuffer, at, context);
+    else this.readBatchAtCursor(cursor);
+  }
+
+  /** Makes a loaded segment the active one: its indexes get their full preallocated size back. */
+  prepareForAppends(): void {
+    this.offsetIndex.resize(this.options.maxIndexSize);
+    this.timeIndex.resize(this.options.maxIndexSize);
+  }
+
+  /** Forces both indexes (not the `.log`) to disk. */
+  flushIndexes(): void {
+    this._offsetIndex?.flush();
+    this._timeIndex?.flush();
+  }
+
+  /** Forces the `.log` and both indexes to disk. */
+  flush(): void {
+    this.log.flush();
+    this._offsetIndex?.flush();
+    this._timeIndex?.flush();
+  }
+
+  /** Closing time-index entry, indexes trimmed, files closed. */
+  close(): void {
+    if (this.options.writable && this.log.size > 0) this.appendFinalTimeIndexEntry();
+    this.closeHandlers();
+  }
+
+  /** Closes the files without writing anything (read-only openers, or a segment being deleted). */
+  closeHandlers(): void {
+    if (this.options.writable) {
+      this._offsetIndex?.close();
+      this._timeIndex?.close();
+    } else {
+      this._offsetIndex?.closeWithoutTrim();
+      this._timeIndex?.closeWithoutTrim();
+    }
+    this._offsetIndex = null;
+    this._timeIndex = null;
+    this.log.close();
+  }
+}

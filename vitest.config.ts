@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Native addons (mmap, flock) are loaded per worker; forks keep them isolated.
+    pool: 'forks',
+  },
+});
