@@ -77,6 +77,8 @@ export class Log {
   private readonly tp: TopicPartition;
   private readonly groupCommit: GroupCommit;
   private readonly appendWaiters = new Set<() => void>();
+  /** Offsets below which retention may delete; the lowest one wins (see `addRetentionFloor`). */
+  private readonly retentionFloors = new Set<() => number | null>();
   private logStartOffset: number;
   private nextOffset: number;
   private recoveryPoint: number;
@@ -154,18 +156,21 @@ export class Log {
 
   /** The log start offset: the first offset that can be read. */
   get startOffset(): number {
+    this.ensureOpen();
     this.refresh();
     return this.logStartOffset;
   }
 
   /** The offset the next appended record will get. */
   get endOffset(): number {
+    this.ensureOpen();
     this.refresh();
     return this.nextOffset;
   }
 
   /** Bytes of all `.log` files. */
   get size(): number {
+    this.ensureOpen();
     this.refresh();
     let total = 0;
     for (const s of this.segmentsList.values()) total += s.size;
@@ -184,6 +189,7 @@ export class Log {
 
   /** The segments, oldest first. */
   segments(): SegmentInfo[] {
+    this.ensureOpen();
     this.refresh();
     const list = this.segmentsList.values();
     return list.map((s, i) => ({
@@ -400,6 +406,26 @@ export class Log {
     const start = this.logStartOffset > (this.segmentsList.firstSegment?.baseOffset ?? 0) ? this.logStartOffset : null;
     writeCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT), this.tp, start);
     writeFileAtomically(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '{"version":0,"brokerEpoch":0}');
+  }
+
+  /**
+   * @internal Registers a function giving an offset that retention must keep: no segment holding
+   * an offset at or above it is deleted (consumers with `retainUncommitted` use this). A function
+   * may return null to set no floor. Returns the unregister function.
+   */
+  addRetentionFloor(floor: () => number | null): () => void {
+    this.retentionFloors.add(floor);
+    return () => this.retentionFloors.delete(floor);
+  }
+
+  /** @internal The lowest registered retention floor, or null when none applies. */
+  retentionFloor(): number | null {
+    let min: number | null = null;
+    for (const floor of this.retentionFloors) {
+      const value = floor();
+      if (value !== null && (min === null || value < min)) min = value;
+    }
+    return min;
   }
 
   /** @internal Resolves at the next append or close; used by `stream({ follow: true })`. */
