@@ -11,7 +11,10 @@
  */
 export { Log, CLEAN_SHUTDOWN_FILE } from './log/log.js';
 export type { AppendOptions, AppendResult, ReadOptions, SegmentInfo } from './log/log.js';
-export type { StreamOptions } from './log/stream.js';
+export type { StreamOptions, LogStream } from './log/stream.js';
+export { Consumer } from './consumer/consumer.js';
+export type { AutoOffsetReset, ConsumerOptions, ConsumerStreamOptions } from './consumer/consumer.js';
+export { CONSUMER_OFFSETS_FILE } from './consumer/offsets-file.js';
 export type { LogConfig, ResolvedLogConfig } from './log/config.js';
 export { DEFAULT_CONFIG } from './log/config.js';
 export type { RecoveryReport, RecoveryAction } from './log/log-loader.js';
@@ -39,5 +42,12 @@ export {
   ReadOnlyLogError,
   LogIOError,
   OffsetOverflowError,
+  CorruptCheckpointError,
 } from './errors.js';
 export type { SeglogErrorCode, ErrorContext } from './errors.js';
+export { Topic } from './topic/topic.js';
+export type { TopicStreamOptions } from './topic/topic.js';
+export type { TopicConfig } from './topic/config.js';
+export type { Partitioner, TopicAppendResult, TopicRecord, TopicRecordInput } from './topic/types.js';
+export { partitionForKey, DEFAULT_STICKY_BATCH_BYTES } from './topic/partitioner.js';
+export { murmur2, toPositive } from './topic/murmur2.js';

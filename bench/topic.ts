@@ -1,0 +1,131 @@
+/**
+ * Topic append against plain Log append: the same 1 KiB keyed records, in calls of 100, once to
+ * a topic (which hashes each key and writes one batch per partition per call) and once to a
+ * single `Log` (one batch per call). The issue's target: the topic reaches >= 85% of the Log's
+ * throughput. Rounds alternate between the two and the median of each is compared, so a noisy
+ * moment of the disk or the page cache does not decide the ratio.
+ *
+ * A third contender appends the very batches the topic writes (the same records, grouped by
+ * Kafka's partition for their key beforehand) straight to `partitions` Logs: the gap between it
+ * and the one-Log rate is the cost of writing `partitions` smaller batches to as many files
+ * (one write(2) and index entries per batch, in the Log), the gap between it and the topic is
+ * the topic's own cost (hashing, grouping, results).
+ *
+ * Run after a build: `npx tsc -p tsconfig.json && node dist-all/bench/topic.js [partitions]`.
+ * Exits with code 1 when the ratio is under the target.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Log, Topic, partitionForKey, type RecordInput } from '../src/index.js';
+
+const PARTITIONS = Number(process.argv[2] ?? 3);
+const RECORDS_PER_ROUND = 50_000;
+const CALL_SIZE = 100;
+const ROUNDS = 9;
+const VALUE_BYTES = 1024;
+const TARGET = 0.85;
+
+function makeCalls(): RecordInput[][] {
+  const value = Buffer.alloc(VALUE_BYTES, 'x');
+  const calls: RecordInput[][] = [];
+  for (let i = 0; i < RECORDS_PER_ROUND; i += CALL_SIZE) {
+    calls.push(Array.from({ length: CALL_SIZE }, (_, j) => ({ key: `sensor-${(i + j) % 1000}`, value })));
+  }
+  return calls;
+}
+
+/** Each call's records grouped per partition, as the topic groups them. */
+function groupCalls(calls: RecordInput[][]): RecordInput[][][] {
+  return calls.map((records) => {
+    const groups = Array.from({ length: PARTITIONS }, (): RecordInput[] => []);
+    for (const record of records) groups[partitionForKey(record.key as string, PARTITIONS)]!.push(record);
+    return groups.filter((g) => g.length > 0);
+  });
+}
+
+/** Records per second appending `calls` through `append`. */
+function measure(calls: RecordInput[][], append: (records: RecordInput[]) => void): number {
+  const start = process.hrtime.bigint();
+  for (const records of calls) append(records);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return (calls.length * CALL_SIZE) / seconds;
+}
+
+function logRound(root: string, calls: RecordInput[][], round: number): number {
+  const log = Log.open(path.join(root, `log${round}-0`));
+  try {
+    return measure(calls, (records) => log.append(records));
+  } finally {
+    log.close();
+  }
+}
+
+function logsRound(root: string, grouped: RecordInput[][][], round: number): number {
+  const logs = Array.from({ length: PARTITIONS }, (_, p) => Log.open(path.join(root, `logs${round}`, `logs-${p}`)));
+  try {
+    const start = process.hrtime.bigint();
+    for (const groups of grouped) {
+      for (let p = 0; p < groups.length; p++) logs[p]!.append(groups[p]!);
+    }
+    return (grouped.length * CALL_SIZE) / (Number(process.hrtime.bigint() - start) / 1e9);
+  } finally {
+    for (const log of logs) log.close();
+  }
+}
+
+function topicRound(root: string, calls: RecordInput[][], round: number): number {
+  const topic = Topic.open(path.join(root, `topic${round}`), { partitions: PARTITIONS });
+  try {
+    return measure(calls, (records) => topic.append(records));
+  } finally {
+    topic.close();
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function main(): void {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-bench-topic-'));
+  const calls = makeCalls();
+  const grouped = groupCalls(calls);
+  const rates = { log: [] as number[], logs: [] as number[], topic: [] as number[] };
+  try {
+    for (let round = -1; round < ROUNDS; round++) {
+      // Round -1 warms up (JIT, scratch buffers, file-system caches) and is not counted. The
+      // order rotates: whoever runs last pays for the page cache the others dirtied.
+      const contenders: [number[], () => number][] = [
+        [rates.log, () => logRound(root, calls, round)],
+        [rates.logs, () => logsRound(root, grouped, round)],
+        [rates.topic, () => topicRound(root, calls, round)],
+      ];
+      for (let k = 0; k < contenders.length; k++) {
+        const [list, run] = contenders[(k + round + 1) % contenders.length]!;
+        const rate = run();
+        if (round >= 0) list.push(rate);
+      }
+      for (const name of fs.readdirSync(root)) fs.rmSync(path.join(root, name), { recursive: true, force: true });
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  report(median(rates.log), median(rates.logs), median(rates.topic));
+}
+
+function report(log: number, logs: number, topic: number): void {
+  const line = (label: string, rate: number): string =>
+    `${label.padEnd(34)} ${rate.toFixed(0).padStart(8)} records/s ${((rate * VALUE_BYTES) / 1e6).toFixed(0).padStart(5)} MB/s`;
+  console.log(`1 KiB keyed records, calls of ${CALL_SIZE}, ${RECORDS_PER_ROUND} records x ${ROUNDS} rounds (median)`);
+  console.log(line('one Log', log));
+  console.log(line(`same batches to ${PARTITIONS} Logs directly`, logs));
+  console.log(line(`Topic, ${PARTITIONS} partitions`, topic));
+  const ratio = topic / log;
+  console.log(`topic / one Log: ${(ratio * 100).toFixed(1)}% (target >= ${TARGET * 100}%)`);
+  console.log(`topic / same batches to ${PARTITIONS} Logs (the topic's own cost): ${((topic / logs) * 100).toFixed(1)}%`);
+  if (ratio < TARGET) process.exitCode = 1;
+}
+
+main();
