@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Native addons (mmap, flock) are loaded per worker; forks keep them isolated.
     pool: 'forks',
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

@@ -1,75 +1,97 @@
 #!/usr/bin/env node
 /**
- * The quick-start demo: simulated sensor readings keyed by sensor id go into a real partition
- * directory under ./data, in Kafka's format, small segments so several appear; then it seeks by
- * offset and by timestamp and lists the segment files on disk.
+ * The quick-start demo: simulated sensor readings keyed by sensor id go into a topic of three
+ * partitions under ./data (each partition a real Kafka-format partition directory, small
+ * segments so several appear). It shows that each sensor's readings stay in one partition in
+ * order, seeks by offset and by timestamp, and lists the segment files on disk.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Log } from '../index.js';
+import { Log, Topic, type TopicRecordInput } from '../index.js';
 
-const DIR = path.resolve(process.argv[2] ?? 'data/sensor-data-0');
-const SENSORS = ['sensor-A1', 'sensor-A2', 'sensor-B1', 'sensor-B2', 'sensor-C1'];
-const READINGS = 20_000;
+const DIR = path.resolve(process.argv[2] ?? 'data/sensor-data');
+const SENSORS = ['sensor-A1', 'sensor-A2', 'sensor-B1', 'sensor-B2', 'sensor-C1', 'sensor-C2'];
+const READINGS = 30_000;
 const START = Date.parse('2026-11-24T08:00:00Z');
 const STEP_MS = 5;
 
-interface Reading {
-  sensor_id: string;
-  timestamp: number;
-  temperature_c: number;
-  humidity_pct: number;
-}
-
-function reading(i: number): Reading {
-  const sensor = SENSORS[i % SENSORS.length]!;
+function reading(i: number): { sensor_id: string; timestamp: number; temperature_c: number; humidity_pct: number } {
   const phase = i / 500;
   return {
-    sensor_id: sensor,
+    sensor_id: SENSORS[i % SENSORS.length]!,
     timestamp: START + i * STEP_MS,
     temperature_c: Math.round((20 + 5 * Math.sin(phase) + (i % 7) / 10) * 10) / 10,
     humidity_pct: Math.round((45 + 10 * Math.cos(phase)) * 10) / 10,
   };
 }
 
-function main(): void {
-  fs.rmSync(DIR, { recursive: true, force: true });
-  const log = Log.open(DIR, { segmentBytes: 256 * 1024, indexIntervalBytes: 4096, clock: () => START });
-  const batch = [];
+function write(topic: Topic): void {
+  let batch: TopicRecordInput[] = [];
   for (let i = 0; i < READINGS; i++) {
     const r = reading(i);
     batch.push({ key: r.sensor_id, value: JSON.stringify(r), timestamp: r.timestamp, headers: { unit: 'celsius' } });
-    if (batch.length === 50) {
-      log.append(batch, { compression: i % 1000 < 500 ? 'none' : 'lz4' });
-      batch.length = 0;
+    if (batch.length === 60) {
+      topic.append(batch);
+      batch = [];
     }
   }
-  if (batch.length > 0) log.append(batch);
-  console.log(`wrote ${READINGS} readings from ${SENSORS.length} sensors to ${DIR}`);
-  console.log(`offsets [${log.startOffset}, ${log.endOffset}), ${log.size} bytes in ${log.segments().length} segments\n`);
+  if (batch.length > 0) topic.append(batch);
+}
 
-  const offset = 12_345;
-  const [byOffset] = log.read(offset, { maxRecords: 1 });
-  console.log(`seek by offset ${offset}:`);
-  console.log(`  -> offset ${byOffset?.offset} key ${byOffset?.key?.toString()} value ${byOffset?.value?.toString()}`);
+/** Every sensor's readings sit in exactly one partition, in timestamp order. */
+function showPartitioning(topic: Topic): void {
+  console.log('where each sensor went (Kafka murmur2 partitioner):');
+  for (const sensor of SENSORS) {
+    const seenIn: number[] = [];
+    let inOrder = true;
+    for (let p = 0; p < topic.partitions; p++) {
+      const log = topic.partition(p);
+      const mine = log.read(log.startOffset, { maxBytes: 64 << 20 }).filter((r) => r.key?.toString() === sensor);
+      if (mine.length > 0) seenIn.push(p);
+      for (let i = 1; i < mine.length; i++) if (mine[i]!.timestamp < mine[i - 1]!.timestamp) inOrder = false;
+    }
+    console.log(`  ${sensor}: partition ${seenIn.join(', ')}${inOrder ? ', in order' : ', OUT OF ORDER'}`);
+  }
+}
 
+function showSeeks(topic: Topic): void {
+  const log = topic.partition(0);
+  const offset = Math.floor(log.endOffset / 2);
+  const [r] = log.read(offset, { maxRecords: 1 });
+  console.log(`\nseek partition 0 to offset ${offset}:\n  -> ${r?.key?.toString()} ${r?.value?.toString()}`);
   const when = START + 60_000;
-  const found = log.offsetForTimestamp(when);
-  console.log(`seek by time ${new Date(when).toISOString()}:`);
-  if (found !== null) {
-    const [r] = log.read(found, { maxRecords: 1 });
-    console.log(`  -> offset ${found} at ${new Date(r!.timestamp).toISOString()} value ${r?.value?.toString()}`);
+  const offsets = topic.offsetsForTimestamp(when);
+  console.log(`seek every partition to ${new Date(when).toISOString()}: offsets ${JSON.stringify(offsets)}`);
+  const found = offsets[0];
+  if (found !== null && found !== undefined) {
+    const [first] = log.read(found, { maxRecords: 1 });
+    console.log(`  -> partition 0 offset ${found} at ${new Date(first!.timestamp).toISOString()}: ${first!.value!.toString()}`);
   }
-  log.close();
+}
 
-  const reopened = Log.open(DIR, { readOnly: true });
-  console.log(`\nreopened read-only: offsets [${reopened.startOffset}, ${reopened.endOffset})`);
-  console.log('\nsegment files on disk:');
-  for (const name of fs.readdirSync(DIR).sort()) {
-    const size = fs.statSync(path.join(DIR, name)).size;
-    console.log(`  ${name.padEnd(32)} ${String(size).padStart(8)} bytes`);
+function showFiles(dir: string): void {
+  console.log(`\nfiles of ${path.relative(process.cwd(), dir)}:`);
+  for (const name of fs.readdirSync(dir).sort()) {
+    console.log(`  ${name.padEnd(34)} ${String(fs.statSync(path.join(dir, name)).size).padStart(8)} bytes`);
   }
+}
+
+function main(): void {
+  fs.rmSync(DIR, { recursive: true, force: true });
+  const topic = Topic.open(DIR, { name: 'sensor-data', partitions: 3, segmentBytes: 256 * 1024 });
+  write(topic);
+  const ends = topic.endOffsets();
+  console.log(`wrote ${READINGS} readings from ${SENSORS.length} sensors to ${DIR}`);
+  console.log(`partition end offsets: ${JSON.stringify(ends)}\n`);
+  showPartitioning(topic);
+  showSeeks(topic);
+  topic.close();
+
+  const partitionDir = path.join(DIR, 'sensor-data-0');
+  const reopened = Log.open(partitionDir, { readOnly: true });
+  console.log(`\nreopened ${path.basename(partitionDir)} read-only: offsets [${reopened.startOffset}, ${reopened.endOffset}) in ${reopened.segments().length} segments`);
   reopened.close();
+  showFiles(partitionDir);
 }
 
 main();
