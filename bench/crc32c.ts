@@ -1,6 +1,6 @@
 /**
  * Races the pure-JS and native CRC-32C by input size, to place `NATIVE_CRC32C_MIN_BYTES`
- * (src/record/crc32c.ts). Run after a build: `node dist-bench/bench/crc32c.js`.
+ * (src/record/crc32c.ts). Run: `npx tsc -p tsconfig.json && node dist-all/bench/crc32c.js`.
  */
 import { crc32cJs, crc32cNative, NATIVE_CRC32C_MIN_BYTES } from '../src/record/crc32c.js';
 

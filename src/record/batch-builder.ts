@@ -1,0 +1,431 @@
+/**
+ * Encodes records into one Kafka v2 record batch (layout in `batch-layout.ts`).
+ *
+ * ```
+ * Record (inside the records section; every varint/varlong is zigzag)
+ *   length          varint   bytes after this field
+ *   attributes      int8     0
+ *   timestampDelta  varlong  timestamp - baseTimestamp
+ *   offsetDelta     varint   offset - baseOffset
+ *   keyLength       varint   -1 = null key
+ *   key             bytes
+ *   valueLength     varint   -1 = null value
+ *   value           bytes
+ *   headerCount     varint
+ *   Header * headerCount:
+ *     headerKeyLength    varint
+ *     headerKey          UTF-8
+ *     headerValueLength  varint   -1 = null value
+ *     headerValue        bytes
+ * ```
+ *
+ * Hot path, run once per append: a first pass validates every record and computes every length
+ * (UTF-8 byte lengths included), keeping each field and its length in module-level scratch arrays
+ * so that each property is read once; a second pass writes the records in schema order into a
+ * buffer of the exact size (strings straight from the string: short ASCII ones by a JS loop, others
+ * by `utf8Write`); the header and last the CRC-32C of bytes [21, end) complete it. A compressed
+ * batch encodes its records into a second scratch buffer first; lz4 then writes its frame straight
+ * behind the header, other codecs' output is copied there.
+ *
+ * The batch itself is written into a module-level scratch buffer that grows when too small (up
+ * to 16 MiB; larger batches get their own buffer), and `EncodedBatch.buffer` is a view of it:
+ * valid only until the next `encodeBatch` call. Measured on 100 records of 1 KiB, a fresh buffer
+ * per batch cost 4-17 us more than the reused one (page faults on new memory), against ~21 us for
+ * the whole encode. The log writes the batch out at once, so the reuse is safe there.
+ */
+import { InvalidArgumentError, InvalidRecordError, RecordTooLargeError } from '../errors.js';
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_OFFSET_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
+  CRC_COVERAGE_START,
+  CRC_OFFSET,
+  CURRENT_MAGIC,
+  LAST_OFFSET_DELTA_OFFSET,
+  LENGTH_OFFSET,
+  LOG_OVERHEAD,
+  MAGIC_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+  NO_PRODUCER_EPOCH,
+  NO_PRODUCER_ID,
+  NO_SEQUENCE,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RECORDS_COUNT_OFFSET,
+  RECORDS_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+  TIMESTAMP_TYPE_MASK,
+  compressionId,
+  isCompressionType,
+  writeInt16,
+  writeInt32,
+  writeInt64,
+} from './batch-layout.js';
+import { compress, lz4CompressFrameInto, lz4FrameBound } from './compression.js';
+import { crc32c } from './crc32c.js';
+import { sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
+import type { CompressionType, RecordInput, TimestampType } from './types.js';
+
+/** How to encode a batch. */
+export interface EncodeOptions {
+  compression: CompressionType;
+  timestampType: TimestampType;
+  /** Clock reading (ms since the epoch): default record timestamp, and the LogAppendTime. */
+  now: number;
+  /** Written at byte 12; default 0, as a single Kafka leader at epoch 0 writes. */
+  partitionLeaderEpoch?: number | undefined;
+}
+
+/** A batch ready to be written, and what the log needs to know about it. */
+export interface EncodedBatch {
+  /**
+   * Exactly the batch's bytes. A view into a scratch buffer that the next `encodeBatch` call
+   * overwrites: write it out (or copy it) before encoding again.
+   */
+  buffer: Buffer;
+  recordCount: number;
+  /** recordCount - 1: the batch covers [baseOffset, baseOffset + lastOffsetDelta]. */
+  lastOffsetDelta: number;
+  /** The first record's timestamp. */
+  baseTimestamp: number;
+  /** CreateTime: the largest record timestamp; LogAppendTime: `now`. */
+  maxTimestamp: number;
+  /**
+   * Offset delta of the first record that reads back with `maxTimestamp` (0 for LogAppendTime,
+   * where every record reads back with it). Kafka's own time index points at the batch's last
+   * offset instead.
+   */
+  offsetOfMaxTimestampDelta: number;
+}
+
+/** Largest batch the int32 `length` field can describe. */
+const MAX_BATCH_SIZE = 0x7fffffff;
+/** The scratch buffers grow up to this size; larger batches get a buffer of their own. */
+const MAX_SCRATCH_BYTES = 16 * 1024 * 1024;
+/** ASCII strings up to this many characters are copied by a JS loop (cheaper than a native call). */
+const SHORT_STRING_CHARS = 48;
+
+interface Utf8Writable {
+  utf8Write(str: string, offset: number, length: number): number;
+}
+
+// Scratch state shared by all calls (encoding is synchronous and never re-entered). `fields[j]`
+// holds a key, value, header key or header value as read from the input, `fieldLengths[j]` its
+// encoded length (-1 = null); per record, `bodySizes`, `headerCounts` and `timestamps`.
+const fields: unknown[] = [];
+let fieldLengths = new Int32Array(1024);
+let bodySizes = new Int32Array(256);
+let headerCounts = new Int32Array(256);
+let timestamps = new Float64Array(256);
+let fieldCount = 0;
+/** Holds the returned batch: reusing it spares the page faults of fresh memory (4-17 µs per 100 KiB). */
+let batchScratch = Buffer.allocUnsafeSlow(64 * 1024);
+/** Holds the uncompressed records of a compressed batch. */
+let recordsScratch = Buffer.allocUnsafeSlow(64 * 1024);
+
+/**
+ * Encodes `records` as one v2 batch with offsets from `baseOffset`. Producer id, epoch and base
+ * sequence are -1 (no idempotent producer). A record without timestamp gets `options.now`.
+ * The returned `buffer` is only valid until the next call (see the module comment).
+ * Throws `InvalidRecordError` naming the record index and field for a malformed record,
+ * `InvalidArgumentError` for bad arguments, `RecordTooLargeError` past 2 GiB.
+ */
+export function encodeBatch(records: readonly RecordInput[], baseOffset: number, options: EncodeOptions): EncodedBatch {
+  try {
+    return encode(records, baseOffset, options);
+  } finally {
+    fields.fill(null, 0, fieldCount); // drop references to the caller's data
+    fieldCount = 0;
+  }
+}
+
+function encode(records: readonly RecordInput[], baseOffset: number, options: EncodeOptions): EncodedBatch {
+  const count = checkArguments(records, baseOffset, options);
+  ensureRecordCapacity(count);
+  const recordsSize = measureRecords(records, count, options.now);
+
+  let buffer: Buffer;
+  if (options.compression === 'none') {
+    buffer = batchBuffer(checkBatchSize(RECORD_BATCH_OVERHEAD + recordsSize));
+    writeRecords(buffer, RECORDS_OFFSET, count);
+  } else {
+    const scratch = scratchBuffer(recordsSize, false);
+    writeRecords(scratch, 0, count);
+    buffer = compressRecords(options.compression, scratch.subarray(0, recordsSize));
+  }
+
+  const logAppendTime = options.timestampType === 'LogAppendTime';
+  const baseTimestamp = timestamps[0]!;
+  const offsetOfMaxTimestampDelta = logAppendTime ? 0 : indexOfMaxTimestamp(count);
+  const maxTimestamp = logAppendTime ? options.now : timestamps[offsetOfMaxTimestampDelta]!;
+  const attributes = compressionId(options.compression) | (logAppendTime ? TIMESTAMP_TYPE_MASK : 0);
+  writeHeader(buffer, baseOffset, options.partitionLeaderEpoch ?? 0, attributes, count, baseTimestamp, maxTimestamp);
+  return { buffer, recordCount: count, lastOffsetDelta: count - 1, baseTimestamp, maxTimestamp, offsetOfMaxTimestampDelta };
+}
+
+/** Index of the first record with the largest timestamp. */
+function indexOfMaxTimestamp(count: number): number {
+  let index = 0;
+  for (let i = 1; i < count; i++) if (timestamps[i]! > timestamps[index]!) index = i;
+  return index;
+}
+
+/** Writes the 61-byte header, in schema order, then the CRC over [21, end). */
+function writeHeader(
+  buffer: Buffer,
+  baseOffset: number,
+  partitionLeaderEpoch: number,
+  attributes: number,
+  count: number,
+  baseTimestamp: number,
+  maxTimestamp: number,
+): void {
+  writeInt64(buffer, BASE_OFFSET_OFFSET, baseOffset);
+  writeInt32(buffer, LENGTH_OFFSET, buffer.length - LOG_OVERHEAD);
+  writeInt32(buffer, PARTITION_LEADER_EPOCH_OFFSET, partitionLeaderEpoch);
+  buffer[MAGIC_OFFSET] = CURRENT_MAGIC;
+  writeInt16(buffer, ATTRIBUTES_OFFSET, attributes);
+  writeInt32(buffer, LAST_OFFSET_DELTA_OFFSET, count - 1);
+  writeInt64(buffer, BASE_TIMESTAMP_OFFSET, baseTimestamp);
+  writeInt64(buffer, MAX_TIMESTAMP_OFFSET, maxTimestamp);
+  writeInt64(buffer, PRODUCER_ID_OFFSET, NO_PRODUCER_ID);
+  writeInt16(buffer, PRODUCER_EPOCH_OFFSET, NO_PRODUCER_EPOCH);
+  writeInt32(buffer, BASE_SEQUENCE_OFFSET, NO_SEQUENCE);
+  writeInt32(buffer, RECORDS_COUNT_OFFSET, count);
+  writeInt32(buffer, CRC_OFFSET, crc32c(buffer, CRC_COVERAGE_START, buffer.length));
+}
+
+/** The batch buffer with the compressed records section written from byte 61. */
+function compressRecords(type: CompressionType, records: Buffer): Buffer {
+  if (type === 'lz4') {
+    // Written straight into the batch buffer: no intermediate copy.
+    const bound = RECORD_BATCH_OVERHEAD + lz4FrameBound(records.length);
+    const scratch = scratchBuffer(bound, true);
+    const size = checkBatchSize(lz4CompressFrameInto(records, scratch, RECORDS_OFFSET));
+    return scratch.subarray(0, size);
+  }
+  const compressed = compress(type, records);
+  const buffer = batchBuffer(checkBatchSize(RECORD_BATCH_OVERHEAD + compressed.length));
+  compressed.copy(buffer, RECORDS_OFFSET);
+  return buffer;
+}
+
+function checkArguments(records: readonly RecordInput[], baseOffset: number, options: EncodeOptions): number {
+  if (!Array.isArray(records)) throw new InvalidArgumentError(`Records must be an array, got ${describe(records)}`);
+  const count = records.length;
+  if (count === 0) throw new InvalidRecordError('A record batch needs at least one record');
+  if (!Number.isSafeInteger(baseOffset) || baseOffset < 0 || baseOffset > Number.MAX_SAFE_INTEGER - (count - 1)) {
+    throw new InvalidArgumentError(`Base offset must be a non-negative safe integer, with room for ${count} offsets, got ${String(baseOffset)}`);
+  }
+  if (!isCompressionType(options.compression)) {
+    throw new InvalidArgumentError(`Unknown compression type ${String(options.compression)}`);
+  }
+  if (options.timestampType !== 'CreateTime' && options.timestampType !== 'LogAppendTime') {
+    throw new InvalidArgumentError(`Unknown timestamp type ${String(options.timestampType)}`);
+  }
+  if (!isTimestamp(options.now)) {
+    throw new InvalidArgumentError(`now must be a non-negative safe integer, got ${String(options.now)}`);
+  }
+  const epoch = options.partitionLeaderEpoch;
+  if (epoch !== undefined && (!Number.isInteger(epoch) || epoch < -1 || epoch > 0x7fffffff)) {
+    throw new InvalidArgumentError(`partitionLeaderEpoch must be an int32 >= -1, got ${String(epoch)}`);
+  }
+  return count;
+}
+
+/** `size` bytes of the batch scratch buffer (grown if needed), or a one-off buffer past the cap. */
+function batchBuffer(size: number): Buffer {
+  return scratchBuffer(size, true).subarray(0, size);
+}
+
+/** The batch or records scratch buffer, at least `size` bytes; a one-off buffer past the cap. */
+function scratchBuffer(size: number, forBatch: boolean): Buffer {
+  if (size > MAX_SCRATCH_BYTES) return Buffer.allocUnsafe(size);
+  let scratch = forBatch ? batchScratch : recordsScratch;
+  if (scratch.length < size) {
+    scratch = Buffer.allocUnsafeSlow(Math.min(MAX_SCRATCH_BYTES, Math.max(size, scratch.length * 2)));
+    if (forBatch) batchScratch = scratch;
+    else recordsScratch = scratch;
+  }
+  return scratch;
+}
+
+function checkBatchSize(size: number): number {
+  if (size > MAX_BATCH_SIZE) throw new RecordTooLargeError(`A record batch of ${size} bytes exceeds the format's limit of ${MAX_BATCH_SIZE}`);
+  return size;
+}
+
+function isTimestamp(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function ensureRecordCapacity(count: number): void {
+  if (bodySizes.length >= count) return;
+  let capacity = bodySizes.length * 2;
+  while (capacity < count) capacity *= 2;
+  bodySizes = new Int32Array(capacity);
+  headerCounts = new Int32Array(capacity);
+  timestamps = new Float64Array(capacity);
+}
+
+function ensureFieldCapacity(needed: number): void {
+  if (fieldLengths.length >= needed) return;
+  let capacity = fieldLengths.length * 2;
+  while (capacity < needed) capacity *= 2;
+  const grown = new Int32Array(capacity);
+  grown.set(fieldLengths);
+  fieldLengths = grown;
+}
+
+function invalid(index: number, detail: string): InvalidRecordError {
+  return new InvalidRecordError(`Record ${index}: ${detail}`);
+}
+
+/** Encoded length of a key or value (-1 for null), or throws naming the record and field. */
+function bytesLength(value: unknown, index: number, field: string): number {
+  if (value === null || value === undefined) return -1;
+  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (value instanceof Uint8Array) return value.length;
+  throw invalid(index, `${field} must be a Buffer, Uint8Array, string or null, got ${describe(value)}`);
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return value === null ? 'null' : `an object (${value.constructor?.name ?? 'no prototype'})`;
+  return typeof value;
+}
+
+/**
+ * First pass: validates every record, stores fields, lengths and timestamps in the scratch arrays,
+ * and returns the byte size of the records section.
+ */
+function measureRecords(records: readonly RecordInput[], count: number, now: number): number {
+  let total = 0;
+  let j = 0;
+  let baseTimestamp = 0;
+  for (let i = 0; i < count; i++) {
+    const record = records[i] as unknown;
+    if (typeof record !== 'object' || record === null || Array.isArray(record) || record instanceof Uint8Array) {
+      throw invalid(i, `must be an object like { key, value, timestamp, headers }, got ${describe(record)}`);
+    }
+    const { key, value, timestamp, headers } = record as RecordInput;
+    let ts = now;
+    if (timestamp !== undefined) {
+      if (!isTimestamp(timestamp)) throw invalid(i, `timestamp must be a non-negative safe integer, got ${String(timestamp)}`);
+      ts = timestamp;
+    }
+    if (i === 0) baseTimestamp = ts;
+    timestamps[i] = ts;
+
+    ensureFieldCapacity(j + 2);
+    const keyLength = bytesLength(key, i, 'key');
+    const valueLength = bytesLength(value, i, 'value');
+    fields[j] = key;
+    fieldLengths[j] = keyLength;
+    fields[j + 1] = value;
+    fieldLengths[j + 1] = valueLength;
+    j += 2;
+
+    let body =
+      1 + // attributes
+      sizeOfVarlong(ts - baseTimestamp) +
+      sizeOfVarint(i) +
+      sizeOfVarint(keyLength) +
+      (keyLength > 0 ? keyLength : 0) +
+      sizeOfVarint(valueLength) +
+      (valueLength > 0 ? valueLength : 0);
+    let headerCount = 0;
+    if (headers !== undefined && headers !== null) {
+      const start = j;
+      j = measureHeaders(headers, i, j);
+      headerCount = (j - start) >> 1;
+      for (let k = start; k < j; k++) {
+        const length = fieldLengths[k]!;
+        body += sizeOfVarint(length) + (length > 0 ? length : 0);
+      }
+    }
+    body += sizeOfVarint(headerCount);
+    headerCounts[i] = headerCount;
+    bodySizes[i] = body;
+    total += sizeOfVarint(body) + body;
+    fieldCount = j;
+    if (total > MAX_BATCH_SIZE) checkBatchSize(RECORD_BATCH_OVERHEAD + total);
+  }
+  return total;
+}
+
+/** Stores the headers of record `index` from field slot `j`; returns the next free slot. */
+function measureHeaders(headers: unknown, index: number, j: number): number {
+  if (Array.isArray(headers)) {
+    ensureFieldCapacity(j + 2 * headers.length);
+    for (let h = 0; h < headers.length; h++) {
+      const header: unknown = headers[h];
+      if (typeof header !== 'object' || header === null) {
+        throw invalid(index, `header ${h} must be an object like { key, value }, got ${describe(header)}`);
+      }
+      const { key, value } = header as { key: unknown; value: unknown };
+      j = storeHeader(key, value, index, `header ${h}`, j);
+    }
+    return j;
+  }
+  if (typeof headers !== 'object' || headers === null || headers instanceof Uint8Array) {
+    throw invalid(index, `headers must be an array of { key, value } or a plain object, got ${describe(headers)}`);
+  }
+  const keys = Object.keys(headers);
+  ensureFieldCapacity(j + 2 * keys.length);
+  for (let h = 0; h < keys.length; h++) {
+    const key = keys[h]!;
+    j = storeHeader(key, (headers as Record<string, unknown>)[key], index, `header '${key}'`, j);
+  }
+  return j;
+}
+
+function storeHeader(key: unknown, value: unknown, index: number, name: string, j: number): number {
+  if (typeof key !== 'string') throw invalid(index, `${name} key must be a string, got ${describe(key)}`);
+  fields[j] = key;
+  fieldLengths[j] = Buffer.byteLength(key, 'utf8');
+  fields[j + 1] = value;
+  fieldLengths[j + 1] = bytesLength(value, index, `${name} value`);
+  return j + 2;
+}
+
+/** Second pass: writes the records from the scratch arrays at `pos`. */
+function writeRecords(buf: Buffer, pos: number, count: number): number {
+  const baseTimestamp = timestamps[0]!;
+  let j = 0;
+  for (let i = 0; i < count; i++) {
+    pos = writeVarint(buf, pos, bodySizes[i]!);
+    buf[pos++] = 0; // attributes
+    pos = writeVarlong(buf, pos, timestamps[i]! - baseTimestamp);
+    pos = writeVarint(buf, pos, i);
+    pos = writeField(buf, pos, fields[j], fieldLengths[j]!);
+    pos = writeField(buf, pos, fields[j + 1], fieldLengths[j + 1]!);
+    j += 2;
+    const headerCount = headerCounts[i]!;
+    pos = writeVarint(buf, pos, headerCount);
+    for (let h = 0; h < headerCount; h++) {
+      pos = writeField(buf, pos, fields[j], fieldLengths[j]!);
+      pos = writeField(buf, pos, fields[j + 1], fieldLengths[j + 1]!);
+      j += 2;
+    }
+  }
+  return pos;
+}
+
+/** Writes a length-prefixed field (length -1 = null). */
+function writeField(buf: Buffer, pos: number, value: unknown, length: number): number {
+  pos = writeVarint(buf, pos, length);
+  if (length <= 0) return pos;
+  if (typeof value === 'string') {
+    if (length === value.length && length <= SHORT_STRING_CHARS) {
+      for (let k = 0; k < length; k++) buf[pos + k] = value.charCodeAt(k); // ASCII: bytes == chars
+    } else {
+      (buf as unknown as Utf8Writable).utf8Write(value, pos, length);
+    }
+  } else {
+    buf.set(value as Uint8Array, pos);
+  }
+  return pos + length;
+}

@@ -1,0 +1,245 @@
+/**
+ * Checks and decodes Kafka v2 record batches (layout in `batch-layout.ts`, record layout in
+ * `batch-builder.ts`).
+ *
+ * - `validateBatch` checks the framing (size, magic) and the CRC-32C; it decodes no record.
+ * - `decodeRecords` turns the records of one batch into `LogRecord`s. It checks the framing and
+ *   every record's structure but not the CRC: call `validateBatch` first on untrusted bytes.
+ * - `decodeBatch` does both and also returns the decoded header.
+ *
+ * Every failure is a `CorruptRecordError` whose message names the file and the batch position
+ * (from the `BatchContext`), except a codec this process cannot run (`InvalidConfigError`).
+ */
+import { CorruptRecordError, isSeglogError } from '../errors.js';
+import {
+  CRC_COVERAGE_START,
+  CURRENT_MAGIC,
+  LOG_OVERHEAD,
+  RECORDS_OFFSET,
+  RECORD_BATCH_OVERHEAD,
+  compressionTypeOf,
+  corruptBatch,
+  parseBatchHeader,
+  readBaseOffset,
+  readBaseTimestamp,
+  readBatchSize,
+  readCompressionId,
+  readCrc,
+  readLastOffsetDelta,
+  readMagic,
+  readMaxTimestamp,
+  readRecordCount,
+  readTimestampType,
+  type BatchContext,
+  type BatchHeader,
+} from './batch-layout.js';
+import { decompress } from './compression.js';
+import { crc32c } from './crc32c.js';
+import { readVarint, readVarlong, type Cursor } from './varint.js';
+import type { Header, LogRecord } from './types.js';
+
+export type { BatchContext } from './batch-layout.js';
+
+/** A batch's header and all its records. */
+export interface DecodedBatch {
+  header: BatchHeader;
+  records: LogRecord[];
+}
+
+/** Read position shared by the record-decoding functions (decoding is synchronous). */
+const cursor: Cursor = { pos: 0 };
+/** Index of the record being decoded, for error messages; -1 outside records. */
+let recordIndex = -1;
+
+/**
+ * Checks the batch at `pos`: at least 61 bytes, magic 2, declared size within `buf`, and the
+ * stored CRC equal to the CRC-32C of bytes [21, end). Throws `CorruptRecordError` otherwise.
+ * Cost: one CRC pass over the batch.
+ */
+export function validateBatch(buf: Uint8Array, pos: number, context: BatchContext = {}): void {
+  const size = checkFraming(buf, pos, context);
+  const stored = readCrc(buf, pos);
+  const computed = crc32c(buf, pos + CRC_COVERAGE_START, pos + size);
+  if (stored !== computed) {
+    throw corruptBatch(pos, context, `CRC mismatch: stored ${stored}, computed ${computed}`, { offset: readBaseOffset(buf, pos) });
+  }
+}
+
+/** Checks size and magic of the batch at `pos`; returns its size in bytes. */
+function checkFraming(buf: Uint8Array, pos: number, context: BatchContext): number {
+  const available = buf.length - pos;
+  if (pos < 0 || available < LOG_OVERHEAD) {
+    throw corruptBatch(pos, context, `only ${Math.max(0, available)} bytes, fewer than the ${LOG_OVERHEAD}-byte log overhead`);
+  }
+  const size = readBatchSize(buf, pos);
+  if (size < RECORD_BATCH_OVERHEAD) {
+    throw corruptBatch(pos, context, `batch size ${size} is below the minimum of ${RECORD_BATCH_OVERHEAD}`);
+  }
+  if (size > available) {
+    throw corruptBatch(pos, context, `batch size ${size} exceeds the ${available} bytes available`);
+  }
+  const magic = readMagic(buf, pos);
+  if (magic !== CURRENT_MAGIC) {
+    throw corruptBatch(pos, context, `magic ${magic} where ${CURRENT_MAGIC} was expected (message formats v0 and v1 are not supported)`);
+  }
+  return size;
+}
+
+/**
+ * Appends to `out` the records of the batch at `pos` whose offset is >= `minOffset`, at most
+ * `maxRecords` of them; returns how many it appended. A batch that ends below `minOffset` is
+ * skipped without decoding. Records of control batches are decoded like any others.
+ *
+ * In an uncompressed batch, keys, values and header values are views into `buf` (no copy): they
+ * change if `buf` is later overwritten. Timestamps of a LogAppendTime batch are its maxTimestamp.
+ * Checks framing and record structure (not the CRC); throws `CorruptRecordError`.
+ */
+export function decodeRecords(
+  buf: Buffer,
+  pos: number,
+  out: LogRecord[],
+  minOffset: number,
+  maxRecords: number,
+  context: BatchContext = {},
+): number {
+  const size = checkFraming(buf, pos, context);
+  const baseOffset = readBaseOffset(buf, pos);
+  if (maxRecords <= 0 || baseOffset + readLastOffsetDelta(buf, pos) < minOffset) return 0;
+  const count = readRecordCount(buf, pos);
+  if (count < 0) throw corruptBatch(pos, context, `negative record count ${count}`, { offset: baseOffset });
+
+  const data = recordsSection(buf, pos, size, context);
+  const start = data === buf ? pos + RECORDS_OFFSET : 0;
+  const end = data === buf ? pos + size : data.length;
+  const batch: RecordsView = {
+    data,
+    end,
+    count,
+    baseOffset,
+    baseTimestamp: readBaseTimestamp(buf, pos),
+    logAppendTime: readTimestampType(buf, pos) === 'LogAppendTime',
+    maxTimestamp: readMaxTimestamp(buf, pos),
+  };
+  try {
+    return readRecords(batch, start, out, minOffset, maxRecords);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const where = recordIndex >= 0 ? `record ${recordIndex} of ${count}: ` : '';
+    throw corruptBatch(pos, context, where + message, { offset: baseOffset, cause: err });
+  } finally {
+    recordIndex = -1;
+  }
+}
+
+/** The records section: a view into `buf`, or its decompressed bytes. */
+function recordsSection(buf: Buffer, pos: number, size: number, context: BatchContext): Buffer {
+  const id = readCompressionId(buf, pos);
+  const type = compressionTypeOf(id);
+  if (type === undefined) throw corruptBatch(pos, context, `unknown compression codec id ${id}`, { offset: readBaseOffset(buf, pos) });
+  if (type === 'none') return buf;
+  try {
+    return decompress(type, buf.subarray(pos + RECORDS_OFFSET, pos + size));
+  } catch (err) {
+    if (!(err instanceof CorruptRecordError) && isSeglogError(err)) throw err; // codec unavailable
+    const message = err instanceof Error ? err.message : String(err);
+    throw corruptBatch(pos, context, message, { offset: readBaseOffset(buf, pos), cause: err });
+  }
+}
+
+/** What the record loop needs to know about its batch. */
+interface RecordsView {
+  data: Buffer;
+  end: number;
+  count: number;
+  baseOffset: number;
+  baseTimestamp: number;
+  /** LogAppendTime batch: every record reads back with `maxTimestamp`. */
+  logAppendTime: boolean;
+  maxTimestamp: number;
+}
+
+function framingError(detail: string): CorruptRecordError {
+  return new CorruptRecordError(detail);
+}
+
+function readRecords(batch: RecordsView, start: number, out: LogRecord[], minOffset: number, maxRecords: number): number {
+  const { data, end, count } = batch;
+  cursor.pos = start;
+  let appended = 0;
+  for (let i = 0; i < count; i++) {
+    recordIndex = i;
+    const record = readRecord(batch, minOffset);
+    if (record === null) continue;
+    out.push(record);
+    if (++appended >= maxRecords) return appended;
+  }
+  recordIndex = -1;
+  if (cursor.pos !== end) {
+    throw framingError(`${end - cursor.pos} bytes remain after the ${count} declared records`);
+  }
+  return appended;
+}
+
+/** Decodes the record at `cursor.pos`, or skips it and returns null if its offset is below `minOffset`. */
+function readRecord(batch: RecordsView, minOffset: number): LogRecord | null {
+  const data = batch.data;
+  const length = readVarint(data, cursor, batch.end);
+  const bodyStart = cursor.pos;
+  const recordEnd = bodyStart + length;
+  if (length < 0 || recordEnd > batch.end) {
+    throw framingError(`record length ${length} overruns the ${batch.end - bodyStart} bytes left`);
+  }
+  cursor.pos++; // attributes: unused
+  const timestampDelta = readVarlong(data, cursor, recordEnd);
+  const offset = batch.baseOffset + readVarint(data, cursor, recordEnd);
+  if (offset < minOffset) {
+    cursor.pos = recordEnd;
+    return null;
+  }
+  const key = readBytes(data, recordEnd);
+  const value = readBytes(data, recordEnd);
+  const headers = readHeaders(data, recordEnd);
+  if (cursor.pos !== recordEnd) {
+    throw framingError(`record length ${length} but its fields take ${cursor.pos - bodyStart} bytes`);
+  }
+  const timestamp = batch.logAppendTime ? batch.maxTimestamp : batch.baseTimestamp + timestampDelta;
+  return { offset, timestamp, key, value, headers };
+}
+
+/** A length-prefixed byte field (negative length = null) as a view into `data`. */
+function readBytes(data: Buffer, end: number): Buffer | null {
+  const length = readVarint(data, cursor, end);
+  if (length < 0) return null;
+  const start = cursor.pos;
+  if (length > end - start) throw framingError(`field of ${length} bytes at byte ${start} overruns its record`);
+  cursor.pos = start + length;
+  return data.subarray(start, start + length);
+}
+
+function readHeaders(data: Buffer, end: number): Header[] {
+  const count = readVarint(data, cursor, end);
+  if (count < 0 || count > end - cursor.pos) throw framingError(`invalid header count ${count}`);
+  const headers: Header[] = [];
+  for (let h = 0; h < count; h++) {
+    const keyLength = readVarint(data, cursor, end);
+    const keyStart = cursor.pos;
+    if (keyLength < 0) throw framingError(`header ${h} has a null key`);
+    if (keyLength > end - keyStart) throw framingError(`header ${h} key of ${keyLength} bytes overruns its record`);
+    cursor.pos = keyStart + keyLength;
+    const key = data.toString('utf8', keyStart, keyStart + keyLength);
+    headers.push({ key, value: readBytes(data, end) });
+  }
+  return headers;
+}
+
+/**
+ * Validates the batch at `pos` (framing and CRC) and decodes its header and every record.
+ * Convenience for tools and tests; the log's read path uses `decodeRecords`.
+ */
+export function decodeBatch(buf: Buffer, pos = 0, context: BatchContext = {}): DecodedBatch {
+  validateBatch(buf, pos, context);
+  const header = parseBatchHeader(buf, pos, context);
+  const records: LogRecord[] = [];
+  decodeRecords(buf, pos, records, -Infinity, Infinity, context);
+  return { header, records };
+}
