@@ -3,7 +3,8 @@
  *
  * Three families never share a class: caller misuse (`InvalidArgumentError`, `InvalidConfigError`,
  * `InvalidRecordError`, `RecordTooLargeError`, `OffsetOutOfRangeError`, `LogClosedError`,
- * `ReadOnlyLogError`), invalid state on disk (`CorruptRecordError`, `CorruptIndexError`), and
+ * `ReadOnlyLogError`), invalid state on disk (`CorruptRecordError`, `CorruptIndexError`,
+ * `CorruptCheckpointError`), and
  * environment (`LogLockedError`, `LogIOError`). Match on `err.code`, or use `isSeglogError(err)`,
  * which works even when two copies of the package are loaded (the brand is a global symbol).
  */
@@ -34,7 +35,8 @@ export type SeglogErrorCode =
   | 'SEGLOG_LOG_CLOSED'
   | 'SEGLOG_READ_ONLY'
   | 'SEGLOG_IO'
-  | 'SEGLOG_OFFSET_OVERFLOW';
+  | 'SEGLOG_OFFSET_OVERFLOW'
+  | 'SEGLOG_CORRUPT_CHECKPOINT';
 
 export abstract class SeglogError extends Error {
   abstract readonly code: SeglogErrorCode;
@@ -118,4 +120,9 @@ export class LogIOError extends SeglogError {
 /** An offset that cannot be stored relative to its segment's base offset (over 2^31 - 1). */
 export class OffsetOverflowError extends SeglogError {
   readonly code = 'SEGLOG_OFFSET_OVERFLOW' as const;
+}
+
+/** A seglog-owned checkpoint file (such as the consumer offsets) that cannot be parsed. */
+export class CorruptCheckpointError extends SeglogError {
+  readonly code = 'SEGLOG_CORRUPT_CHECKPOINT' as const;
 }

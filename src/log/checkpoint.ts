@@ -81,11 +81,31 @@ export function writeFileAtomically(file: string, body: string | Buffer): void {
   }
 }
 
+/** `fsyncDirectory` on the thread pool. Throws `LogIOError`. */
+export async function fsyncDirectoryAsync(dir: string): Promise<void> {
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(dir, 'r');
+    await handle.sync();
+  } catch (cause) {
+    throw new LogIOError(`fsync of directory ${dir} failed: ${(cause as Error).message}`, { file: dir, cause });
+  } finally {
+    await handle?.close();
+  }
+}
+
 /** Makes file creations, renames and deletions in `dir` durable. */
 export function fsyncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
+  let fd: number;
+  try {
+    fd = fs.openSync(dir, 'r');
+  } catch (cause) {
+    throw new LogIOError(`cannot open directory ${dir}: ${(cause as Error).message}`, { file: dir, cause });
+  }
   try {
     fs.fsyncSync(fd);
+  } catch (cause) {
+    throw new LogIOError(`fsync of directory ${dir} failed: ${(cause as Error).message}`, { file: dir, cause });
   } finally {
     fs.closeSync(fd);
   }

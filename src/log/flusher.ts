@@ -36,6 +36,8 @@ export class GroupCommit {
   private next: Round | null = null;
   /** Everything below this offset is known durable. */
   private durableEnd: number;
+  /** Bumped by `truncateTo`: a round started before a truncation proves nothing about the new bytes. */
+  private epoch = 0;
 
   constructor(
     private readonly target: FlushTarget,
@@ -63,12 +65,33 @@ export class GroupCommit {
     return this.durableEnd;
   }
 
+  /** True while a round of syncs is in flight (its descriptors must stay open). */
+  get busy(): boolean {
+    return this.inFlight !== null;
+  }
+
+  /** How many truncations happened so far; a round compares it before and after its syncs. */
+  get truncations(): number {
+    return this.epoch;
+  }
+
+  /**
+   * The log was truncated to `endOffset` (`truncateTo`, which synced what it kept): nothing at or
+   * past it is durable any more, and a round in flight, which synced the old bytes, must not mark
+   * the new ones durable when it ends.
+   */
+  truncateTo(endOffset: number): void {
+    if (endOffset < this.durableEnd) this.durableEnd = endOffset;
+    this.epoch++;
+  }
+
   private start(round: Round): Promise<void> {
     this.inFlight = round;
     const end = this.target.currentEndOffset();
+    const epoch = this.epoch;
     this.target.syncAsync(end).then(
-      () => this.finish(round, null, end),
-      (err: unknown) => this.finish(round, err, end),
+      () => this.finish(round, null, epoch === this.epoch ? end : -1),
+      (err: unknown) => this.finish(round, err, epoch === this.epoch ? end : -1),
     );
     return round.promise;
   }

@@ -11,9 +11,13 @@ const { tryLock, unlock } = require('fs-native-extensions') as {
 };
 
 /**
- * The single-writer lock of a partition directory: an exclusive flock on `.seglog.lock`.
- * The kernel drops a flock when its process dies, so a `kill -9` never leaves a stale lock, and
- * two opens in one process conflict too (flock belongs to the open file description).
+ * The single-writer lock of a partition directory: an exclusive lock on `.seglog.lock`, taken
+ * with `fs-native-extensions` (on Linux an open-file-description lock, `fcntl(F_OFD_SETLK)`; on
+ * macOS `flock`). Both belong to the open file description and the kernel drops them when its
+ * last descriptor closes, so a process that dies, even by `kill -9`, never leaves a stale lock;
+ * two opens in one process conflict too. The descriptor is close-on-exec, so a child process
+ * does not inherit the lock. Read-only openers never take it. On network file systems the lock
+ * is only as good as the file system's lock support.
  */
 export class DirectoryLock {
   private fd: number | null;

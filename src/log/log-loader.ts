@@ -1,24 +1,50 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { LogIOError } from '../errors.js';
-import { BatchCursor } from '../segment/batch-cursor.js';
+import { CorruptRecordError, InvalidArgumentError, LogIOError } from '../errors.js';
+import { OffsetIndex } from '../index/offset-index.js';
+import { TimeIndex } from '../index/time-index.js';
+import { FileRecords } from '../segment/file-records.js';
+import { BatchCursor, VALIDATING_CHUNK_BYTES } from '../segment/batch-cursor.js';
 import {
   CLEANED_SUFFIX,
   DELETED_SUFFIX,
+  LOCK_FILE,
+  LOG_SUFFIX,
   SWAP_SUFFIX,
   TMP_SUFFIX,
   isIndexFile,
   isLogFile,
   logFile,
   offsetFromFileName,
+  offsetIndexFile,
+  timeIndexFile,
 } from '../segment/file-names.js';
 import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
+import { LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, fsyncDirectory } from './checkpoint.js';
 import { LogSegments } from './log-segments.js';
+import { completePendingTruncation } from '../retention/truncation.js';
+
+/** Kafka's clean-shutdown mark (also exported by log.ts); named here so the loader knows it as one of ours. */
+const CLEAN_SHUTDOWN_MARK = '.kafka_cleanshutdown';
+
+/** Files the writer keeps in a partition directory besides the segments; a leftover `<name>.tmp` of one is removed at open. */
+const OWN_FILES = new Set([RECOVERY_POINT_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, CLEAN_SHUTDOWN_MARK, LOCK_FILE]);
+/**
+ * Other names seglog puts there (the consumers' offsets, which readers may write while the writer
+ * opens, so their temporaries are theirs to manage): known, never touched by the loader.
+ */
+const KNOWN_FILES = new Set(['consumer-offsets-checkpoint', 'consumer-offsets-checkpoint.lock', 'consumer-offsets-checkpoint.tmp']);
 
 /** One thing the loader repaired or removed, for the recovery report. */
 export interface RecoveryAction {
+  /** The file concerned (for segment-wide actions, the segment's `.log`). */
   file: string;
-  action: 'deleted-leftover' | 'completed-swap' | 'deleted-orphan-index' | 'rebuilt-indexes' | 'truncated' | 'deleted-after-corruption' | 'deleted-below-start';
+  action: 'deleted-leftover' | 'completed-swap' | 'deleted-orphan-index' | 'rebuilt-indexes' | 'truncated' | 'deleted-after-corruption' | 'deleted-below-start' | 'completed-truncation';
+  /** For `truncated`: the byte position the `.log` was cut at (its new length). */
+  position?: number;
+  /** For `truncated`: the segment's next offset after the cut (the first offset lost, if any was). */
+  offset?: number;
+  /** Why, in words. */
   detail?: string;
 }
 
@@ -26,6 +52,8 @@ export interface RecoveryAction {
 export interface RecoveryReport {
   /** False when the last writer did not close the log (a crash): segments past the recovery point were checked. */
   cleanShutdown: boolean;
+  /** The checkpointed recovery point the open started from (every segment from the one holding it was checked after a crash). */
+  recoveryPoint: number;
   /** Segments whose batches were validated and whose indexes were rebuilt. */
   segmentsRecovered: number;
   /** Bytes of invalid or torn data cut from the end of the log. */
@@ -50,124 +78,237 @@ export interface LoadedLog {
 }
 
 /**
- * Opens a partition directory: finishes or removes what interrupted operations left
- * (`.deleted`, `.cleaned`, `.swap`, `.tmp`, index files without a `.log`), opens every segment,
- * and after an unclean shutdown recovers every segment from the recovery point on, cutting the
- * log at the first invalid byte and deleting any segment after it. Kafka's LogLoader.
- * A read-only load changes nothing on disk and recovers nothing.
+ * Opens a partition directory, following Kafka's LogLoader:
+ *
+ * 1. Leftovers of interrupted operations (writable opens only): `*.deleted` and `*.cleaned` files
+ *    are removed; a `*.swap` file at or above the lowest `.cleaned` base offset belongs to an
+ *    unfinished split and is removed; the other `.swap` files are completed: every segment file
+ *    whose base offset lies in [lowest swap base offset, highest swap next offset) is deleted and
+ *    the `.swap` suffix is dropped. Temporary checkpoint files (`*.tmp`) and index files without a
+ *    `.log` are removed.
+ * 2. Every `.log` is opened. Its indexes are not (Kafka's lazy indexes) but they get a cheap sanity
+ *    check: present, length a whole number of entries, first entry before the last, last entry
+ *    inside the `.log` and below the next segment's base offset. A segment whose index fails is
+ *    rebuilt from its `.log` (`rebuilt-indexes`); an index is never trusted on its word, nor fatal.
+ *    Segments from the recovery point on skip the check after a crash: they are rebuilt anyway.
+ * 3. After an unclean shutdown, every segment from the one holding the recovery point on is
+ *    recovered: each batch's framing, magic, CRC and offsets are checked, indexes rebuilt, the
+ *    `.log` cut at the first invalid byte; the segments after a cut are deleted.
+ *    After a clean one, the active segment's tail is still walked (it is, to find the end offset):
+ *    if it does not end on a whole batch, that segment is recovered too.
+ *
+ * Only seglog's own files are touched: names made of a 20-digit base offset and a segment suffix,
+ * and the checkpoint, clean-shutdown and lock files. Anything else is left alone (see
+ * `checkPartitionDirectory` for the one case that is refused). A read-only load changes nothing on
+ * disk and recovers nothing.
  */
 export class LogLoader {
   private readonly report: RecoveryReport;
-  private readonly cursor: BatchCursor | null = null;
+  private recoveryChunk: Buffer | null = null;
+  private directoryChanged = false;
+  private readonly recovered = new Set<LogSegment>();
 
   constructor(private readonly params: LoadParams) {
-    this.report = { cleanShutdown: params.cleanShutdown, segmentsRecovered: 0, truncatedBytes: 0, actions: [] };
+    this.report = {
+      cleanShutdown: params.cleanShutdown,
+      recoveryPoint: params.recoveryPoint,
+      segmentsRecovered: 0,
+      truncatedBytes: 0,
+      actions: [],
+    };
   }
 
   load(): LoadedLog {
     const { params } = this;
-    let names = listDirectory(params.dir);
-    if (params.writable) names = this.removeLeftovers(names);
+    const names = params.writable ? this.removeLeftovers() : listFiles(params.dir);
     const segments = this.openSegments(names);
     if (params.writable && !params.cleanShutdown) this.recoverFrom(segments, params.recoveryPoint);
+    if (params.writable && params.cleanShutdown) this.checkActiveTail(segments);
     let logStartOffset = params.logStartOffset;
     const first = segments.firstSegment;
     if (first !== undefined) logStartOffset = Math.max(logStartOffset, first.baseOffset);
     if (params.writable) logStartOffset = this.dropIfAllBelowStart(segments, logStartOffset);
     if (segments.count === 0 && params.writable) {
       segments.add(LogSegment.create(params.dir, logStartOffset, params.segmentOptions(logStartOffset)));
+      this.directoryChanged = true;
     }
-    const recoveryPoint = params.cleanShutdown ? this.endOffsetOf(segments, logStartOffset) : Math.min(params.recoveryPoint, this.endOffsetOf(segments, logStartOffset));
+    // A recovered segment that is not the active one gets its indexes trimmed, as a roll would.
+    const active = segments.count === 0 ? undefined : segments.activeSegment;
+    for (const segment of this.recovered) if (segment !== active) segment.onBecomeInactiveSegment();
+    if (params.writable && this.directoryChanged) fsyncDirectory(params.dir);
+    const end = this.endOffsetOf(segments, logStartOffset);
+    // Kafka: the recovery point moves only with a flush; recovery itself does not advance it.
+    const recoveryPoint = params.cleanShutdown ? end : Math.min(params.recoveryPoint, end);
     return { segments, logStartOffset, recoveryPoint, report: this.report };
   }
 
   private endOffsetOf(segments: LogSegments, fallback: number): number {
     if (segments.count === 0) return fallback;
-    return segments.activeSegment.readNextOffset(this.batchCursor(segments.activeSegment));
+    const active = segments.activeSegment;
+    return active.readNextOffset(new BatchCursor(active.log));
   }
 
-  private batchCursor(segment: LogSegment): BatchCursor {
-    return new BatchCursor(segment.log);
-  }
+  // -------------------------------------------------------------------------------------------
+  // Step 1: leftovers of interrupted operations.
 
-  private removeLeftovers(names: string[]): string[] {
+  /** Returns the regular files of the directory after the clean-up. */
+  private removeLeftovers(): string[] {
     const dir = this.params.dir;
-    const cleaned = names.filter((n) => n.endsWith(CLEANED_SUFFIX));
-    const minCleaned = Math.min(...cleaned.map(offsetFromFileName).filter((o) => !Number.isNaN(o)));
+    // A `truncateTo` cut short by a crash is finished first (see src/retention/truncation.ts).
+    completePendingTruncation(dir, (file, detail) => {
+      this.directoryChanged = true;
+      this.report.actions.push({ file, action: 'completed-truncation', detail });
+    });
+    let names = listFiles(dir);
+    const cleaned = names.filter((n) => n.endsWith(CLEANED_SUFFIX) && isSegmentFileName(n));
+    const minCleaned = Math.min(...cleaned.map(offsetFromFileName));
     for (const name of names) {
-      const leftover =
-        name.endsWith(DELETED_SUFFIX) ||
-        name.endsWith(CLEANED_SUFFIX) ||
-        name.endsWith(TMP_SUFFIX) ||
-        (name.endsWith(SWAP_SUFFIX) && offsetFromFileName(name) >= minCleaned);
-      if (leftover) this.remove(path.join(dir, name), 'deleted-leftover');
+      if (!isSegmentFileName(name) && !isOwnTemporary(name)) continue;
+      if (name.endsWith(DELETED_SUFFIX)) this.remove(name, 'deleted-leftover', 'segment file scheduled for deletion');
+      else if (name.endsWith(CLEANED_SUFFIX)) this.remove(name, 'deleted-leftover', 'output of an unfinished clean or split');
+      else if (name.endsWith(TMP_SUFFIX)) this.remove(name, 'deleted-leftover', 'unfinished write of a temporary file');
+      else if (name.endsWith(SWAP_SUFFIX) && offsetFromFileName(name) >= minCleaned) {
+        this.remove(name, 'deleted-leftover', 'swap file of an unfinished split (at or above a .cleaned file)');
+      }
     }
-    names = listDirectory(dir);
-    this.completeSwaps(names.filter((n) => n.endsWith(SWAP_SUFFIX)));
-    names = listDirectory(dir);
+    // Listing again only after a change: a clean open of a large log lists its directory once.
+    if (this.directoryChanged) names = listFiles(dir);
+    const swaps = names.filter((n) => n.endsWith(SWAP_SUFFIX) && isSegmentFileName(n));
+    if (swaps.length > 0) {
+      this.completeSwaps(swaps);
+      names = listFiles(dir);
+    }
     const logs = new Set(names.filter(isLogFile).map(offsetFromFileName));
+    let orphans = false;
     for (const name of names) {
-      if (isIndexFile(name) && !logs.has(offsetFromFileName(name))) this.remove(path.join(dir, name), 'deleted-orphan-index');
+      if (isIndexFile(name) && !logs.has(offsetFromFileName(name))) {
+        this.remove(name, 'deleted-orphan-index', 'no .log for this index');
+        orphans = true;
+      }
     }
-    return listDirectory(dir);
+    return orphans ? listFiles(dir) : names;
   }
 
   /**
-   * A `.swap` file holds a finished rewrite of the segment with its base offset. Any old segment
-   * file whose base offset lies in the range the swapped segments cover is replaced.
+   * A `.swap` file is a finished rewrite (Kafka's cleaner or segment split) of the segments it
+   * covers: from its base offset up to the next offset after its last batch. The originals still
+   * in that range are deleted, then the `.swap` suffixes dropped.
    */
   private completeSwaps(swaps: string[]): void {
     if (swaps.length === 0) return;
     const dir = this.params.dir;
-    const swapLogs = swaps.filter((n) => n.endsWith(`.log${SWAP_SUFFIX}`));
-    const bases = swapLogs.map(offsetFromFileName);
-    const min = Math.min(...bases);
-    const maxBase = Math.max(...bases);
-    for (const name of listDirectory(dir)) {
-      const o = offsetFromFileName(name);
-      if (name.endsWith(SWAP_SUFFIX) || Number.isNaN(o)) continue;
-      if (o >= min && o <= maxBase && (isLogFile(name) || isIndexFile(name))) this.remove(path.join(dir, name), 'deleted-leftover', 'replaced by .swap');
+    let minBase = Number.MAX_SAFE_INTEGER;
+    let maxNext = -1;
+    for (const name of swaps) {
+      if (!name.endsWith(LOG_SUFFIX + SWAP_SUFFIX)) continue;
+      const base = offsetFromFileName(name);
+      minBase = Math.min(minBase, base);
+      maxNext = Math.max(maxNext, nextOffsetOfFile(path.join(dir, name), base));
+    }
+    for (const name of listFiles(dir)) {
+      if (name.endsWith(SWAP_SUFFIX) || !isSegmentFileName(name)) continue;
+      const offset = offsetFromFileName(name);
+      if (offset >= minBase && offset < maxNext) this.remove(name, 'deleted-leftover', 'replaced by a .swap file');
     }
     for (const name of swaps) {
       const target = path.join(dir, name.slice(0, -SWAP_SUFFIX.length));
-      fs.renameSync(path.join(dir, name), target);
-      this.report.actions.push({ file: target, action: 'completed-swap' });
+      try {
+        fs.renameSync(path.join(dir, name), target);
+      } catch (cause) {
+        throw new LogIOError(`cannot rename ${path.join(dir, name)} to ${target}: ${(cause as Error).message}`, { file: target, cause });
+      }
+      this.directoryChanged = true;
+      this.report.actions.push({ file: target, action: 'completed-swap', detail: `renamed from ${name}` });
     }
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Step 2: open the segments, sanity-check their indexes.
+
   private openSegments(names: string[]): LogSegments {
+    const { dir, writable, cleanShutdown, recoveryPoint } = this.params;
     const segments = new LogSegments();
     const bases = names.filter(isLogFile).map(offsetFromFileName).sort((a, b) => a - b);
-    for (const base of bases) {
-      const segment = LogSegment.open(this.params.dir, base, this.params.segmentOptions(base));
-      if (this.params.writable && !segment.indexFilesExist()) this.recoverSegment(segment, 'index files missing');
+    const logs = bases.map((base) => LogSegment.open(dir, base, this.params.segmentOptions(base)));
+    // After a crash, segments from the one holding the recovery point on are rebuilt anyway.
+    let firstUnflushed = logs.length;
+    if (!cleanShutdown) {
+      firstUnflushed = 0;
+      while (firstUnflushed + 1 < logs.length && logs[firstUnflushed + 1]!.baseOffset <= recoveryPoint) firstUnflushed++;
+    }
+    const scratch = Buffer.alloc(32);
+    for (let i = 0; i < logs.length; i++) {
+      const segment = logs[i]!;
+      if (writable && i < firstUnflushed) {
+        const problem = indexProblem(segment, logs[i + 1]?.baseOffset, scratch);
+        if (problem !== null) this.recoverSegment(segment, problem);
+      }
       segments.add(segment);
     }
     return segments;
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Step 3: recovery.
+
   private recoverFrom(segments: LogSegments, recoveryPoint: number): void {
     const list = segments.values();
     const startIndex = Math.max(0, segments.floorIndex(recoveryPoint));
     for (let i = startIndex; i < list.length; i++) {
-      const truncated = this.recoverSegment(list[i]!, 'unclean shutdown');
+      const truncated = this.recoverSegment(list[i]!, 'unclean shutdown: at or after the recovery point');
       if (truncated > 0) {
-        for (const later of list.slice(i + 1)) this.deleteSegment(segments, later, 'deleted-after-corruption');
+        for (const later of list.slice(i + 1)) {
+          this.deleteSegment(segments, later, 'deleted-after-corruption', `after the cut in ${list[i]!.log.file}`);
+        }
         return;
       }
     }
   }
 
+  /**
+   * After a clean shutdown the active segment is walked from its last index entry to the end
+   * anyway (that is how the end offset is found). If the walk does not end exactly at the end of
+   * the file (a torn or damaged tail, which a clean close never leaves), the segment is recovered.
+   */
+  private checkActiveTail(segments: LogSegments): void {
+    if (segments.count === 0) return;
+    const active = segments.activeSegment;
+    if (this.recovered.has(active)) return;
+    const cursor = new BatchCursor(active.log);
+    let problem: string | null = null;
+    try {
+      const start = active.offsetIndex.lookup(Number.MAX_SAFE_INTEGER).position;
+      cursor.seek(start, active.log.size);
+      while (cursor.next());
+      if (cursor.validEnd !== active.log.size) {
+        problem = `the active segment ends inside a batch at position ${cursor.validEnd} of ${active.log.size}`;
+      }
+    } catch (err) {
+      if (!(err instanceof CorruptRecordError)) throw err;
+      problem = err.message;
+    }
+    if (problem !== null) {
+      active.invalidate();
+      this.recoverSegment(active, problem);
+    }
+  }
+
   private recoverSegment(segment: LogSegment, why: string): number {
-    const result = segment.recover(this.batchCursor(segment));
+    this.recoveryChunk ??= Buffer.allocUnsafe(VALIDATING_CHUNK_BYTES);
+    const sizeBefore = segment.log.size;
+    const result = segment.recover(new BatchCursor(segment.log, this.recoveryChunk));
+    this.recovered.add(segment);
     this.report.segmentsRecovered++;
     this.report.actions.push({ file: segment.log.file, action: 'rebuilt-indexes', detail: why });
     if (result.truncatedBytes > 0) {
+      const position = sizeBefore - result.truncatedBytes;
       this.report.truncatedBytes += result.truncatedBytes;
       this.report.actions.push({
         file: segment.log.file,
         action: 'truncated',
-        detail: `cut ${result.truncatedBytes} bytes: ${result.reason ?? 'invalid data'}`,
+        position,
+        offset: segment.readNextOffset(new BatchCursor(segment.log)),
+        detail: `cut ${result.truncatedBytes} bytes at position ${position}: ${result.reason ?? 'invalid data'}`,
       });
     }
     return result.truncatedBytes;
@@ -178,33 +319,200 @@ export class LogLoader {
     if (segments.count === 0) return logStartOffset;
     const end = this.endOffsetOf(segments, logStartOffset);
     if (end >= logStartOffset) return logStartOffset;
-    for (const segment of segments.values()) this.deleteSegment(segments, segment, 'deleted-below-start');
+    for (const segment of segments.values()) {
+      this.deleteSegment(segments, segment, 'deleted-below-start', `the log ends at ${end}, below the log start offset ${logStartOffset}`);
+    }
     return logStartOffset;
   }
 
-  private deleteSegment(segments: LogSegments, segment: LogSegment, action: RecoveryAction['action']): void {
+  private deleteSegment(segments: LogSegments, segment: LogSegment, action: RecoveryAction['action'], detail: string): void {
     const files = [segment.log.file, ...siblingIndexFiles(segment)];
     segment.closeHandlers();
     for (const file of files) fs.rmSync(file, { force: true });
     segments.remove(segment.baseOffset);
-    this.report.actions.push({ file: logFile(this.params.dir, segment.baseOffset), action });
+    this.recovered.delete(segment);
+    this.directoryChanged = true;
+    this.report.actions.push({ file: logFile(this.params.dir, segment.baseOffset), action, detail });
   }
 
-  private remove(file: string, action: RecoveryAction['action'], detail?: string): void {
-    fs.rmSync(file, { force: true, recursive: false });
-    this.report.actions.push(detail === undefined ? { file, action } : { file, action, detail });
+  private remove(name: string, action: RecoveryAction['action'], detail: string): void {
+    const file = path.join(this.params.dir, name);
+    try {
+      fs.rmSync(file, { force: true });
+    } catch (cause) {
+      throw new LogIOError(`cannot remove ${file}: ${(cause as Error).message}`, { file, cause });
+    }
+    this.directoryChanged = true;
+    this.report.actions.push({ file, action, detail });
+  }
+}
+
+/**
+ * The cheap index check of a segment at open, the rules of `OffsetIndex.sanityCheck` and
+ * `TimeIndex.sanityCheck` applied to the first and last entries only: both index files exist,
+ * their length is a whole number of entries, offsets are not below the base offset, the first
+ * entry precedes the last (offsets for the offset index, timestamps for the time index), and the
+ * last entry lies inside this segment (position below the `.log`'s size, offset below the next
+ * segment's base offset). Costs an open, an fstat and two 12-byte preads per index file, with no
+ * mapping, so a clean open of 1,000 segments stays in the tens of milliseconds; the full scan of
+ * every entry is what recovery does. Returns what is wrong, or null.
+ */
+function indexProblem(segment: LogSegment, nextBaseOffset: number | undefined, scratch: Buffer): string | null {
+  const { dir, baseOffset } = segment;
+  const limit = nextBaseOffset ?? Number.MAX_SAFE_INTEGER;
+  const logSize = segment.log.size;
+  const offsetFile = offsetIndexFile(dir, baseOffset);
+  const offsets = readEnds(offsetFile, OffsetIndex.ENTRY_SIZE, scratch);
+  if (typeof offsets === 'string') return offsets;
+  if (offsets.entries > 0) {
+    const firstOffset = baseOffset + scratch.readInt32BE(0);
+    const lastOffset = baseOffset + scratch.readInt32BE(16);
+    const lastPosition = scratch.readInt32BE(20);
+    const corrupt = `index file ${offsetFile} is corrupt:`;
+    if (firstOffset < baseOffset || lastOffset < baseOffset) return `${corrupt} it has offset ${Math.min(firstOffset, lastOffset)}, below the base offset ${baseOffset}`;
+    if (offsets.entries > 1 && firstOffset >= lastOffset) return `${corrupt} its last offset ${lastOffset} is not above its first offset ${firstOffset}`;
+    if (lastPosition < 0 || lastPosition >= logSize) return `${corrupt} offset ${lastOffset} points at position ${lastPosition}, outside the log (${logSize} bytes)`;
+    if (lastOffset >= limit) return `${corrupt} its last offset ${lastOffset} is not below the next segment's base offset ${limit}`;
+  }
+  const timeFile = timeIndexFile(dir, baseOffset);
+  const times = readEnds(timeFile, TimeIndex.ENTRY_SIZE, scratch);
+  if (typeof times === 'string') return times;
+  if (times.entries > 0) {
+    const firstTimestamp = readInt64(scratch, 0);
+    const lastTimestamp = readInt64(scratch, 16);
+    const firstOffset = baseOffset + scratch.readInt32BE(8);
+    const lastOffset = baseOffset + scratch.readInt32BE(24);
+    const corrupt = `time index file ${timeFile} is corrupt:`;
+    if (firstOffset < baseOffset || lastOffset < baseOffset) return `${corrupt} it has offset ${Math.min(firstOffset, lastOffset)}, below the base offset ${baseOffset}`;
+    if (times.entries > 1 && firstTimestamp >= lastTimestamp) return `${corrupt} its last timestamp ${lastTimestamp} is not above its first timestamp ${firstTimestamp}`;
+    if (lastOffset >= limit) return `${corrupt} its last offset ${lastOffset} is not below the next segment's base offset ${limit}`;
+  }
+  return null;
+}
+
+/**
+ * Reads the first entry of an index file into `scratch[0, entrySize)` and the last into
+ * `scratch[16, 16 + entrySize)`; returns the entry count, or what is wrong (missing, length not a
+ * whole number of entries).
+ */
+function readEnds(file: string, entrySize: number, scratch: Buffer): { entries: number } | string {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `index file ${file} is missing`;
+    throw new LogIOError(`cannot open index file ${file}: ${(err as Error).message}`, { file, cause: err });
+  }
+  try {
+    const length = fs.fstatSync(fd).size;
+    if (length % entrySize !== 0) return `index file ${file} is corrupt: its length ${length} is not a multiple of ${entrySize}`;
+    const entries = length / entrySize;
+    if (entries > 0) {
+      fs.readSync(fd, scratch, 0, entrySize, 0);
+      fs.readSync(fd, scratch, 16, entrySize, length - entrySize);
+    }
+    return { entries };
+  } catch (err) {
+    throw new LogIOError(`cannot read index file ${file}: ${(err as Error).message}`, { file, cause: err });
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function readInt64(buf: Buffer, at: number): number {
+  return buf.readInt32BE(at) * 4294967296 + buf.readUInt32BE(at + 4);
+}
+
+/** The offset after the last whole batch of a `.log` file (its base offset when it has none). */
+function nextOffsetOfFile(file: string, baseOffset: number): number {
+  const records = FileRecords.open(file, false);
+  try {
+    const cursor = new BatchCursor(records).seek(0);
+    let next = baseOffset;
+    try {
+      while (cursor.next()) next = cursor.lastOffset + 1;
+    } catch (err) {
+      if (!(err instanceof CorruptRecordError)) throw err;
+    }
+    return next;
+  } finally {
+    records.close();
   }
 }
 
 function siblingIndexFiles(segment: LogSegment): string[] {
-  const base = segment.log.file.slice(0, -'.log'.length);
+  const base = segment.log.file.slice(0, -LOG_SUFFIX.length);
   return [`${base}.index`, `${base}.timeindex`, `${base}.txnindex`];
 }
 
-function listDirectory(dir: string): string[] {
+/** `00000000000000000042.<anything>`: a name of a segment file, with or without a state suffix. */
+function isSegmentFileName(name: string): boolean {
+  return name.length > 21 && name.charCodeAt(20) === 46 /* '.' */ && !Number.isNaN(offsetFromFileName(name));
+}
+
+/** The `.tmp` of one of seglog's own files (a checkpoint or the clean-shutdown mark). */
+function isOwnTemporary(name: string): boolean {
+  return name.endsWith(TMP_SUFFIX) && OWN_FILES.has(name.slice(0, -TMP_SUFFIX.length));
+}
+
+/** True for any name seglog (or Kafka's segment layout) can have put in a partition directory. */
+function isOwnName(name: string): boolean {
+  return isSegmentFileName(name) || OWN_FILES.has(name) || KNOWN_FILES.has(name) || isOwnTemporary(name);
+}
+
+/** The regular files of `dir`, sorted; subdirectories and other entries are never seglog's. */
+function listFiles(dir: string): string[] {
+  let entries: fs.Dirent[];
   try {
-    return fs.readdirSync(dir).sort();
+    entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (cause) {
     throw new LogIOError(`cannot list partition directory ${dir}: ${(cause as Error).message}`, { file: dir, cause });
   }
+  return entries
+    .filter((e) => isFileEntry(dir, e))
+    .map((e) => e.name)
+    .sort();
+}
+
+/** A regular file, or a symbolic link to one. */
+function isFileEntry(dir: string, entry: fs.Dirent): boolean {
+  return entry.isFile() || (entry.isSymbolicLink() && isRegularFile(path.join(dir, entry.name)));
+}
+
+function isRegularFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses, before anything is written, the two layouts a writer cannot safely open:
+ * - a directory that holds no log yet but other things (every entry foreign, hidden files aside):
+ *   most likely the wrong path, and seglog would scatter its files among someone else's;
+ * - a segment file name (`<20 digits>.log`, `.index`, `.timeindex`) that is not a regular file.
+ * Foreign files beside an existing log are ignored and never touched (as Kafka ignores them).
+ * Throws `InvalidArgumentError` naming the directory and the entries concerned.
+ */
+export function checkPartitionDirectory(dir: string): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (cause) {
+    throw new LogIOError(`cannot list partition directory ${dir}: ${(cause as Error).message}`, { file: dir, cause });
+  }
+  const notFiles = entries.filter((e) => (isLogFile(e.name) || isIndexFile(e.name)) && !isFileEntry(dir, e));
+  if (notFiles.length > 0) {
+    const file = path.join(dir, notFiles[0]!.name);
+    throw new InvalidArgumentError(`${file} is not a regular file: refusing to open the partition directory ${dir}`, { file });
+  }
+  const visible = entries.filter((e) => !e.name.startsWith('.') || OWN_FILES.has(e.name));
+  if (visible.length === 0 || visible.some((e) => isOwnName(e.name) && isFileEntry(dir, e))) return;
+  const sample = visible.slice(0, 3).map((e) => e.name + (e.isDirectory() ? '/' : ''));
+  throw new InvalidArgumentError(
+    `${dir} is not empty and holds no log (${sample.join(', ')}${visible.length > 3 ? ', ...' : ''}): ` +
+      'refusing to create a log among foreign files; use a new or empty directory',
+    { file: dir },
+  );
 }

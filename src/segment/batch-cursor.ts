@@ -1,4 +1,5 @@
 import { CorruptRecordError } from '../errors.js';
+import { validateBatch } from '../record/batch-reader.js';
 import {
   LOG_OVERHEAD,
   RECORD_BATCH_OVERHEAD,
@@ -12,6 +13,11 @@ import type { FileRecords } from './file-records.js';
 
 /** Bytes read at once while walking batch headers; most batches are smaller, so one read covers several. */
 const CHUNK_BYTES = 16 * 1024;
+/**
+ * Chunk of a cursor that checks every batch (recovery): large reads amortise the syscall, and any
+ * batch up to this size is checked where it lies in the chunk, without a copy.
+ */
+export const VALIDATING_CHUNK_BYTES = 1024 * 1024;
 /** Kafka's smallest legal size field (a v0 record); anything smaller cannot be a batch. */
 const MIN_SIZE_FIELD = 14;
 const CURRENT_MAGIC = 2;
@@ -38,6 +44,9 @@ export class BatchCursor {
   private end = 0;
   private chunkStart = 0;
   private chunkLength = 0;
+  private readonly context = { file: '', position: 0 };
+  /** For batches larger than the chunk (validateCurrent); grown on demand and kept. */
+  private large: Buffer | null = null;
 
   constructor(
     private readonly records: FileRecords,
@@ -86,6 +95,42 @@ export class BatchCursor {
     return at >= 0 && at + this.size <= this.chunkLength ? at : -1;
   }
 
+  /**
+   * Makes every byte of the current batch available in `chunkBuffer` and returns where it starts
+   * there: at once when the chunk already holds it, else by refilling the chunk from the batch's
+   * position. -1 when the batch is larger than the chunk or the file ended inside it.
+   */
+  loadWholeBatch(): number {
+    const at = this.wholeBatchInChunk();
+    if (at >= 0) return at;
+    if (this.size > this.chunk.length) return -1;
+    this.fill(this.position);
+    return this.chunkLength >= this.size ? 0 : -1;
+  }
+
+  /**
+   * Checks the current batch's framing, magic and CRC-32C; throws `CorruptRecordError` naming the
+   * file and position. Reads the batch into the chunk (or, when larger than the chunk, into a
+   * second buffer kept for the next large batch), so checking allocates nothing per batch.
+   */
+  validateCurrent(): void {
+    // One context object, refreshed per batch: an error copies what it needs from it.
+    const context = this.context;
+    context.file = this.records.file;
+    context.position = this.position;
+    const at = this.loadWholeBatch();
+    if (at >= 0) {
+      validateBatch(this.chunk, at, context);
+      return;
+    }
+    if (this.large === null || this.large.length < this.size) this.large = Buffer.allocUnsafe(this.size);
+    const n = this.records.readInto(this.large, 0, this.size, this.position);
+    if (n < this.size) {
+      throw new CorruptRecordError(`${this.records.file} ended inside the batch at position ${this.position}`, context);
+    }
+    validateBatch(this.large.subarray(0, this.size), 0, context);
+  }
+
   /** The reused read buffer; valid until the next `next()`. */
   get chunkBuffer(): Buffer {
     return this.chunk;
@@ -96,12 +141,17 @@ export class BatchCursor {
     return this.nextPosition;
   }
 
+  private fill(position: number): void {
+    const length = Math.min(this.chunk.length, this.end - position);
+    this.chunkStart = position;
+    this.chunkLength = 0;
+    this.chunkLength = this.records.readInto(this.chunk, 0, length, position);
+  }
+
   private headerAt(position: number, need: number): number {
     const at = position - this.chunkStart;
     if (this.chunkLength > 0 && at >= 0 && at + need <= this.chunkLength) return at;
-    const length = Math.min(this.chunk.length, this.end - position);
-    this.chunkStart = position;
-    this.chunkLength = this.records.readInto(this.chunk, 0, length, position);
+    this.fill(position);
     if (this.chunkLength < need) {
       throw new CorruptRecordError(`${this.records.file} ended while reading a batch header at position ${position}`, {
         file: this.records.file,

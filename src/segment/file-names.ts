@@ -18,6 +18,11 @@ export const CLEANED_SUFFIX = '.cleaned';
 export const SWAP_SUFFIX = '.swap';
 /** Suffix of files written first and renamed into place. */
 export const TMP_SUFFIX = '.tmp';
+/**
+ * seglog's own: `<base>.log.truncating` records a `truncateTo` in progress on the segment with
+ * that base offset (the cut and the rewritten batch), so the loader can finish it after a crash.
+ */
+export const TRUNCATING_SUFFIX = '.truncating';
 
 /** The writer's lock file; seglog's own, beside the segments. */
 export const LOCK_FILE = '.seglog.lock';

@@ -2,6 +2,28 @@ import fs from 'node:fs';
 import { LogIOError } from '../errors.js';
 
 /**
+ * fdatasync of the file at `path` on the thread pool, through a descriptor of its own (Linux
+ * writes back every dirty page of the file, whichever descriptor or mapping dirtied it). A file
+ * that no longer exists (deleted or renamed meanwhile) needs no sync. Throws `LogIOError`.
+ */
+export async function syncFileAsync(path: string): Promise<void> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(path, 'r');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new LogIOError(`cannot open ${path} to sync it: ${(cause as Error).message}`, { file: path, cause });
+  }
+  try {
+    await handle.datasync();
+  } catch (cause) {
+    throw new LogIOError(`fdatasync of ${path} failed: ${(cause as Error).message}`, { file: path, cause });
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * One `.log` file: concatenated record batches, appended at the end with positional writes and
  * read with positional reads. Kafka's FileRecords.
  *
@@ -12,6 +34,8 @@ import { LogIOError } from '../errors.js';
 export class FileRecords {
   private fd: number;
   private _size: number;
+  /** True when a failed append could not be cut off: the file may hold bytes past `size`. */
+  private tailDirty = false;
 
   private constructor(
     private _file: string,
@@ -71,8 +95,9 @@ export class FileRecords {
     try {
       fs.ftruncateSync(this.fd, size);
     } catch {
-      // The truncate failed as well; the logical size still excludes the partial write, and
-      // recovery after a restart cuts the torn tail by CRC.
+      // The truncate failed as well. The logical size still excludes the partial write: the next
+      // append overwrites it, `close()` tries the cut again, and after a crash recovery cuts it by CRC.
+      this.tailDirty = true;
     }
   }
 
@@ -108,6 +133,15 @@ export class FileRecords {
     return Math.max(0, original - size);
   }
 
+  /**
+   * Read-only openers: take `size` as the end of the data (the end of the last whole batch when
+   * the file ends in a torn batch or in bytes that are no batch at all), so that no read runs into
+   * them. The next `refreshSize()` looks at the file again.
+   */
+  limitSize(size: number): void {
+    if (!this.writable && size < this._size) this._size = size;
+  }
+
   /** Re-reads the file's length (read-only openers, to see a live writer's appends). */
   refreshSize(): number {
     this._size = fs.fstatSync(this.fd).size;
@@ -125,6 +159,8 @@ export class FileRecords {
 
   /** The same as `flush()` on the thread pool, for callers that must not block the event loop. */
   flushAsync(): Promise<void> {
+    // Closed (the segment was deleted, or the log closed and synced in place): nothing left to sync here.
+    if (this.fd < 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       fs.fdatasync(this.fd, (err) => {
         if (err === null) resolve();
@@ -143,8 +179,17 @@ export class FileRecords {
     this._file = file;
   }
 
+  /** Closes the file; a writer first cuts off any bytes a failed append left past `size`. */
   close(): void {
     if (this.fd < 0) return;
+    if (this.tailDirty && this.writable) {
+      try {
+        if (fs.fstatSync(this.fd).size > this._size) fs.ftruncateSync(this.fd, this._size);
+        this.tailDirty = false;
+      } catch {
+        // Still failing: the next open finds the tail and recovers the segment.
+      }
+    }
     fs.closeSync(this.fd);
     this.fd = -1;
   }

@@ -1,0 +1,138 @@
+/**
+ * Recovery benchmark (issue 3).
+ *
+ * 1. Unclean shutdown: a log of SEGLOG_BENCH_RECOVERY_MB megabytes (default 64; the issue's figure
+ *    is 1024) is written, closed, and then made to look crashed (clean-shutdown mark removed,
+ *    recovery point checkpoint set to 0), so `Log.open` validates every batch (framing, magic,
+ *    CRC-32C, offsets) and rebuilds every index. Reported: MB/s of batches validated.
+ * 2. Clean shutdown: a log of SEGLOG_BENCH_SEGMENTS segments (default 1000) is closed cleanly and
+ *    reopened; reported: the time of `Log.open` (median of several runs), then of `Log.open` plus a
+ *    first read at the start and at the end.
+ *
+ * Knobs: SEGLOG_BENCH_RECOVERY_MB, SEGLOG_BENCH_BATCH_RECORDS (records per batch, default 32),
+ * SEGLOG_BENCH_RECORD_BYTES (value bytes per record, default 256), SEGLOG_BENCH_SEGMENTS,
+ * SEGLOG_BENCH_DIR (parent of the scratch directories; default the OS temp dir). The page cache is
+ * warm (the log was just written), so the figure is CPU-bound validation, not disk bandwidth.
+ *
+ * Run: `npx tsc -p tsconfig.json && node dist-all/bench/recovery.js`
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Log } from '../src/index.js';
+
+const MB = 1024 * 1024;
+const RECOVERY_MB = Number(process.env.SEGLOG_BENCH_RECOVERY_MB ?? 64);
+const BATCH_RECORDS = Number(process.env.SEGLOG_BENCH_BATCH_RECORDS ?? 32);
+const RECORD_BYTES = Number(process.env.SEGLOG_BENCH_RECORD_BYTES ?? 256);
+const SEGMENTS = Number(process.env.SEGLOG_BENCH_SEGMENTS ?? 1000);
+const PARENT = process.env.SEGLOG_BENCH_DIR ?? os.tmpdir();
+
+function scratch(name: string): string {
+  const root = fs.mkdtempSync(path.join(PARENT, 'seglog-bench-'));
+  return path.join(root, name);
+}
+
+function cleanup(dir: string): void {
+  fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+}
+
+function ms(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function makeBatch(seed: number): { key: string; value: Buffer; timestamp: number }[] {
+  const records = [];
+  for (let i = 0; i < BATCH_RECORDS; i++) {
+    const value = Buffer.alloc(RECORD_BYTES, (seed + i) & 0xff);
+    value.writeUInt32BE((seed * 31 + i) >>> 0, 0);
+    records.push({ key: `sensor-${(seed + i) % 100}`, value, timestamp: 1_700_000_000_000 + seed });
+  }
+  return records;
+}
+
+function benchUncleanRecovery(): void {
+  const dir = scratch('recovery-0');
+  const target = RECOVERY_MB * MB;
+  const log = Log.open(dir);
+  const batches: ReturnType<typeof makeBatch>[] = [];
+  for (let i = 0; i < 64; i++) batches.push(makeBatch(i));
+  let written = 0;
+  let count = 0;
+  const writeStart = process.hrtime.bigint();
+  while (log.size < target) {
+    log.append(batches[count % batches.length]!);
+    count++;
+    if (count % 4096 === 0) written = log.size;
+  }
+  written = log.size;
+  const writeMs = ms(writeStart);
+  const endOffset = log.endOffset;
+  const segments = log.segments().length;
+  log.close();
+  // Make it look like a crash: no clean-shutdown mark, recovery point at the start.
+  fs.rmSync(path.join(dir, '.kafka_cleanshutdown'));
+  fs.writeFileSync(path.join(dir, 'recovery-point-offset-checkpoint'), '0\n1\nrecovery 0 0\n');
+
+  const start = process.hrtime.bigint();
+  const reopened = Log.open(dir);
+  const openMs = ms(start);
+  const report = reopened.recovery;
+  if (reopened.endOffset !== endOffset || report.truncatedBytes !== 0 || report.cleanShutdown) {
+    throw new Error(`recovery changed the log: end ${reopened.endOffset} vs ${endOffset}, ${JSON.stringify(report)}`);
+  }
+  reopened.close();
+  cleanup(dir);
+  const batchBytes = written / count;
+  console.log(
+    `unclean recovery: ${(written / MB).toFixed(0)} MB in ${segments} segment(s), ${count} batches of ` +
+      `${BATCH_RECORDS} x ${RECORD_BYTES} B (${batchBytes.toFixed(0)} B each), ${report.segmentsRecovered} segment(s) recovered`,
+  );
+  console.log(`  written in ${writeMs.toFixed(0)} ms (${(written / MB / (writeMs / 1000)).toFixed(0)} MB/s)`);
+  console.log(
+    `  Log.open ${openMs.toFixed(0)} ms: ${(written / MB / (openMs / 1000)).toFixed(0)} MB/s validated ` +
+      `(${((written / 1e9) / (openMs / 1000)).toFixed(2)} GB/s, ${((count / openMs) * 1000 / 1e6).toFixed(2)} M batches/s)`,
+  );
+}
+
+function benchCleanOpen(): void {
+  const dir = scratch('clean-0');
+  // Small segments: each holds a few batches, so 1,000 of them appear quickly.
+  const config = { segmentBytes: 16 * 1024, segmentIndexBytes: 64 * 1024, indexIntervalBytes: 1024 };
+  const log = Log.open(dir, config);
+  const batch = makeBatch(1).slice(0, 8);
+  while (log.segments().length < SEGMENTS) {
+    for (let i = 0; i < 50; i++) log.append(batch);
+  }
+  const endOffset = log.endOffset;
+  const segments = log.segments().length;
+  log.close();
+
+  const opens: number[] = [];
+  const openAndRead: number[] = [];
+  for (let run = 0; run < 7; run++) {
+    const start = process.hrtime.bigint();
+    const reopened = Log.open(dir, config);
+    opens.push(ms(start));
+    if (!reopened.recovery.cleanShutdown || reopened.recovery.segmentsRecovered !== 0 || reopened.endOffset !== endOffset) {
+      throw new Error(`clean reopen was not clean: ${JSON.stringify(reopened.recovery)}`);
+    }
+    reopened.read(0, { maxRecords: 1 });
+    reopened.read(endOffset - 1, { maxRecords: 1 });
+    openAndRead.push(ms(start));
+    reopened.close();
+  }
+  cleanup(dir);
+  console.log(`clean reopen: ${segments} segments, ${endOffset} records`);
+  console.log(`  Log.open median ${median(opens).toFixed(1)} ms (runs: ${opens.map((v) => v.toFixed(1)).join(', ')})`);
+  console.log(`  Log.open + first and last read median ${median(openAndRead).toFixed(1)} ms`);
+}
+
+console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} x ${os.cpus().length}`);
+benchUncleanRecovery();
+benchCleanOpen();
