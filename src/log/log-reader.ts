@@ -1,9 +1,18 @@
-import { LOG_OVERHEAD, readAttributes, readBatchSize, readLastOffset, CONTROL_FLAG_MASK } from '../record/batch-layout.js';
-import { decodeRecords, validateBatch } from '../record/batch-reader.js';
+import { CONTROL_FLAG_MASK, LOG_OVERHEAD, readAttributes, readBaseOffset, readBatchSize, readLastOffset } from '../record/batch-layout.js';
+import { decodeRecords } from '../record/batch-reader.js';
 import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from '../segment/batch-cursor.js';
 import type { LogSegment } from '../segment/log-segment.js';
 import type { LogSegments } from './log-segments.js';
+
+/** Bytes of a run: `buf[start, end)` holds the run, which starts at file position `run.position`. */
+interface RunBytes {
+  buf: Buffer;
+  start: number;
+  end: number;
+  /** True when `buf` is the writer's mapping: decoded fields must be copied out. */
+  copy: boolean;
+}
 
 /** Where a run of whole batches lies in one segment's `.log`. */
 interface BatchRun {
@@ -43,10 +52,9 @@ export class LogReader {
     let next = offset;
     let bytes = 0;
     while (out.length < maxRecords && next < endOffset) {
-      const run = this.locateRun(next, endOffset, maxBytes - bytes, out.length === 0 && bytes === 0);
+      const run = this.locateRun(next, endOffset, maxBytes - bytes, out.length === 0 && bytes === 0, maxRecords - out.length);
       if (run === null) break;
-      const buffer = this.readRun(run);
-      const consumed = this.decodeRun(buffer, run, next, maxRecords, out);
+      const consumed = this.decodeRun(this.bytesOf(run), run, next, endOffset, maxRecords, out);
       if (consumed.bytes === 0) break;
       bytes += consumed.bytes;
       next = consumed.nextOffset;
@@ -61,37 +69,41 @@ export class LogReader {
     let next = offset;
     let bytes = 0;
     while (next < endOffset) {
-      const run = this.locateRun(next, endOffset, maxBytes - bytes, parts.length === 0);
+      const run = this.locateRun(next, endOffset, maxBytes - bytes, parts.length === 0, Number.MAX_SAFE_INTEGER);
       if (run === null) break;
-      const buffer = this.readRun(run);
-      let at = 0;
-      while (at + LOG_OVERHEAD <= buffer.length) {
-        const size = readBatchSize(buffer, at);
-        if (at + size > buffer.length || (bytes + size > maxBytes && (parts.length > 0 || at > 0))) break;
-        validateBatch(buffer, at, { file: run.segment.log.file, position: run.position + at });
-        next = readLastOffset(buffer, at) + 1;
+      const { buf, start, end } = this.bytesOf(run);
+      let at = start;
+      while (at + LOG_OVERHEAD <= end && readBaseOffset(buf, at) < endOffset) {
+        const size = readBatchSize(buf, at);
+        if (at + size > end || (bytes + size > maxBytes && (parts.length > 0 || at > start))) break;
+        run.segment.checkBatchOnce(buf, at, run.position + at - start);
+        next = readLastOffset(buf, at) + 1;
         bytes += size;
         at += size;
       }
-      if (at === 0) break;
-      parts.push(buffer.subarray(0, at));
-      if (at < buffer.length || bytes >= maxBytes) break;
+      if (at === start) break;
+      // A copy: the caller keeps these bytes, and the writer's mapping must not leak out.
+      parts.push(Buffer.from(buf.subarray(start, at)));
+      if (at < end || bytes >= maxBytes) break;
     }
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   /**
    * The segment and byte range to read for `offset`: from the batch holding it to as far as
-   * `budget` allows within the segment (at least that first batch when `atLeastOne`).
+   * `budget` allows within the segment (at least that first batch when `atLeastOne`), and only
+   * that batch when it holds all `recordsWanted`.
    */
-  private locateRun(offset: number, endOffset: number, budget: number, atLeastOne: boolean): BatchRun | null {
+  private locateRun(offset: number, endOffset: number, budget: number, atLeastOne: boolean, recordsWanted: number): BatchRun | null {
     let segment = this.segments.floorSegment(offset);
     while (segment !== undefined) {
       const cursor = this.cursorFor(segment);
       if (segment.locate(offset, cursor)) {
         if (!atLeastOne && cursor.size > budget) return null;
         const available = segment.size - cursor.position;
-        const length = Math.min(available, Math.max(cursor.size, budget));
+        // When this batch alone holds every record wanted, read nothing past it.
+        const enough = cursor.lastOffset - offset + 1 >= recordsWanted;
+        const length = enough ? cursor.size : Math.min(available, Math.max(cursor.size, budget));
         return { segment, position: cursor.position, length };
       }
       // Nothing at or after `offset` in this segment (a gap at its end): try the next one.
@@ -101,34 +113,43 @@ export class LogReader {
     return null;
   }
 
-  private readRun(run: BatchRun): Buffer {
+  /**
+   * The run's bytes: a window on the writer's mapping of the file (no read call, no copy; decoded
+   * fields are then copied out), or a fresh buffer read with pread.
+   */
+  private bytesOf(run: BatchRun): RunBytes {
+    const mapped = run.segment.log.mappedView();
+    if (mapped !== null) return { buf: mapped, start: run.position, end: run.position + run.length, copy: true };
     const buffer = Buffer.allocUnsafe(run.length);
     const n = run.segment.log.readInto(buffer, 0, run.length, run.position);
-    return n < run.length ? buffer.subarray(0, n) : buffer;
+    return { buf: buffer, start: 0, end: n, copy: false };
   }
 
-  private decodeRun(buffer: Buffer, run: BatchRun, from: number, maxRecords: number, out: LogRecord[]): { bytes: number; nextOffset: number; stoppedForBytes: boolean } {
+  private decodeRun(bytes: RunBytes, run: BatchRun, from: number, endOffset: number, maxRecords: number, out: LogRecord[]): { bytes: number; nextOffset: number; stoppedForBytes: boolean } {
+    const { buf, start, end } = bytes;
     const file = run.segment.log.file;
-    let at = 0;
+    let at = start;
     let nextOffset = from;
-    while (at + LOG_OVERHEAD <= buffer.length && out.length < maxRecords) {
-      const size = readBatchSize(buffer, at);
-      if (at + size > buffer.length) break;
-      validateBatch(buffer, at, { file, position: run.position + at });
-      if ((readAttributes(buffer, at) & CONTROL_FLAG_MASK) === 0) {
-        decodeRecords(buffer, at, out, nextOffset, maxRecords - out.length, { file, position: run.position + at });
+    // Batches past endOffset may be a live writer's newest appends that this view does not count yet.
+    while (at + LOG_OVERHEAD <= end && out.length < maxRecords && readBaseOffset(buf, at) < endOffset) {
+      const size = readBatchSize(buf, at);
+      if (at + size > end) break;
+      const position = run.position + at - start;
+      run.segment.checkBatchOnce(buf, at, position);
+      if ((readAttributes(buf, at) & CONTROL_FLAG_MASK) === 0) {
+        decodeRecords(buf, at, out, nextOffset, maxRecords - out.length, { file, position }, bytes.copy);
       }
-      const lastOffset = readLastOffset(buffer, at);
+      const lastOffset = readLastOffset(buf, at);
       at += size;
       if (out.length >= maxRecords) {
         const last = out[out.length - 1];
         nextOffset = last === undefined ? lastOffset + 1 : last.offset + 1;
-        return { bytes: at, nextOffset, stoppedForBytes: false };
+        return { bytes: at - start, nextOffset, stoppedForBytes: false };
       }
       nextOffset = lastOffset + 1;
     }
-    // A partial batch left at the end of the buffer is one that did not fit in the byte budget.
-    return { bytes: at, nextOffset, stoppedForBytes: at < buffer.length };
+    // A partial batch left at the end of the run is one that did not fit in the byte budget.
+    return { bytes: at - start, nextOffset, stoppedForBytes: at < end };
   }
 
   /**

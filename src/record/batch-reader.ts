@@ -101,7 +101,9 @@ export function decodeRecords(
   minOffset: number,
   maxRecords: number,
   context: BatchContext = {},
+  copy = false,
 ): number {
+  copyFields = copy;
   const size = checkFraming(buf, pos, context);
   const baseOffset = readBaseOffset(buf, pos);
   if (maxRecords <= 0 || baseOffset + readLastOffsetDelta(buf, pos) < minOffset) return 0;
@@ -206,14 +208,62 @@ function readRecord(batch: RecordsView, minOffset: number): LogRecord | null {
   return { offset, timestamp, key, value, headers };
 }
 
-/** A length-prefixed byte field (negative length = null) as a view into `data`. */
+/**
+ * When set, byte fields are copied out of the source instead of viewed: the source is a memory
+ * mapping, and a view handed to a caller would outlive a later truncation of the file.
+ */
+let copyFields = false;
+
+/** A length-prefixed byte field (negative length = null) as a view into `data`, or a copy. */
 function readBytes(data: Buffer, end: number): Buffer | null {
   const length = readVarint(data, cursor, end);
   if (length < 0) return null;
   const start = cursor.pos;
   if (length > end - start) throw framingError(`field of ${length} bytes at byte ${start} overruns its record`);
   cursor.pos = start + length;
-  return data.subarray(start, start + length);
+  const view = data.subarray(start, start + length);
+  return copyFields ? Buffer.from(view) : view;
+}
+
+/**
+ * The offset of the first record of the batch at `pos` whose offset is >= `minOffset` and whose
+ * timestamp is >= `timestamp`, or -1. Walks only the length, timestamp and offset of each record
+ * (no keys, values or headers are materialised): the last step of a seek by time.
+ */
+export function findOffsetByTimestamp(buf: Buffer, pos: number, timestamp: number, minOffset: number, context: BatchContext = {}): number {
+  const size = checkFraming(buf, pos, context);
+  const baseOffset = readBaseOffset(buf, pos);
+  if (readTimestampType(buf, pos) === 'LogAppendTime') {
+    return readMaxTimestamp(buf, pos) < timestamp ? -1 : firstOffsetFrom(buf, pos, minOffset, context);
+  }
+  const data = recordsSection(buf, pos, size, context);
+  const end = data === buf ? pos + size : data.length;
+  const baseTimestamp = readBaseTimestamp(buf, pos);
+  const count = readRecordCount(buf, pos);
+  cursor.pos = data === buf ? pos + RECORDS_OFFSET : 0;
+  try {
+    for (let i = 0; i < count && cursor.pos < end; i++) {
+      const length = readVarint(data, cursor, end);
+      const recordEnd = cursor.pos + length;
+      if (length < 0 || recordEnd > end) throw framingError(`record length ${length} overruns the batch`);
+      cursor.pos++;
+      const ts = baseTimestamp + readVarlong(data, cursor, recordEnd);
+      const offset = baseOffset + readVarint(data, cursor, recordEnd);
+      if (offset >= minOffset && ts >= timestamp) return offset;
+      cursor.pos = recordEnd;
+    }
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw corruptBatch(pos, context, message, { offset: baseOffset, cause: err });
+  }
+  return -1;
+}
+
+/** First record offset >= minOffset in the batch (LogAppendTime: every record has the batch's time). */
+function firstOffsetFrom(buf: Buffer, pos: number, minOffset: number, context: BatchContext): number {
+  const out: LogRecord[] = [];
+  decodeRecords(buf, pos, out, minOffset, 1, context);
+  return out.length > 0 ? out[0]!.offset : -1;
 }
 
 function readHeaders(data: Buffer, end: number): Header[] {

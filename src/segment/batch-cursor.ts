@@ -47,11 +47,15 @@ export class BatchCursor {
   private readonly context = { file: '', position: 0 };
   /** For batches larger than the chunk (validateCurrent); grown on demand and kept. */
   private large: Buffer | null = null;
+  /** What headers are read from: `chunk`, or the writer's mapping of the whole file. */
+  private buf: Buffer;
 
   constructor(
     private readonly records: FileRecords,
     private readonly chunk: Buffer = Buffer.allocUnsafe(CHUNK_BYTES),
-  ) {}
+  ) {
+    this.buf = chunk;
+  }
 
   /** Positions the cursor so that the next `next()` reads the batch at `position`; `end` defaults to the file size. */
   seek(position: number, end = this.records.size): this {
@@ -66,7 +70,7 @@ export class BatchCursor {
     const position = this.nextPosition;
     if (this.end - position < LOG_OVERHEAD) return false;
     const at = this.headerAt(position, Math.min(RECORD_BATCH_OVERHEAD, this.end - position));
-    const size = readBatchSize(this.chunk, at);
+    const size = readBatchSize(this.buf, at);
     if (size - LOG_OVERHEAD < MIN_SIZE_FIELD) {
       throw new CorruptRecordError(`batch size field ${size - LOG_OVERHEAD} is below ${MIN_SIZE_FIELD} in ${this.records.file} at position ${position}`, {
         file: this.records.file,
@@ -74,17 +78,17 @@ export class BatchCursor {
       });
     }
     if (position + size > this.end) return false;
-    if (size < RECORD_BATCH_OVERHEAD || readMagic(this.chunk, at) !== CURRENT_MAGIC) {
+    if (size < RECORD_BATCH_OVERHEAD || readMagic(this.buf, at) !== CURRENT_MAGIC) {
       throw new CorruptRecordError(
-        `not a v2 record batch in ${this.records.file} at position ${position} (magic ${readMagic(this.chunk, at)}, size ${size})`,
+        `not a v2 record batch in ${this.records.file} at position ${position} (magic ${readMagic(this.buf, at)}, size ${size})`,
         { file: this.records.file, position },
       );
     }
     this.position = position;
     this.size = size;
-    this.baseOffset = readBaseOffset(this.chunk, at);
-    this.lastOffset = readLastOffset(this.chunk, at);
-    this.maxTimestamp = readMaxTimestamp(this.chunk, at);
+    this.baseOffset = readBaseOffset(this.buf, at);
+    this.lastOffset = readLastOffset(this.buf, at);
+    this.maxTimestamp = readMaxTimestamp(this.buf, at);
     this.nextPosition = position + size;
     return true;
   }
@@ -103,9 +107,9 @@ export class BatchCursor {
   loadWholeBatch(): number {
     const at = this.wholeBatchInChunk();
     if (at >= 0) return at;
-    if (this.size > this.chunk.length) return -1;
+    if (this.size > this.chunk.length && this.records.mappedView() === null) return -1;
     this.fill(this.position);
-    return this.chunkLength >= this.size ? 0 : -1;
+    return this.wholeBatchInChunk();
   }
 
   /**
@@ -120,7 +124,7 @@ export class BatchCursor {
     context.position = this.position;
     const at = this.loadWholeBatch();
     if (at >= 0) {
-      validateBatch(this.chunk, at, context);
+      validateBatch(this.buf, at, context);
       return;
     }
     if (this.large === null || this.large.length < this.size) this.large = Buffer.allocUnsafe(this.size);
@@ -133,7 +137,7 @@ export class BatchCursor {
 
   /** The reused read buffer; valid until the next `next()`. */
   get chunkBuffer(): Buffer {
-    return this.chunk;
+    return this.buf;
   }
 
   /** Position just after the last batch `next()` accepted. */
@@ -142,6 +146,15 @@ export class BatchCursor {
   }
 
   private fill(position: number): void {
+    const mapped = this.records.mappedView();
+    if (mapped !== null) {
+      // The writer reads headers straight from its mapping: no read call, no copy.
+      this.buf = mapped;
+      this.chunkStart = 0;
+      this.chunkLength = Math.min(this.end, this.records.size);
+      return;
+    }
+    this.buf = this.chunk;
     const length = Math.min(this.chunk.length, this.end - position);
     this.chunkStart = position;
     this.chunkLength = 0;
@@ -152,12 +165,12 @@ export class BatchCursor {
     const at = position - this.chunkStart;
     if (this.chunkLength > 0 && at >= 0 && at + need <= this.chunkLength) return at;
     this.fill(position);
-    if (this.chunkLength < need) {
+    if (this.chunkLength - (position - this.chunkStart) < need) {
       throw new CorruptRecordError(`${this.records.file} ended while reading a batch header at position ${position}`, {
         file: this.records.file,
         position,
       });
     }
-    return 0;
+    return position - this.chunkStart;
   }
 }

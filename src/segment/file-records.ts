@@ -1,5 +1,34 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { LogIOError } from '../errors.js';
+
+interface MmapIo {
+  map(size: number, protection: number, flags: number, fd: number, offset?: number): Buffer;
+  advise(buffer: Buffer, advise: number): void;
+  PROT_READ: number;
+  MAP_SHARED: number;
+  MADV_RANDOM: number;
+}
+
+let mmapIo: MmapIo | null | undefined;
+
+/** The native mmap addon, loaded on the first mapped read (read-only processes never load it). */
+function loadMmap(): MmapIo | null {
+  if (mmapIo === undefined) {
+    try {
+      mmapIo = createRequire(import.meta.url)('@riaskov/mmap-io') as MmapIo;
+    } catch {
+      mmapIo = null;
+    }
+  }
+  return mmapIo;
+}
+
+/** Mappings start at this size and double, so a growing active segment is remapped rarely. */
+const MIN_MAPPING_BYTES = 1 << 20;
+const MAX_MAPPING_BYTES = 2 ** 31 - 1;
+/** Bound on remembered CRC-checked batch positions per file; past it the memory starts again. */
+const MAX_VERIFIED_BATCHES = 1 << 16;
 
 /**
  * fdatasync of the file at `path` on the thread pool, through a descriptor of its own (Linux
@@ -36,6 +65,10 @@ export class FileRecords {
   private _size: number;
   /** True when a failed append could not be cut off: the file may hold bytes past `size`. */
   private tailDirty = false;
+  /** The writer's read-only mapping of the file (see `mappedView`). */
+  private mapping: Buffer | null = null;
+  /** Positions of batches whose CRC this process has checked (writer only). */
+  private readonly verified = new Set<number>();
 
   private constructor(
     private _file: string,
@@ -120,10 +153,49 @@ export class FileRecords {
     return total;
   }
 
+  /**
+   * The writer's whole-file read mapping, valid up to `size` bytes, or null (read-only openers,
+   * empty files, no mmap). Reads through it cost no syscall and no copy, which is what makes a
+   * one-record read in a large batch cheap. Safe because only this process changes the file and
+   * nothing is read past `size`, which `truncateTo` lowers before cutting; callers must copy
+   * whatever they hand out, since a view of a later-truncated region would fault.
+   */
+  mappedView(): Buffer | null {
+    if (!this.writable || this.fd < 0 || this._size === 0) return null;
+    if (this.mapping === null || this.mapping.length < this._size) this.mapping = this.map();
+    return this.mapping;
+  }
+
+  private map(): Buffer | null {
+    const mmap = loadMmap();
+    if (mmap === null || this._size > MAX_MAPPING_BYTES) return null;
+    let length = MIN_MAPPING_BYTES;
+    while (length < this._size) length *= 2;
+    // Mapping past the end of the file is allowed; those pages are never touched (reads stop at size).
+    const mapping = mmap.map(Math.min(length, MAX_MAPPING_BYTES), mmap.PROT_READ, mmap.MAP_SHARED, this.fd, 0);
+    mmap.advise(mapping, mmap.MADV_RANDOM);
+    return mapping;
+  }
+
+  /** True when the batch at `position` was CRC-checked by this process since the file last shrank. */
+  isVerified(position: number): boolean {
+    return this.verified.has(position);
+  }
+
+  /** Remembers a CRC-checked batch (writer only: a reader cannot know when another process rewrites). */
+  markVerified(position: number): void {
+    if (!this.writable) return;
+    if (this.verified.size >= MAX_VERIFIED_BATCHES) this.verified.clear();
+    this.verified.add(position);
+  }
+
   /** Cuts the file to `size` bytes; a no-op when it is not smaller than the current size. */
   truncateTo(size: number): number {
     const original = this._size;
     if (size >= original && fs.fstatSync(this.fd).size <= size) return 0;
+    // Before the cut: nothing may read the mapping past the new end, and rewritten bytes need a new check.
+    this._size = Math.min(this._size, size);
+    this.verified.clear();
     try {
       fs.ftruncateSync(this.fd, size);
     } catch (cause) {
@@ -192,6 +264,7 @@ export class FileRecords {
     }
     fs.closeSync(this.fd);
     this.fd = -1;
+    this.mapping = null;
   }
 
   deleteIfExists(): void {

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
-import { CorruptRecordError, OffsetOverflowError } from '../errors.js';
+import { CorruptRecordError, LogIOError, OffsetOverflowError } from '../errors.js';
 import { OffsetIndex } from '../index/offset-index.js';
 import { TimeIndex } from '../index/time-index.js';
-import { decodeRecords, validateBatch } from '../record/batch-reader.js';
+import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js';
 import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from './batch-cursor.js';
-import { FileRecords } from './file-records.js';
-import { logFile, offsetIndexFile, timeIndexFile } from './file-names.js';
+import { FileRecords, syncFileAsync } from './file-records.js';
+import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from './file-names.js';
 
 const INT32_MAX = 2 ** 31 - 1;
 const NOT_LOADED = -2;
@@ -201,11 +201,22 @@ export class LogSegment {
   }
 
   private firstOffsetAtOrAfter(cursor: BatchCursor, timestamp: number, startingOffset: number): number {
-    const batch = this.readBatchAtCursor(cursor);
-    const records: LogRecord[] = [];
-    decodeRecords(batch, 0, records, startingOffset, Number.MAX_SAFE_INTEGER, { file: this.log.file, position: cursor.position });
-    for (const record of records) if (record.timestamp >= timestamp) return record.offset;
-    return -1;
+    const context = { file: this.log.file, position: cursor.position };
+    const at = cursor.loadWholeBatch();
+    if (at < 0) return findOffsetByTimestamp(this.readBatchAtCursor(cursor), 0, timestamp, startingOffset, context);
+    this.checkBatchOnce(cursor.chunkBuffer, at, cursor.position);
+    return findOffsetByTimestamp(cursor.chunkBuffer, at, timestamp, startingOffset, context);
+  }
+
+  /**
+   * Checks the CRC of the batch at `at` in `buf` (file position `position`) unless this process
+   * already checked it: a random read in a large batch then costs a record walk, not a CRC of
+   * the whole batch every time. Read-only openers check every time.
+   */
+  checkBatchOnce(buf: Buffer, at: number, position: number): void {
+    if (this.log.isVerified(position)) return;
+    validateBatch(buf, at, { file: this.log.file, position });
+    this.log.markVerified(position);
   }
 
   /** The bytes of the batch under `cursor`, CRC-checked; copied out of the cursor's chunk when it holds them. */
@@ -232,10 +243,31 @@ export class LogSegment {
   readNextOffset(cursor: BatchCursor): number {
     if (this.cachedNextOffset >= 0 && this.options.writable) return this.cachedNextOffset;
     const last = this.offsetIndex.lookup(Number.MAX_SAFE_INTEGER);
-    let next = this.baseOffset;
-    cursor.seek(last.position, this.log.size);
-    while (cursor.next()) next = cursor.lastOffset + 1;
+    let next = this.walkToEnd(cursor, last.position, last.offset);
+    // The last entry does not describe the batch it points at: a crashed writer's index (only a
+    // read-only opener sees one; the writer rebuilt it). Walk the whole segment instead.
+    if (next < 0) next = this.walkToEnd(cursor, 0, -1);
+    if (!this.options.writable) this.log.limitSize(cursor.validEnd);
     this.cachedNextOffset = next;
+    return next;
+  }
+
+  /**
+   * The offset after the last batch, walking from `position`, where an index entry says a batch
+   * ending at `expectLastOffset` starts (-1: no expectation); -1 when the batch there is not that.
+   */
+  private walkToEnd(cursor: BatchCursor, position: number, expectLastOffset: number): number {
+    let next = this.baseOffset;
+    cursor.seek(position, this.log.size);
+    try {
+      if (position > 0 && (!cursor.next() || cursor.lastOffset !== expectLastOffset)) return -1;
+      if (position > 0) next = cursor.lastOffset + 1;
+      while (cursor.next()) next = cursor.lastOffset + 1;
+    } catch (err) {
+      // A read-only opener of a crashed log sees it up to the damage, as the writer will after recovery.
+      if (this.options.writable || !(err instanceof CorruptRecordError)) throw err;
+      if (next === this.baseOffset && position > 0) return -1;
+    }
     return next;
   }
 
@@ -331,19 +363,19 @@ export class LogSegment {
   }
 
   private checkBatch(cursor: BatchCursor, previousLastOffset: number): void {
-    const context = { file: this.log.file, position: cursor.position };
     if (cursor.baseOffset <= previousLastOffset || cursor.lastOffset < cursor.baseOffset) {
       throw new CorruptRecordError(
         `offsets go backwards in ${this.log.file} at position ${cursor.position}: batch ${cursor.baseOffset}..${cursor.lastOffset} after ${previousLastOffset}`,
-        context,
+        { file: this.log.file, position: cursor.position },
       );
     }
     if (!this.canConvertToRelativeOffset(cursor.lastOffset)) {
-      throw new CorruptRecordError(`offset ${cursor.lastOffset} does not belong in segment ${this.baseOffset} (${this.log.file})`, context);
+      throw new CorruptRecordError(`offset ${cursor.lastOffset} does not belong in segment ${this.baseOffset} (${this.log.file})`, {
+        file: this.log.file,
+        position: cursor.position,
+      });
     }
-    const at = cursor.wholeBatchInChunk();
-    if (at >= 0) validateBatch(cursor.chunkBuffer, at, context);
-    else this.readBatchAtCursor(cursor);
+    cursor.validateCurrent();
   }
 
   /** Makes a loaded segment the active one: its indexes get their full preallocated size back. */
@@ -358,6 +390,14 @@ export class LogSegment {
     this._timeIndex?.flush();
   }
 
+  /**
+   * `flush()` on the thread pool: fdatasync of the `.log` and of both index files (of a mapped
+   * index too: an fdatasync writes the file's dirty pages however they were dirtied).
+   */
+  flushAsync(): Promise<void> {
+    return Promise.all([this.log.flushAsync(), syncFileAsync(this.offsetIndexFile), syncFileAsync(this.timeIndexFile)]).then(() => undefined);
+  }
+
   /** Forces the `.log` and both indexes to disk. */
   flush(): void {
     this.log.flush();
@@ -367,7 +407,8 @@ export class LogSegment {
 
   /** Closing time-index entry, indexes trimmed, files closed. */
   close(): void {
-    if (this.options.writable && this.log.size > 0) this.appendFinalTimeIndexEntry();
+    // An index never opened in this session was closed, with its final entry, by an earlier one.
+    if (this.options.writable && this.log.size > 0 && this._timeIndex !== null) this.appendFinalTimeIndexEntry();
     this.closeHandlers();
   }
 
@@ -383,5 +424,104 @@ export class LogSegment {
     this._offsetIndex = null;
     this._timeIndex = null;
     this.log.close();
+  }
+
+  /**
+   * Kafka's LogSegment.truncateTo: removes every batch whose last offset is >= `offset` (whole
+   * batches: the one holding `offset` goes too), every index entry at or after `offset`, and gives
+   * both indexes their full preallocated size back, since the segment becomes the active one.
+   * The largest timestamp is recomputed from the time index's last entry plus a scan of the
+   * batches after it; `now` becomes the creation time when the segment ends up empty. Writes
+   * only (the caller syncs). Returns the bytes cut from the `.log`. Throws `LogIOError`.
+   */
+  truncateTo(offset: number, cursor: BatchCursor, now: number): number {
+    // Translate the offset before the index loses the entries that lead to it.
+    const position = this.locate(offset, cursor) ? cursor.position : this.log.size;
+    const offsetIndex = this.offsetIndex;
+    const timeIndex = this.timeIndex;
+    offsetIndex.truncateTo(offset);
+    timeIndex.truncateTo(offset);
+    offsetIndex.resize(this.options.maxIndexSize);
+    timeIndex.resize(this.options.maxIndexSize);
+    const truncated = this.log.truncateTo(position);
+    if (this.log.size === 0) this.created = now;
+    this.rollingBasedTimestamp = NOT_LOADED;
+    this.bytesSinceLastIndexEntry = 0;
+    this.cachedNextOffset = -1;
+    this.loadLargestTimestamp(cursor);
+    return truncated;
+  }
+
+  /** Kafka's loadLargestTimestamp: the time index's last entry, or a larger timestamp found in the batches after it. */
+  private loadLargestTimestamp(cursor: BatchCursor): void {
+    const last = this.timeIndex.lastEntry;
+    let max = last.timestamp;
+    let offsetOfMax = last.offset;
+    cursor.seek(this.offsetIndex.lookupPosition(last.offset), this.log.size);
+    while (cursor.next()) {
+      if (cursor.maxTimestamp > max) {
+        max = cursor.maxTimestamp;
+        offsetOfMax = cursor.lastOffset;
+      }
+    }
+    this.maxTimestampSoFar = max;
+    this.offsetOfMaxTimestampSoFar = max >= 0 ? offsetOfMax : -1;
+  }
+
+  /**
+   * Kafka's changeFileSuffixes: renames the `.log`, `.index`, `.timeindex` and (when present)
+   * `.txnindex` from `<name><oldSuffix>` to `<name><newSuffix>` (e.g. `''` to `'.deleted'`). Open
+   * files and mappings follow the rename; an index not opened yet only changes its name. The
+   * `.log` goes first, so an interrupted call leaves at worst index files without a `.log`, which
+   * the loader removes. No data is read or written. Throws `LogIOError`.
+   */
+  changeFileSuffixes(oldSuffix: string, newSuffix: string): void {
+    const { dir, baseOffset } = this;
+    const target = logFile(dir, baseOffset, newSuffix);
+    try {
+      this.log.renameTo(target);
+    } catch (cause) {
+      throw new LogIOError(`cannot rename ${this.log.file} to ${target}: ${(cause as Error).message}`, { file: this.log.file, cause });
+    }
+    this.offsetIndexFile = renameIndexFile(this._offsetIndex, this.offsetIndexFile, offsetIndexFile(dir, baseOffset, newSuffix));
+    this.timeIndexFile = renameIndexFile(this._timeIndex, this.timeIndexFile, timeIndexFile(dir, baseOffset, newSuffix));
+    renameIfExists(txnIndexFile(dir, baseOffset, oldSuffix), txnIndexFile(dir, baseOffset, newSuffix));
+  }
+
+  /**
+   * Closes the segment's files without trimming (they are going away) and deletes the `.log`,
+   * `.index`, `.timeindex` and `.txnindex` under their current names (after `changeFileSuffixes`,
+   * the renamed ones); a missing file is not an error. Throws `LogIOError`.
+   */
+  deleteIfExists(): void {
+    this._offsetIndex?.closeWithoutTrim();
+    this._timeIndex?.closeWithoutTrim();
+    this._offsetIndex = null;
+    this._timeIndex = null;
+    this.log.close();
+    const suffix = this.log.file.slice(logFile(this.dir, this.baseOffset).length);
+    for (const file of [this.log.file, this.offsetIndexFile, this.timeIndexFile, txnIndexFile(this.dir, this.baseOffset, suffix)]) {
+      try {
+        fs.rmSync(file, { force: true });
+      } catch (cause) {
+        throw new LogIOError(`cannot delete ${file}: ${(cause as Error).message}`, { file, cause });
+      }
+    }
+  }
+}
+
+/** Renames an index file through its open instance, or by name when it was never opened; returns the new name. */
+function renameIndexFile(index: OffsetIndex | TimeIndex | null, from: string, to: string): string {
+  if (index !== null) index.renameTo(to);
+  else renameIfExists(from, to);
+  return to;
+}
+
+function renameIfExists(from: string, to: string): void {
+  try {
+    fs.renameSync(from, to);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new LogIOError(`cannot rename ${from} to ${to}: ${(cause as Error).message}`, { file: from, cause });
   }
 }
