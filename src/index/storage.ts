@@ -40,7 +40,8 @@ export interface IndexStorage {
   /** Set the file's length (ftruncate) and re-map. Drops the old mapping first. */
   resize(newLength: number): void;
   /** Write dirty pages to the device (msync). */
-  flush(): void;
+  /** Syncs the first `length` bytes (default: all) to the device. */
+  flush(length?: number): void;
   /** Drop the mapping (if any) and close the file descriptor. Idempotent. */
   release(): void;
 }
@@ -81,6 +82,17 @@ function writeInt64(view: DataView, pos: number, value: number): void {
   view.setUint32(pos + 4, value - hi * TWO_POW_32);
 }
 
+/**
+ * Bytes of file blocks allocated ahead of the next entry, by writing zeros. A preallocated index
+ * is sparse, and the first store into a sparse page of a shared mapping makes the kernel allocate
+ * the block inside a page fault: measured here at 0.1 to 2.5 ms per page (ext4 on a VM), against
+ * about 20 us to write 64 KiB of zeros. So the writer backs the pages just ahead of it with real
+ * blocks and every store it makes lands on an allocated page. The bytes written are zeros where
+ * the file already holds zeros (past the last entry), so the file's contents do not change.
+ */
+const BACKING_CHUNK = 64 * 1024;
+const ZEROS = Buffer.alloc(BACKING_CHUNK);
+
 /** Read-write shared mapping of the whole file. */
 export class MmapStorage implements IndexStorage {
   readonly kind = 'mmap' as const;
@@ -91,6 +103,8 @@ export class MmapStorage implements IndexStorage {
   // here, next to `view`, and clear both before the file shrinks.
   private mapping: Buffer | null = null;
   private len = 0;
+  /** Bytes from 0 known to have real blocks behind them (see BACKING_CHUNK). */
+  private backedTo = 0;
 
   /**
    * Open `file` read-write. A missing file is created and given `createLength` bytes (sparse
@@ -153,6 +167,7 @@ export class MmapStorage implements IndexStorage {
     this.mapping = null;
     this.view = EMPTY;
     this.len = 0;
+    this.backedTo = 0;
   }
 
   int32(pos: number): number {
@@ -165,11 +180,24 @@ export class MmapStorage implements IndexStorage {
   }
 
   setInt32(pos: number, value: number): void {
+    if (pos + 4 > this.backedTo) this.backFrom(pos);
     this.view.setInt32(pos, value);
   }
 
   setInt64(pos: number, value: number): void {
+    if (pos + 8 > this.backedTo) this.backFrom(pos);
     writeInt64(this.view, pos, value);
+  }
+
+  /** Writes zeros over [pos, pos + BACKING_CHUNK): bytes past the last entry, zero already. */
+  private backFrom(pos: number): void {
+    const end = Math.min(this.len, pos + BACKING_CHUNK);
+    try {
+      if (end > pos) fs.writeSync(this.fd, ZEROS, 0, end - pos, pos);
+    } catch {
+      // No space for blocks now: the store below allocates through the mapping as before.
+    }
+    this.backedTo = end;
   }
 
   zero(from: number, to: number): void {
@@ -192,10 +220,11 @@ export class MmapStorage implements IndexStorage {
     this.mapWhole(newLength);
   }
 
-  flush(): void {
+  flush(length = this.len): void {
     if (this.mapping === null) return;
+    const bytes = Math.min(this.mapping.length, Math.ceil(Math.max(length, 1) / 4096) * 4096);
     try {
-      mmapBinding().sync(this.mapping, 0, this.mapping.length, true, false);
+      mmapBinding().sync(this.mapping, 0, bytes, true, false);
     } catch (err) {
       throw ioError('cannot flush index file', this.file, err);
     }

@@ -90,7 +90,7 @@ export class LogSegment {
       this._offsetIndex = new OffsetIndex(this.offsetIndexFile, this.baseOffset, {
         maxIndexSize: this.options.maxIndexSize,
         mode: this.options.writable ? 'write' : 'read',
-        detectZeroTail: !this.options.writable,
+        detectZeroTail: true,
       });
     }
     return this._offsetIndex;
@@ -101,7 +101,7 @@ export class LogSegment {
       this._timeIndex = new TimeIndex(this.timeIndexFile, this.baseOffset, {
         maxIndexSize: this.options.maxIndexSize,
         mode: this.options.writable ? 'write' : 'read',
-        detectZeroTail: !this.options.writable,
+        detectZeroTail: true,
       });
     }
     return this._timeIndex;
