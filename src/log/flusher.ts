@@ -38,6 +38,8 @@ export class GroupCommit {
   private durableEnd: number;
   /** Bumped by `truncateTo`: a round started before a truncation proves nothing about the new bytes. */
   private epoch = 0;
+  private started = 0;
+  private finished = 0;
 
   constructor(
     private readonly target: FlushTarget,
@@ -65,9 +67,13 @@ export class GroupCommit {
     return this.durableEnd;
   }
 
-  /** True while a round of syncs is in flight (its descriptors must stay open). */
-  get busy(): boolean {
-    return this.inFlight !== null;
+  /**
+   * Rounds started and finished so far. Rounds run one at a time, so the round in flight when
+   * `started > finished` has ended once `finished` reaches that `started`: what a caller needs to
+   * know before closing descriptors such a round may still use (the segment deleter does).
+   */
+  get rounds(): { started: number; finished: number } {
+    return { started: this.started, finished: this.finished };
   }
 
   /** How many truncations happened so far; a round compares it before and after its syncs. */
@@ -87,6 +93,7 @@ export class GroupCommit {
 
   private start(round: Round): Promise<void> {
     this.inFlight = round;
+    this.started++;
     const end = this.target.currentEndOffset();
     const epoch = this.epoch;
     this.target.syncAsync(end).then(
@@ -98,6 +105,7 @@ export class GroupCommit {
 
   private finish(round: Round, err: unknown, end: number): void {
     this.inFlight = null;
+    this.finished++;
     // After close() every byte was synced in place, so a failed async sync of a closed file is moot.
     if (err === null || this.target.isClosed()) {
       this.markDurable(end);

@@ -17,6 +17,7 @@ import {
   LOG_START_OFFSET_CHECKPOINT,
   RECOVERY_POINT_CHECKPOINT,
   fsyncDirectory,
+  fsyncDirectoryAsync,
   readCheckpoint,
   topicPartitionOf,
   writeCheckpoint,
@@ -26,10 +27,13 @@ import {
 import { resolveConfig, type LogConfig, type ResolvedLogConfig } from './config.js';
 import { GroupCommit } from './flusher.js';
 import { DirectoryLock } from './lock.js';
-import { LogLoader, type RecoveryReport } from './log-loader.js';
+import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-loader.js';
 import { LogReader } from './log-reader.js';
 import { LogSegments } from './log-segments.js';
-import { followLog, type StreamOptions } from './stream.js';
+import { LogRetention, segmentDeleterFor } from '../retention/log-retention.js';
+import { followLog, type LogStream, type StreamOptions } from './stream.js';
+import { Consumer, type ConsumerOptions } from '../consumer/consumer.js';
+import { clampConsumerOffsets, retainedConsumerFloor } from '../consumer/offsets-file.js';
 
 /** Kafka's clean-shutdown mark; its existence is what counts. seglog keeps it in the partition directory. */
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
@@ -79,12 +83,20 @@ export class Log {
   private readonly appendWaiters = new Set<() => void>();
   /** Offsets below which retention may delete; the lowest one wins (see `addRetentionFloor`). */
   private readonly retentionFloors = new Set<() => number | null>();
+  /** Retention, log start offset and truncation (src/retention/), made on first use. */
+  private retentionState: LogRetention | null = null;
+  /** Recent truncations `{ count, offset }`, newest last (see `truncationsSince`). */
+  private readonly recentTruncations: { count: number; offset: number }[] = [];
+  /** @internal How many truncations this log has seen (streams compare it). */
+  truncationCount = 0;
   private logStartOffset: number;
   private nextOffset: number;
   private recoveryPoint: number;
   private closed = false;
   private unflushedMessages = 0;
   private directoryDirty = false;
+  /** The recovery point when an fsync first failed, or null (see `noteSyncFailure`). */
+  private syncFailedAt: number | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private dirMtimeMs = 0;
   private readonly scanCursor: BatchCursor | null = null;
@@ -124,6 +136,7 @@ export class Log {
     const resolved = resolveConfig(config);
     const absolute = path.resolve(dir);
     prepareDirectory(absolute, resolved.readOnly);
+    if (!resolved.readOnly) checkPartitionDirectory(absolute);
     const lock = resolved.readOnly ? null : DirectoryLock.acquire(absolute);
     try {
       return Log.load(absolute, resolved, lock);
@@ -306,9 +319,18 @@ export class Log {
    * `startOffset`). Without `follow` it ends after the last record; with `follow: true` it waits
    * for appends until `signal` aborts or the log closes.
    */
-  stream(options?: StreamOptions): AsyncIterableIterator<LogRecord> {
+  stream(options?: StreamOptions): LogStream {
     this.ensureOpen();
     return followLog(this, options);
+  }
+
+  /**
+   * A named consumer whose committed position survives restarts (see `Consumer`): `committed()`,
+   * `await commit(offset)`, and `stream()` from the committed offset.
+   */
+  consumer(name: string, options?: ConsumerOptions): Consumer {
+    this.ensureOpen();
+    return new Consumer(this, name, options);
   }
 
   /** Starts a new active segment now (a no-op when the active segment is empty). */
@@ -325,7 +347,87 @@ export class Log {
     const segment = LogSegment.create(this.dir, baseOffset, segmentOptionsOf(this.config, true, baseOffset));
     this.segmentsList.add(segment);
     this.directoryDirty = true;
+    // Kafka's roll: everything below the new segment is flushed in the background, which moves
+    // the recovery point past the rolled segment (the round covers offsets below `baseOffset`).
+    this.flush().catch(() => undefined);
     return segment;
+  }
+
+  /**
+   * Runs one retention pass (also run every `retentionCheckIntervalMs` by an `unref`ed timer) and
+   * returns the number of segments it deleted. Kafka's steps and order: segments wholly below
+   * `startOffset`, then the oldest while the log is over `retentionBytes` by at least a whole
+   * segment, then those whose newest record timestamp is more than `retentionMs` before `now`
+   * (ms on the log's clock; default `clock()`). Oldest first, stopping at the first segment kept,
+   * and never a segment holding an offset a consumer asked to keep. When every segment would go it
+   * rolls first, so `endOffset` stays. `startOffset` moves to the first segment kept (checkpointed)
+   * before the files are renamed `.deleted`; they are deleted `fileDeleteDelayMs` later. Cost: a
+   * few system calls per deleted segment, whatever its size; no record data is read.
+   * Throws `InvalidArgumentError` (bad `now`), `ReadOnlyLogError`, `LogClosedError`, `LogIOError`.
+   */
+  applyRetention(now?: number): number {
+    this.ensureWritable();
+    const at = now === undefined ? this.config.clock() : requireTimestamp('now', now);
+    const deleted = this.retention.applyRetention(at);
+    return deleted['log-start-offset'] + deleted.size + deleted.time;
+  }
+
+  /**
+   * Advances `startOffset` to `offset` (never backwards: a lower one changes nothing), writes the
+   * log-start-offset checkpoint, and deletes at once (two-step) the segments now wholly below it.
+   * From then on reads below `startOffset` throw `OffsetOutOfRangeError`, even where the bytes
+   * are still in the segment holding `offset`. Returns the new `startOffset`. Throws
+   * `InvalidArgumentError` (not a safe non-negative integer), `OffsetOutOfRangeError` (past
+   * `endOffset`), `ReadOnlyLogError`, `LogClosedError`, `LogIOError`.
+   */
+  deleteRecordsBefore(offset: number): number {
+    this.ensureWritable();
+    requireOffset('offset', offset);
+    return this.retention.deleteRecordsBefore(offset);
+  }
+
+  /**
+   * Removes every record at `offset` and after it, so that `endOffset` becomes exactly `offset`:
+   * later segments are deleted (two-step), the segment holding `offset` is cut along with its
+   * indexes, and a batch that `offset` falls inside is rewritten with its first records only
+   * (same offsets, timestamps, compression and timestamp type). Synchronous; what it writes is
+   * synced before it returns, and a crash in the middle is completed by the next open. A no-op at
+   * or after `endOffset`. Throws `InvalidArgumentError`, `OffsetOutOfRangeError` (below
+   * `startOffset`), `ReadOnlyLogError`, `LogClosedError`, `LogIOError`.
+   */
+  truncateTo(offset: number): void {
+    this.ensureWritable();
+    requireOffset('offset', offset);
+    this.retention.truncateTo(offset);
+  }
+
+  private get retention(): LogRetention {
+    this.retentionState ??= new LogRetention({
+      dir: this.dir,
+      config: this.config,
+      segments: this.segmentsList,
+      deleter: segmentDeleterFor(this.dir, this.config, () => this.groupCommit.rounds),
+      cursorFor: (segment) => this.reader.cursorFor(segment),
+      startOffset: () => this.logStartOffset,
+      setStartOffset: (offset) => {
+        this.logStartOffset = offset;
+      },
+      endOffset: () => this.nextOffset,
+      setEndOffset: (offset) => {
+        this.nextOffset = offset;
+      },
+      lowerRecoveryPoint: (offset) => {
+        this.groupCommit.truncateTo(offset);
+        if (offset >= this.recoveryPoint) return;
+        this.recoveryPoint = offset;
+        this.writeRecoveryCheckpoint();
+      },
+      roll: () => this.roll(),
+      retentionFloor: () => this.retentionFloor(),
+      truncated: (offset) => this.noteTruncation(offset),
+      isClosed: () => this.closed,
+    });
+    return this.retentionState;
   }
 
   /**
@@ -342,7 +444,16 @@ export class Log {
   flushSync(): void {
     this.ensureWritable();
     const end = this.nextOffset;
-    for (const segment of this.segmentsToSync()) segment.flush();
+    try {
+      for (const segment of this.segmentsToSync()) segment.flush();
+      if (this.directoryDirty) {
+        fsyncDirectory(this.dir);
+        this.directoryDirty = false;
+      }
+    } catch (err) {
+      this.noteSyncFailure();
+      throw err;
+    }
     this.afterSync(end);
   }
 
@@ -352,19 +463,42 @@ export class Log {
     return list.slice(from);
   }
 
+  /**
+   * One group-commit round, every sync on the thread pool: the `.log` of each segment from the
+   * one holding the recovery point on, the indexes of those the recovery point will move past
+   * (they are trusted after a crash), and the directory when segment files were created.
+   */
   private async syncAsync(end: number): Promise<void> {
     const segments = this.segmentsToSync();
-    for (const segment of segments.slice(0, -1)) segment.flushIndexes();
-    await Promise.all(segments.map((s) => s.log.flushAsync()));
-    if (!this.closed) this.afterSync(end);
+    const truncations = this.groupCommit.truncations;
+    const directory = this.directoryDirty;
+    this.directoryDirty = false;
+    try {
+      await Promise.all([
+        ...segments.map((s, i) => (i < segments.length - 1 ? s.flushAsync() : s.log.flushAsync())),
+        directory ? fsyncDirectoryAsync(this.dir) : undefined,
+      ]);
+    } catch (err) {
+      if (directory) this.directoryDirty = true;
+      if (!this.closed) this.noteSyncFailure();
+      throw err;
+    }
+    // A truncation meanwhile cut what this round synced: the recovery point must not pass it.
+    if (!this.closed && truncations === this.groupCommit.truncations) this.afterSync(end);
   }
 
-  /** After a sync: directory entries made durable, recovery point advanced (checkpointed when it changes segment). */
+  /**
+   * A failed fsync may have dropped dirty pages (Linux marks them clean), so a later successful
+   * one proves nothing about the bytes written before: from now on the recovery point on disk
+   * stays where it was and `close()` leaves no clean-shutdown mark, so the next open checks every
+   * batch from there by CRC.
+   */
+  private noteSyncFailure(): void {
+    this.syncFailedAt ??= this.recoveryPoint;
+  }
+
+  /** After a sync: recovery point advanced (checkpointed when it changes segment). */
   private afterSync(end: number): void {
-    if (this.directoryDirty) {
-      fsyncDirectory(this.dir);
-      this.directoryDirty = false;
-    }
     if (end <= this.recoveryPoint) return;
     const before = this.segmentsList.floorIndex(this.recoveryPoint);
     this.recoveryPoint = end;
@@ -376,7 +510,8 @@ export class Log {
   }
 
   private writeRecoveryCheckpoint(): void {
-    writeCheckpoint(path.join(this.dir, RECOVERY_POINT_CHECKPOINT), this.tp, this.recoveryPoint);
+    const point = this.syncFailedAt === null ? this.recoveryPoint : Math.min(this.recoveryPoint, this.syncFailedAt);
+    writeCheckpoint(path.join(this.dir, RECOVERY_POINT_CHECKPOINT), this.tp, point);
   }
 
   /**
@@ -386,6 +521,7 @@ export class Log {
   close(): void {
     if (this.closed) return;
     if (this.flushTimer !== null) clearInterval(this.flushTimer);
+    this.retentionState?.close();
     try {
       if (!this.config.readOnly) this.closeWriter();
     } finally {
@@ -405,7 +541,7 @@ export class Log {
     this.writeRecoveryCheckpoint();
     const start = this.logStartOffset > (this.segmentsList.firstSegment?.baseOffset ?? 0) ? this.logStartOffset : null;
     writeCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT), this.tp, start);
-    writeFileAtomically(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '{"version":0,"brokerEpoch":0}');
+    if (this.syncFailedAt === null) writeFileAtomically(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '{"version":0,"brokerEpoch":0}');
   }
 
   /**
@@ -420,12 +556,38 @@ export class Log {
 
   /** @internal The lowest registered retention floor, or null when none applies. */
   retentionFloor(): number | null {
-    let min: number | null = null;
+    // Consumers with `retainUncommitted`, of this process or any other, are in the offsets file.
+    let min: number | null = retainedConsumerFloor(this.dir);
     for (const floor of this.retentionFloors) {
       const value = floor();
       if (value !== null && (min === null || value < min)) min = value;
     }
     return min;
+  }
+
+  /**
+   * @internal Notes that records from `offset` on were removed (`truncateTo` calls it; a read-only
+   * view calls it when it sees the end move back): streams past `offset` go back to it, and the
+   * writer lowers consumer commits past it to it.
+   */
+  noteTruncation(offset: number): void {
+    this.truncationCount++;
+    this.recentTruncations.push({ count: this.truncationCount, offset });
+    if (this.recentTruncations.length > 64) this.recentTruncations.shift();
+    if (!this.config.readOnly) clampConsumerOffsets(this.dir, offset);
+  }
+
+  /**
+   * @internal The truncations so far and the lowest offset cut since the caller had seen `seen`
+   * of them (null when none; 0 when more happened than are remembered).
+   */
+  truncationsSince(seen: number): { count: number; lowest: number | null } {
+    let lowest: number | null = null;
+    if (seen < this.truncationCount - this.recentTruncations.length) lowest = 0;
+    for (const t of this.recentTruncations) {
+      if (t.count > seen && (lowest === null || t.offset < lowest)) lowest = t.offset;
+    }
+    return { count: this.truncationCount, lowest };
   }
 
   /** @internal Resolves at the next append or close; used by `stream({ follow: true })`. */
@@ -445,6 +607,7 @@ export class Log {
   }
 
   private startTimers(): void {
+    this.retention.startTimer();
     const { flushMs } = this.config;
     if (flushMs !== null) {
       this.flushTimer = setInterval(() => {
@@ -493,7 +656,9 @@ export class Log {
     const active = this.segmentsList.activeSegment;
     const before = active.size;
     if (active.log.refreshSize() !== before) active.invalidate();
-    this.nextOffset = this.readEndOffset();
+    const end = this.readEndOffset();
+    if (end < this.nextOffset) this.noteTruncation(end);
+    this.nextOffset = end;
   }
 
   private reloadSegments(): void {
@@ -543,7 +708,7 @@ function prepareDirectory(dir: string, readOnly: boolean): void {
     }
   }
   try {
-    fs.accessSync(dir, readOnly ? fs.constants.R_OK : fs.constants.R_OK | fs.constants.W_OK);
+    fs.accessSync(dir, readOnly ? fs.constants.R_OK | fs.constants.X_OK : fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
   } catch (cause) {
     throw new LogIOError(`no permission to ${readOnly ? 'read' : 'write'} partition directory ${dir}`, { file: dir, cause });
   }
