@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { readCheckpoint, topicPartitionOf } from '../log/checkpoint.js';
+import { readCheckpoint, topicPartitionOf } from '../files/checkpoint.js';
 import {
   CLEANED_SUFFIX,
   DELETED_SUFFIX,

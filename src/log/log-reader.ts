@@ -3,7 +3,7 @@ import { decodeRecords } from '../record/batch-reader.js';
 import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from '../segment/batch-cursor.js';
 import type { LogSegment } from '../segment/log-segment.js';
-import type { LogSegments } from './log-segments.js';
+import type { LogSegments } from '../segment/log-segments.js';
 
 /** Bytes of a run: `buf[start, end)` holds the run, which starts at file position `run.position`. */
 interface RunBytes {

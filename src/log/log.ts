@@ -23,17 +23,17 @@ import {
   writeCheckpoint,
   writeFileAtomically,
   type TopicPartition,
-} from './checkpoint.js';
+} from '../files/checkpoint.js';
 import { resolveConfig, type LogConfig, type ResolvedLogConfig } from './config.js';
 import { GroupCommit } from './flusher.js';
 import { DirectoryLock } from './lock.js';
 import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-loader.js';
 import { LogReader } from './log-reader.js';
-import { LogSegments } from './log-segments.js';
+import { LogSegments } from '../segment/log-segments.js';
 import { LogRetention, segmentDeleterFor } from '../retention/log-retention.js';
 import { followLog, type LogStream, type StreamOptions } from './stream.js';
-import { Consumer, type ConsumerOptions } from '../consumer/consumer.js';
-import { clampConsumerOffsets, retainedConsumerFloor } from '../consumer/offsets-file.js';
+import { Consumer, type ConsumerOptions } from './consumer.js';
+import { clampConsumerOffsets, retainedConsumerFloor } from './consumer-offsets.js';
 
 /** Kafka's clean-shutdown mark; its existence is what counts. seglog keeps it in the partition directory. */
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';

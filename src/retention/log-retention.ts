@@ -1,13 +1,21 @@
 import path from 'node:path';
 import { OffsetOutOfRangeError } from '../errors.js';
-import { LOG_START_OFFSET_CHECKPOINT, topicPartitionOf, writeCheckpoint, type TopicPartition } from '../log/checkpoint.js';
-import type { ResolvedLogConfig } from '../log/config.js';
-import type { LogSegments } from '../log/log-segments.js';
+import { LOG_START_OFFSET_CHECKPOINT, topicPartitionOf, writeCheckpoint, type TopicPartition } from '../files/checkpoint.js';
+import type { LogSegments } from '../segment/log-segments.js';
 import type { BatchCursor } from '../segment/batch-cursor.js';
 import type { LogSegment } from '../segment/log-segment.js';
 import { RETENTION_STEPS, deletableForStep, type LogSummary, type RetentionReason, type SegmentSummary } from './retention-policy.js';
 import { SegmentDeleter, type SyncRounds } from './segment-deleter.js';
 import { truncateLog } from './truncation.js';
+
+/** The log config keys retention reads (a structural subset of the log's resolved config). */
+export interface RetentionConfig {
+  retentionMs: number;
+  retentionBytes: number;
+  fileDeleteDelayMs: number;
+  retentionCheckIntervalMs: number;
+  clock: () => number;
+}
 
 /**
  * What retention and truncation need from the `Log` they work on: its segment list and its
@@ -16,7 +24,7 @@ import { truncateLog } from './truncation.js';
  */
 export interface RetentionHost {
   readonly dir: string;
-  readonly config: ResolvedLogConfig;
+  readonly config: RetentionConfig;
   readonly segments: LogSegments;
   readonly deleter: SegmentDeleter;
   /** A batch cursor over `segment` (the log's reader shares one chunk buffer among them). */
@@ -176,7 +184,7 @@ function warn(message: string): void {
  * A `SegmentDeleter` for a log's directory and config; `syncRounds` are the log's group-commit
  * rounds (deletions wait for a round in flight); background failures become process warnings.
  */
-export function segmentDeleterFor(dir: string, config: ResolvedLogConfig, syncRounds: () => SyncRounds): SegmentDeleter {
+export function segmentDeleterFor(dir: string, config: RetentionConfig, syncRounds: () => SyncRounds): SegmentDeleter {
   return new SegmentDeleter({
     dir,
     delayMs: config.fileDeleteDelayMs,

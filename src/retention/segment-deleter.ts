@@ -1,5 +1,5 @@
 import { LogIOError } from '../errors.js';
-import { fsyncDirectory } from '../log/checkpoint.js';
+import { fsyncDirectory } from '../files/checkpoint.js';
 import { DELETED_SUFFIX } from '../segment/file-names.js';
 import type { LogSegment } from '../segment/log-segment.js';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CorruptRecordError, LogIOError, OffsetOutOfRangeError } from '../errors.js';
-import { fsyncDirectory, writeFileAtomically } from '../log/checkpoint.js';
+import { fsyncDirectory, writeFileAtomically } from '../files/checkpoint.js';
 import { readMaxTimestamp } from '../record/batch-layout.js';
 import {
   TRUNCATING_SUFFIX,

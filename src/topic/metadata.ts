@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidConfigError, LogIOError } from '../errors.js';
-import { writeFileAtomically } from '../log/checkpoint.js';
+import { writeFileAtomically } from '../files/checkpoint.js';
 
 export const TOPIC_METADATA_FILE = 'topic.json';
 const VERSION = 1;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CorruptCheckpointError, InvalidArgumentError, LogIOError } from '../errors.js';
-import { writeFileAtomically } from '../log/checkpoint.js';
+import { writeFileAtomically } from '../files/checkpoint.js';
 
 /**
  * The consumer offsets of one partition: `consumer-offsets-checkpoint` in the partition

@@ -1,4 +1,4 @@
-import type { LogSegment } from '../segment/log-segment.js';
+import type { LogSegment } from './log-segment.js';
 
 /**
  * The segments of one log, ordered by base offset, with sorted-map lookups in the vocabulary of

@@ -1,8 +1,8 @@
 import { InvalidArgumentError, LogClosedError, OffsetOutOfRangeError } from '../errors.js';
-import { requireOffset, requireOptions } from '../log/arguments.js';
-import type { Log } from '../log/log.js';
-import type { LogStream } from '../log/stream.js';
-import { commitConsumerOffset, readConsumerOffsets, requireConsumerName, updateConsumerOffsetsSync } from './offsets-file.js';
+import { requireOffset, requireOptions } from './arguments.js';
+import type { Log } from './log.js';
+import type { LogStream } from './stream.js';
+import { commitConsumerOffset, readConsumerOffsets, requireConsumerName, updateConsumerOffsetsSync } from './consumer-offsets.js';
 
 /** Where a consumer starts when it has no commit, or its commit is below `startOffset` (Kafka's `auto.offset.reset`). */
 export type AutoOffsetReset = 'earliest' | 'latest' | 'none';
