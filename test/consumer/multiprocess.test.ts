@@ -1,35 +1,17 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Log } from '../../src/index.js';
+import { ensureDist } from '../support/dist.js';
 import { repoRoot, tmpDir } from '../support/tmp.js';
 
 const here = import.meta.dirname;
 const dist = path.join(repoRoot, 'dist', 'index.js');
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-/** The children import `dist/`: build it when it is missing or older than the sources. */
+/** The children import `dist/`: built once (under a lock shared with the other test files) when stale. */
 async function ensureBuilt(): Promise<void> {
-  const fresh = (): boolean => fs.existsSync(dist) && fs.statSync(dist).mtimeMs >= newestMtime(path.join(repoRoot, 'src'));
-  if (fresh()) return;
-  let output = '';
-  try {
-    await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repoRoot });
-  } catch (err) {
-    // tsc still emits when some unrelated file has a type error; only a missing build is fatal.
-    output = String((err as { stdout?: string }).stdout ?? err);
-  }
-  if (!fs.existsSync(dist)) throw new Error(`building dist/ failed:\n${output}`);
+  ensureDist();
 }
 
 function run(script: string, args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> } {

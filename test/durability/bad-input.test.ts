@@ -4,7 +4,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Log, LogIOError } from '../../src/index.js';
 import { tmpDir } from '../support/tmp.js';
-import { dirState, ensureDist } from './dist.js';
+import { dirState, ensureDist } from '../support/dist.js';
 import { SMALL, appendBatches, expectRecords, partitionDir } from './helpers.js';
 
 /**

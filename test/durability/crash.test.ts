@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Log, type LogRecord } from '../../src/index.js';
 import { rawBatches } from '../support/raw-log.js';
 import { tmpDir } from '../support/tmp.js';
-import { dirState, ensureDist } from './dist.js';
+import { dirState, ensureDist } from '../support/dist.js';
 import { batchSizeAt, checksum, recordAt } from './records.mjs';
 
 /**

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot } from '../support/tmp.js';
+import { repoRoot } from './tmp.js';
 
 const { waitForLockSync, unlock } = createRequire(import.meta.url)('fs-native-extensions') as {
   waitForLockSync(fd: number): void;
