@@ -5,6 +5,9 @@ import { BatchCursor } from '../segment/batch-cursor.js';
 import type { LogSegment } from '../segment/log-segment.js';
 import type { LogSegments } from '../segment/log-segments.js';
 
+/** Up to this many records wanted, a read goes through the writer's mapping (see `bytesOf`). */
+const POINT_READ_RECORDS = 64;
+
 /** Bytes of a run: `buf[start, end)` holds the run, which starts at file position `run.position`. */
 interface RunBytes {
   buf: Buffer;
@@ -54,7 +57,7 @@ export class LogReader {
     while (out.length < maxRecords && next < endOffset) {
       const run = this.locateRun(next, endOffset, maxBytes - bytes, out.length === 0 && bytes === 0, maxRecords - out.length);
       if (run === null) break;
-      const consumed = this.decodeRun(this.bytesOf(run), run, next, endOffset, maxRecords, out);
+      const consumed = this.decodeRun(this.bytesOf(run, maxRecords - out.length), run, next, endOffset, maxRecords, out);
       if (consumed.bytes === 0) break;
       bytes += consumed.bytes;
       next = consumed.nextOffset;
@@ -71,7 +74,7 @@ export class LogReader {
     while (next < endOffset) {
       const run = this.locateRun(next, endOffset, maxBytes - bytes, parts.length === 0, Number.MAX_SAFE_INTEGER);
       if (run === null) break;
-      const { buf, start, end } = this.bytesOf(run);
+      const { buf, start, end } = this.bytesOf(run, Number.MAX_SAFE_INTEGER);
       let at = start;
       while (at + LOG_OVERHEAD <= end && readBaseOffset(buf, at) < endOffset) {
         const size = readBatchSize(buf, at);
@@ -114,11 +117,13 @@ export class LogReader {
   }
 
   /**
-   * The run's bytes: a window on the writer's mapping of the file (no read call, no copy; decoded
-   * fields are then copied out), or a fresh buffer read with pread.
+   * The run's bytes. A point read (a few records) uses a window on the writer's mapping of the
+   * file: no read call, and only the records wanted are touched and copied out, however large the
+   * batch. A bulk read uses one pread into a fresh buffer: the kernel's copy is the only copy, and
+   * decoded fields are zero-copy views of that buffer (copying record by record is slower).
    */
-  private bytesOf(run: BatchRun): RunBytes {
-    const mapped = run.segment.log.mappedView();
+  private bytesOf(run: BatchRun, recordsWanted: number): RunBytes {
+    const mapped = recordsWanted <= POINT_READ_RECORDS ? run.segment.log.mappedView() : null;
     if (mapped !== null) return { buf: mapped, start: run.position, end: run.position + run.length, copy: true };
     const buffer = Buffer.allocUnsafe(run.length);
     const n = run.segment.log.readInto(buffer, 0, run.length, run.position);
