@@ -101,7 +101,7 @@ function resultsMarkdown(rows: Row[], stores: Store[], m: Machine, headers: stri
     '# seglog benchmark results',
     '',
     QUICK ? '> **Smoke run (`--quick`)**: small data and short runs; these numbers are not representative. Run `npm run bench:compare` for the real figures.\n' : '',
-    `Produced by \`${command}\` on ${date} (${(elapsed / 60).toFixed(1)} min). Every figure is the median of ${SIZES.runs} runs${rows.some((r) => r.unit === 'ms') ? ` (${Math.max(SIZES.runs, 7)} for the opens)` : ''}, all systems measured in the same process, interleaved run by run, on the same data. For the big-log rows each store is open only while it is measured (so no other store's compaction or writeback runs beside it), and dirty pages are written back (\`sync\`) after the build and before the open and recovery rows.`,
+    `Produced by \`${command}\` on ${date} (${(elapsed / 60).toFixed(1)} min). Every figure is the median of ${SIZES.runs} runs${rows.some((r) => r.unit === 'ms') ? ` (${Math.max(SIZES.runs, 7)} for the opens)` : ''}, all systems measured in the same process, interleaved run by run, on the same data. For the big-log rows each store is open only while it is measured (so no other store's compaction or writeback runs beside it), and dirty pages are written back (\`sync\`, untimed) after the build and before every open (clean or after a crash), whose syncs would otherwise wait behind other data. Latency rows are measured system by system after a warm-up run.`,
     '',
     '## Machine',
     '',
