@@ -7,6 +7,7 @@ import { rawBatches } from '../support/raw-log.js';
 import { tmpDir } from '../support/tmp.js';
 import { dirState, ensureDist } from '../support/dist.js';
 import { batchSizeAt, checksum, recordAt } from './records.mjs';
+import { prng } from '../support/prng.js';
 
 /**
  * A real writer process is killed with SIGKILL at random moments, over and over, and after each
@@ -36,17 +37,6 @@ interface Run {
   stderr: string;
 }
 
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed with SEGLOG_CRASH_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Starts the writer, kills it with SIGKILL `killAfterMs` after it is ready, collects its acknowledgements. */
 function runAndKill(dir: string, mode: string, killAfterMs: number): Promise<Run> {

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { murmur2, partitionForKey, toPositive } from '../../src/index.js';
+import { prng } from '../support/prng.js';
 
 /**
  * seglog must pick the partition a Kafka Java producer picks. Checked two ways: against the
@@ -22,17 +23,6 @@ const KAFKA_VECTORS: [string, number][] = [
   ['abc', 479470107],
 ];
 
-/** mulberry32: a small deterministic generator, so the 100k keys are the same on every run. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Code points from 1-, 2-, 3- and 4-byte UTF-8 ranges: ASCII, Latin/Greek, CJK, emoji.
 const CODE_POINT_RANGES: [number, number][] = [
@@ -93,7 +83,7 @@ describe("partition choice equals kafkajs's Java-compatible partitioner", () => 
   }
 
   it('for 120,000 generated keys: bytes and UTF-8 strings, 0 to ~100 bytes, including empty', () => {
-    const next = generator(0x5eed);
+    const next = prng(0x5eed);
     const keys: (Buffer | string)[] = ['', Buffer.alloc(0), 'sensor-A1', 'héllo wörld', '温度传感器', '🌡️📈'];
     while (keys.length < 120_000) keys.push(next() < 0.5 ? randomBytes(next, 100) : randomString(next, 30));
     const mismatches: string[] = [];
