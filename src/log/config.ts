@@ -22,7 +22,7 @@ export interface LogConfig {
   retentionBytes?: number;
   /** Flush in the background once this many records are unflushed. Default: never (the OS decides). */
   flushMessages?: number | null;
-  /** Flush in the background once the oldest unflushed append is this many ms old. Default: never. */
+  /** Flush in the background every this many ms (a no-op round when nothing is unflushed). Default: never. */
   flushMs?: number | null;
   /** Largest batch accepted by `append`, in bytes, including the 12-byte log overhead. Default 1048588. */
   maxMessageBytes?: number;

@@ -99,7 +99,6 @@ export class Log {
   private syncFailedAt: number | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private dirMtimeMs = 0;
-  private readonly scanCursor: BatchCursor | null = null;
 
   private constructor(
     /** The partition directory. */
