@@ -10,7 +10,6 @@ import {
 } from '../errors.js';
 import { encodeBatch } from '../record/batch-builder.js';
 import type { CompressionType, LogRecord, RecordInput } from '../record/types.js';
-import { BatchCursor } from '../segment/batch-cursor.js';
 import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
 import { optionalPositive, requireOffset, requireOptions, requireTimestamp } from './arguments.js';
 import {
