@@ -5,6 +5,5 @@ export {
   type IndexMode,
   type IndexOptions,
 } from './abstract-index.js';
-export { LazyIndex } from './lazy-index.js';
 export { OffsetIndex, type OffsetIndexSanityOptions, type OffsetPosition } from './offset-index.js';
 export { NO_TIMESTAMP, TimeIndex, type TimeIndexSanityOptions, type TimestampOffset } from './time-index.js';
