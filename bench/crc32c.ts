@@ -4,7 +4,7 @@
  */
 import { crc32cJs, crc32cNative, NATIVE_CRC32C_MIN_BYTES } from '../src/record/crc32c.js';
 
-const SIZES = [16, 64, 128, 256, 320, 384, 448, 512, 1024, 4096, 65536, 1 << 20];
+const SIZES = [16, 64, 96, 128, 160, 192, 256, 320, 384, 512, 1024, 4096, 65536, 1 << 20];
 const data = Buffer.alloc((1 << 20) + 64);
 for (let i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 0xff;
 

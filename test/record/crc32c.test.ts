@@ -15,8 +15,19 @@ describe('crc32c', () => {
     expect(kafkajs.crc32C(input)).toBe(0xe3069283);
   });
 
-  it('has the native implementation available on this platform', () => {
-    expect(nativeCrc32cImpl).not.toBeNull();
+  it('has the native implementation (optional dependency aws-crt) available on this platform', () => {
+    expect(nativeCrc32cImpl()).not.toBeNull();
+  });
+
+  it('agrees between implementations on large inputs at every alignment', () => {
+    // The native code takes different paths for long inputs and unaligned starts.
+    const big = randomBytes((1 << 20) + 200);
+    for (let start = 0; start < 16; start++) {
+      for (const length of [4096 + 7, 65536 + 13, (1 << 20) + 3]) {
+        const end = Math.min(big.length, start + length);
+        expect(crc32cNative(big, start, end)).toBe(crc32cJs(big, start, end));
+      }
+    }
   });
 
   it('returns unsigned values and covers only [start, end)', () => {
