@@ -684,6 +684,7 @@ function segmentOptionsOf(config: ResolvedLogConfig, writable: boolean, baseOffs
     rollJitterMs: jitter,
     writable,
     now: config.clock(),
+    reserveLimit: config.preallocate ? config.segmentBytes : 0,
   };
 }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { LogIOError } from '../errors.js';
+import { reserveSpace } from '../files/preallocate.js';
 
 interface MmapIo {
   map(size: number, protection: number, flags: number, fd: number, offset?: number): Buffer;
@@ -29,6 +30,11 @@ const MIN_MAPPING_BYTES = 1 << 20;
 const MAX_MAPPING_BYTES = 2 ** 31 - 1;
 /** Bound on remembered CRC-checked batch positions per file; past it the memory starts again. */
 const MAX_VERIFIED_BATCHES = 1 << 16;
+/**
+ * How far past the end of the data a writer reserves disk blocks (see `reserveAhead`). One
+ * fallocate of 4 MiB cost ~4 us here, against ~8 us saved on every 100 KiB written into it.
+ */
+const RESERVE_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * fdatasync of the file at `path` on the thread pool, through a descriptor of its own (Linux
@@ -69,19 +75,26 @@ export class FileRecords {
   private mapping: Buffer | null = null;
   /** Positions of batches whose CRC this process has checked (writer only). */
   private readonly verified = new Set<number>();
+  /** Disk blocks are reserved up to this position (it may be past `size`; see `reserveAhead`). */
+  private reservedTo = 0;
 
   private constructor(
     private _file: string,
     fd: number,
     size: number,
     readonly writable: boolean,
+    /** The file never grows past this; blocks are reserved up to it. 0: reserve nothing. */
+    private reserveLimit: number,
   ) {
     this.fd = fd;
     this._size = size;
   }
 
-  /** Opens (writable: creating if missing) the file; its size is the file's length. */
-  static open(file: string, writable: boolean): FileRecords {
+  /**
+   * Opens (writable: creating if missing) the file; its size is the file's length. A writer
+   * given `reserveLimit` (the segment's maximum size) reserves disk blocks ahead of its appends.
+   */
+  static open(file: string, writable: boolean, reserveLimit = 0): FileRecords {
     let fd: number;
     try {
       fd = fs.openSync(file, writable ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDONLY, 0o644);
@@ -89,7 +102,7 @@ export class FileRecords {
       throw new LogIOError(`cannot open ${file}: ${(cause as Error).message}`, { file, cause });
     }
     const size = fs.fstatSync(fd).size;
-    return new FileRecords(file, fd, size, writable);
+    return new FileRecords(file, fd, size, writable, writable ? reserveLimit : 0);
   }
 
   get file(): string {
@@ -107,6 +120,7 @@ export class FileRecords {
    */
   append(data: Buffer, length = data.length): number {
     const position = this._size;
+    if (position + length > this.reservedTo && this.reserveLimit > 0) this.reserveAhead(position + length);
     let written = 0;
     try {
       while (written < length) {
@@ -124,9 +138,42 @@ export class FileRecords {
     return position;
   }
 
+  /**
+   * Reserves disk blocks from where the reservation ends up to `RESERVE_CHUNK_BYTES` past `end`,
+   * never past `reserveLimit`, keeping the file's length (see `files/preallocate.ts`: a write into
+   * reserved blocks is ~30% cheaper on ext4). Stops for good when the limit is reached or the
+   * platform or disk cannot; the writes then allocate as they go, as without it.
+   */
+  private reserveAhead(end: number): void {
+    const from = Math.max(this.reservedTo, this._size);
+    const to = Math.min(this.reserveLimit, end + RESERVE_CHUNK_BYTES);
+    if (to <= end || !reserveSpace(this.fd, from, to - from)) {
+      this.reserveLimit = 0;
+      return;
+    }
+    this.reservedTo = to;
+  }
+
+  /**
+   * Gives reserved blocks past the data back to the file system (an ftruncate to the same length
+   * frees blocks past it) and reserves no more: for a segment that stops being the active one,
+   * and at close. Best effort: blocks left reserved cost disk space, never data.
+   */
+  releaseReserved(): void {
+    this.reserveLimit = 0;
+    if (this.reservedTo <= this._size || this.fd < 0) return;
+    this.reservedTo = 0;
+    try {
+      fs.ftruncateSync(this.fd, this._size);
+    } catch {
+      // Left reserved until the file is truncated or deleted.
+    }
+  }
+
   private cutBackTo(size: number): void {
     try {
       fs.ftruncateSync(this.fd, size);
+      this.reservedTo = 0;
     } catch {
       // The truncate failed as well. The logical size still excludes the partial write: the next
       // append overwrites it, `close()` tries the cut again, and after a crash recovery cuts it by CRC.
@@ -202,6 +249,7 @@ export class FileRecords {
       throw new LogIOError(`cannot truncate ${this._file} to ${size} bytes`, { file: this._file, cause });
     }
     this._size = size;
+    this.reservedTo = 0; // the cut freed every block past `size`, reserved ones too
     return Math.max(0, original - size);
   }
 
@@ -251,9 +299,13 @@ export class FileRecords {
     this._file = file;
   }
 
-  /** Closes the file; a writer first cuts off any bytes a failed append left past `size`. */
+  /**
+   * Closes the file; a writer first cuts off any bytes a failed append left past `size`, and gives
+   * back blocks it reserved.
+   */
   close(): void {
     if (this.fd < 0) return;
+    if (this.writable) this.releaseReserved();
     if (this.tailDirty && this.writable) {
       try {
         if (fs.fstatSync(this.fd).size > this._size) fs.ftruncateSync(this.fd, this._size);

@@ -22,6 +22,11 @@ export interface SegmentOptions {
   writable: boolean;
   /** Creation time, for time-based roll of segments without timestamps. */
   now: number;
+  /**
+   * The `.log` never grows past this (segment.bytes): while the segment takes appends, disk blocks
+   * are reserved ahead of them up to it (see `FileRecords.reserveAhead`). 0 reserves nothing.
+   */
+  reserveLimit: number;
 }
 
 /** What the caller learns from `LogSegment.recover()`. */
@@ -72,7 +77,7 @@ export class LogSegment {
     const file = logFile(dir, baseOffset);
     // A stray file of the same name (a crash between creating and using it) holds nothing we keep.
     for (const f of [file, offsetIndexFile(dir, baseOffset), timeIndexFile(dir, baseOffset)]) fs.rmSync(f, { force: true });
-    const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true), options);
+    const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true, options.reserveLimit), options);
     segment.maxTimestampSoFar = -1;
     segment.cachedNextOffset = baseOffset;
     segment.offsetIndex;
@@ -82,7 +87,7 @@ export class LogSegment {
 
   /** Opens an existing segment; its indexes stay closed until first used. */
   static open(dir: string, baseOffset: number, options: SegmentOptions): LogSegment {
-    return new LogSegment(dir, baseOffset, FileRecords.open(logFile(dir, baseOffset), options.writable), options);
+    return new LogSegment(dir, baseOffset, FileRecords.open(logFile(dir, baseOffset), options.writable, options.reserveLimit), options);
   }
 
   get offsetIndex(): OffsetIndex {
@@ -304,8 +309,9 @@ export class LogSegment {
     this.rollingBasedTimestamp = cursor.seek(0).next() ? cursor.maxTimestamp : -1;
   }
 
-  /** On roll: the closing time-index entry, indexes trimmed to their entries. */
+  /** On roll: the closing time-index entry, indexes trimmed to their entries, reserved blocks freed. */
   onBecomeInactiveSegment(): void {
+    this.log.releaseReserved();
     this.appendFinalTimeIndexEntry();
     this.offsetIndex.trimToValidSize();
     this.timeIndex.trimToValidSize();

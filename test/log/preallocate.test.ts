@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InvalidConfigError, Log } from '../../src/index.js';
+import { canReserveSpace } from '../../src/files/preallocate.js';
+import { FileRecords } from '../../src/segment/file-records.js';
+import { tmpDir } from '../support/tmp.js';
+
+const MiB = 1024 * 1024;
+const segmentLog = (dir: string, base: number): string => path.join(dir, `${String(base).padStart(20, '0')}.log`);
+
+/** Bytes of disk the file holds (allocated blocks), as opposed to its length. */
+function allocated(file: string): number {
+  return fs.statSync(file).blocks * 512;
+}
+
+describe('space reserved ahead of the active segment', () => {
+  it('is available on this platform (Linux, optional dependency koffi)', () => {
+    // The speed of appends in the README depends on it; a missing koffi must show here.
+    expect(process.platform).toBe('linux');
+    expect(canReserveSpace()).toBe(true);
+  });
+
+  it('reserves blocks past the data without changing the file length, and gives them back at close', () => {
+    const file = path.join(tmpDir(), 'a.log');
+    const records = FileRecords.open(file, true, 64 * MiB);
+    records.append(Buffer.alloc(5000, 1));
+    expect(fs.statSync(file).size).toBe(5000);
+    expect(allocated(file)).toBeGreaterThanOrEqual(4 * MiB);
+    records.append(Buffer.alloc(3000, 2));
+    expect(fs.statSync(file).size).toBe(8000);
+    records.close();
+    expect(fs.statSync(file).size).toBe(8000);
+    expect(allocated(file)).toBeLessThan(64 * 1024);
+    const back = fs.readFileSync(file);
+    expect(back.subarray(0, 5000).every((b) => b === 1)).toBe(true);
+    expect(back.subarray(5000).every((b) => b === 2)).toBe(true);
+  });
+
+  it('never reserves past the limit, and a reader opener reserves nothing', () => {
+    const file = path.join(tmpDir(), 'b.log');
+    const writer = FileRecords.open(file, true, 20_000);
+    writer.append(Buffer.alloc(1000, 1));
+    expect(allocated(file)).toBeLessThanOrEqual(20_000 + 4096);
+    expect(allocated(file)).toBeGreaterThanOrEqual(16_384);
+    const reader = FileRecords.open(file, false, 20_000);
+    expect(reader.size).toBe(1000);
+    reader.close();
+    writer.close();
+    expect(allocated(file)).toBeLessThanOrEqual(4096);
+  });
+
+  it('frees what a truncation cuts, reserved blocks included, and reserves again on the next append', () => {
+    const file = path.join(tmpDir(), 'c.log');
+    const records = FileRecords.open(file, true, 64 * MiB);
+    records.append(Buffer.alloc(10_000, 1));
+    records.truncateTo(4000);
+    expect(fs.statSync(file).size).toBe(4000);
+    expect(allocated(file)).toBeLessThanOrEqual(8192);
+    records.append(Buffer.alloc(100, 3));
+    expect(allocated(file)).toBeGreaterThanOrEqual(4 * MiB);
+    records.close();
+    expect(fs.statSync(file).size).toBe(4100);
+  });
+
+  it('in a Log: the rolled segment gives its blocks back, the active one keeps a reservation', () => {
+    const dir = path.join(tmpDir(), 'events-0');
+    const log = Log.open(dir, { segmentBytes: 16 * MiB });
+    const value = Buffer.alloc(1024, 7);
+    for (let i = 0; i < 10; i++) log.append(Array.from({ length: 10 }, () => ({ value })));
+    const first = segmentLog(dir, 0);
+    expect(allocated(first)).toBeGreaterThanOrEqual(4 * MiB);
+    const sizeBefore = fs.statSync(first).size;
+    expect(sizeBefore).toBe(log.segments()[0]!.sizeBytes);
+    log.roll();
+    expect(allocated(first)).toBeLessThan(sizeBefore + 64 * 1024);
+    log.append({ value });
+    expect(allocated(segmentLog(dir, 100))).toBeGreaterThanOrEqual(4 * MiB);
+    log.close();
+    expect(allocated(segmentLog(dir, 100))).toBeLessThan(64 * 1024);
+    const reopened = Log.open(dir, { readOnly: true });
+    expect(reopened.read(0, { maxRecords: 1000 }).length).toBe(101);
+    reopened.close();
+  });
+
+  it('is off with preallocate: false, and the option is type-checked', () => {
+    const dir = path.join(tmpDir(), 'events-0');
+    const log = Log.open(dir, { preallocate: false });
+    log.append({ value: Buffer.alloc(1024) });
+    expect(allocated(segmentLog(dir, 0))).toBeLessThan(64 * 1024);
+    log.close();
+    expect(() => Log.open(path.join(tmpDir(), 'x-0'), { preallocate: 'yes' as unknown as boolean })).toThrow(InvalidConfigError);
+  });
+});
