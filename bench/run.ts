@@ -4,8 +4,9 @@
  * the issue's target. No peer store is loaded; `npm run bench:compare` adds them.
  *
  * Sizes: SEGLOG_BENCH_BYTES (big log, default 1 GiB; 48 MiB with --quick), and the other
- * SEGLOG_BENCH_* knobs listed in bench/common.ts. Data lives in <repo>/.bench-tmp-<pid>, removed
- * at exit.
+ * SEGLOG_BENCH_* knobs listed in bench/common.ts. SEGLOG_BENCH_ONLY=append|read|open|durable runs
+ * one group of workloads; SEGLOG_BENCH_VERBOSE=1 prints every run of the append workloads. Data
+ * lives in <repo>/.bench-tmp-<pid>, removed at exit.
  */
 import { QUICK, SIZES, printTable, runMain } from './common.js';
 import { SeglogStore } from './stores.js';

@@ -95,10 +95,13 @@ export async function runSuite(ctx: SuiteContext): Promise<Row[]> {
     values: new Map(names.map((n) => [n, null])),
   });
 
-  rows.push(...(await appendWorkloads(ctx, newRow)));
-  rows.push(...(await readWorkloads(ctx, newRow)));
-  rows.push(await manySegmentsOpen(ctx, newRow));
-  rows.push(await durableWorkload(ctx, newRow));
+  // SEGLOG_BENCH_ONLY=append (or read, open, durable) runs one group of workloads, to iterate on it.
+  const only = process.env.SEGLOG_BENCH_ONLY;
+  const wanted = (group: string): boolean => only === undefined || only === group;
+  if (wanted('append')) rows.push(...(await appendWorkloads(ctx, newRow)));
+  if (wanted('read')) rows.push(...(await readWorkloads(ctx, newRow)));
+  if (wanted('open')) rows.push(await manySegmentsOpen(ctx, newRow));
+  if (wanted('durable')) rows.push(await durableWorkload(ctx, newRow));
   applyTargets(rows);
   return rows;
 }
@@ -171,6 +174,10 @@ async function appendWorkloads(ctx: SuiteContext, newRow: NewRow): Promise<Row[]
     }
     row.ceiling = median(ceiling);
     for (const [name, xs] of samples) row.values.set(name, median(xs));
+    if (process.env.SEGLOG_BENCH_VERBOSE !== undefined) {
+      ctx.log(`  runs: ceiling ${ceiling.map((x) => x.toFixed(0)).join(' ')}`);
+      for (const [name, xs] of samples) ctx.log(`  runs: ${name} ${xs.map((x) => x.toFixed(0)).join(' ')}`);
+    }
     if (w.compression === 'lz4') row.workload += ` (payload/log bytes ${compressedRatio.toFixed(2)})`;
     out.push(row);
     ctx.log(`  ${describeRow(row)}`);
