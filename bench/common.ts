@@ -196,6 +196,19 @@ export function record(i: number, valueBytes: number): Rec {
   return { key: keys()[i % POOL]!, value: values(valueBytes)[(i * 2654435761) % POOL]!, timestamp: T0 + i };
 }
 
+/**
+ * Records `start .. start + count - 1` as a producer has them right after building them: key and
+ * value in new buffers of their own, just written, so in the CPU cache.
+ */
+export function freshRecords(start: number, count: number, valueBytes: number): Rec[] {
+  const out = new Array<Rec>(count);
+  for (let i = 0; i < count; i++) {
+    const r = record(start + i, valueBytes);
+    out[i] = { key: Buffer.from(r.key), value: Buffer.from(r.value), timestamp: r.timestamp };
+  }
+  return out;
+}
+
 /** Records `start .. start + count - 1`. */
 export function records(start: number, count: number, valueBytes: number): Rec[] {
   const out = new Array<Rec>(count);

@@ -13,6 +13,7 @@ import {
   SIZES,
   T0,
   batches,
+  freshRecords,
   logBytes,
   mapRecords,
   median,
@@ -34,6 +35,7 @@ import {
   RawPointReader,
   SeglogStore,
   rawAppend,
+  rawAppendFromCache,
   rawDurable,
   rawOpen,
   rawScan,
@@ -98,7 +100,7 @@ export async function runSuite(ctx: SuiteContext): Promise<Row[]> {
   // SEGLOG_BENCH_ONLY=append (or read, open, durable) runs one group of workloads, to iterate on it.
   const only = process.env.SEGLOG_BENCH_ONLY;
   const wanted = (group: string): boolean => only === undefined || only === group;
-  if (wanted('append')) rows.push(...(await appendWorkloads(ctx, newRow)));
+  if (wanted('append')) rows.push(...(await appendWorkloads(ctx, newRow)), await freshAppendWorkload(ctx, newRow));
   if (wanted('read')) rows.push(...(await readWorkloads(ctx, newRow)));
   if (wanted('open')) rows.push(await manySegmentsOpen(ctx, newRow));
   if (wanted('durable')) rows.push(await durableWorkload(ctx, newRow));
@@ -118,6 +120,69 @@ const APPENDS: AppendWorkload[] = [
   { valueBytes: 100, batch: 100, compression: 'lz4' },
   { valueBytes: 1024, batch: 100, compression: 'lz4' },
 ];
+
+/**
+ * Appends of 1 KiB records in batches of 100, each batch built just before its call (a producer
+ * appending what it has just made, so the bytes are in the CPU cache), against raw writes of the
+ * same batch bytes copied into a buffer just before each write. Only the append and write calls
+ * are timed. The other append rows take records prepared up front: 64 MiB of them, cold in memory
+ * (and the page-cache writes in between evict them) by the time each is appended, which costs
+ * seglog a gathering copy from memory that the raw writer, given contiguous bytes, does not make.
+ * seglog only: the peers are not run on it.
+ */
+async function freshAppendWorkload(ctx: SuiteContext, newRow: NewRow): Promise<Row> {
+  const valueBytes = 1024;
+  const perBatch = 100;
+  const batchCount = Math.max(1, Math.round(SIZES.appendBytes / payloadOf(valueBytes) / perBatch));
+  const row = newRow(
+    'append 1 KiB x100 fresh',
+    'append, 1 KiB values, batches of 100, each built just before its call (in cache); only the calls timed',
+    'MB/s',
+    'higher',
+  );
+  const toUnit = (records: number, seconds: number): number => (records * payloadOf(valueBytes)) / seconds / 1e6;
+  const seglogRuns: number[] = [];
+  const ceilingRuns: number[] = [];
+  ctx.log(`${row.workload}: ${batchCount * perBatch} records x ${SIZES.runs} runs, after a warm-up run of a fifth of them`);
+  for (let r = -1; r < SIZES.runs; r++) {
+    const count = r < 0 ? Math.ceil(batchCount / 5) : batchCount;
+    await settle();
+    const dir = scratchDir('append-fresh');
+    const rawDir = scratchDir('append-fresh-raw');
+    try {
+      const log = Log.open(dir, seglogConfig());
+      let ns = 0n;
+      try {
+        for (let i = 0; i < count; i++) {
+          const batch = freshRecords(i * perBatch, perBatch, valueBytes);
+          const start = now();
+          log.append(batch);
+          ns += now() - start;
+        }
+      } finally {
+        log.close();
+      }
+      const bytes = readBatchBytes(dir);
+      await settle();
+      const rawSeconds = rawAppendFromCache(path.join(rawDir, 'raw.log'), bytes);
+      if (r >= 0) {
+        seglogRuns.push(toUnit(count * perBatch, Number(ns) / 1e9));
+        ceilingRuns.push(toUnit(count * perBatch, rawSeconds));
+      }
+    } finally {
+      removeDir(dir);
+      removeDir(rawDir);
+    }
+  }
+  row.ceiling = median(ceilingRuns);
+  row.values.set('seglog', median(seglogRuns));
+  if (process.env.SEGLOG_BENCH_VERBOSE !== undefined) {
+    ctx.log(`  runs: ceiling ${ceilingRuns.map((x) => x.toFixed(0)).join(' ')}`);
+    ctx.log(`  runs: seglog ${seglogRuns.map((x) => x.toFixed(0)).join(' ')}`);
+  }
+  ctx.log(`  ${describeRow(row)}`);
+  return row;
+}
 
 function sizeLabel(valueBytes: number): string {
   return valueBytes >= 1024 ? `${valueBytes / 1024} KiB` : `${valueBytes} B`;
@@ -555,7 +620,8 @@ function applyTargets(rows: Row[]): void {
         text: '>= 0.90x ceiling; >= 3x lmdb, >= 15x better-sqlite3',
         met: vsCeiling(row) >= 0.9 && (!peersKnown || (lmdb! >= 3 && sqlite! >= 15)),
       };
-    } else if (id === 'append 100 B x100') row.target = { text: '>= 2 M rec/s', met: v >= 2e6 };
+    } else if (id === 'append 1 KiB x100 fresh') row.target = { text: '>= 0.80x ceiling (issue 2)', met: vsCeiling(row) >= 0.8 };
+    else if (id === 'append 100 B x100') row.target = { text: '>= 2 M rec/s', met: v >= 2e6 };
     else if (id === 'append 100 B x1' || id === 'append 1 KiB x1') row.target = { text: '>= 0.70x ceiling', met: vsCeiling(row) >= 0.7 };
     else if (id === 'read p50') row.target = { text: '< 2.5 us', met: v < 2.5 };
     else if (id === 'read p99') row.target = { text: '< 10 us', met: v < 10 };

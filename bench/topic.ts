@@ -11,6 +11,10 @@
  * (one write(2) and index entries per batch, in the Log), the gap between it and the topic is
  * the topic's own cost (hashing, grouping, results).
  *
+ * A raw bound comes last: the same batches, encoded beforehand, written with plain `fs.writeSync`
+ * (one call each, no seglog code) to one file, and to `partitions` files as the topic writes
+ * them. Its ratio is what a topic with no cost at all beyond its writes could reach.
+ *
  * Run after a build: `npx tsc -p tsconfig.json && node dist-all/bench/topic.js [partitions]`.
  * Exits with code 1 when the ratio is under the target.
  */
@@ -18,6 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Log, Topic, partitionForKey, type RecordInput } from '../src/index.js';
+import { encodeBatch } from '../src/record/batch-builder.js';
 
 const PARTITIONS = Number(process.argv[2] ?? 3);
 const RECORDS_PER_ROUND = 50_000;
@@ -83,6 +88,32 @@ function topicRound(root: string, calls: RecordInput[][], round: number): number
   }
 }
 
+/** The batches of `calls` (one per call) and of `grouped` (one per partition per call), encoded. */
+function encodeAll(calls: RecordInput[][], grouped: RecordInput[][][]): { one: Buffer[]; split: Buffer[][] } {
+  const options = { compression: 'none' as const, timestampType: 'CreateTime' as const, now: Date.now() };
+  const one = calls.map((records, i) => Buffer.from(encodeBatch(records, i * CALL_SIZE, options).buffer));
+  const split = grouped.map((groups, i) => groups.map((g) => Buffer.from(encodeBatch(g, i * CALL_SIZE, options).buffer)));
+  return { one, split };
+}
+
+/** Records per second writing each call's batches with one fs.writeSync each, to `files` files. */
+function rawRound(root: string, batches: Buffer[][], files: number, round: number): number {
+  const fds = Array.from({ length: files }, (_, p) => fs.openSync(path.join(root, `raw${round}-${files}-${p}`), 'w'));
+  const positions = new Array<number>(files).fill(0);
+  try {
+    const start = process.hrtime.bigint();
+    for (const call of batches) {
+      for (let p = 0; p < call.length; p++) {
+        const b = call[p]!;
+        positions[p] = positions[p]! + fs.writeSync(fds[p]!, b, 0, b.length, positions[p]);
+      }
+    }
+    return (batches.length * CALL_SIZE) / (Number(process.hrtime.bigint() - start) / 1e9);
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+  }
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -92,7 +123,9 @@ function main(): void {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-bench-topic-'));
   const calls = makeCalls();
   const grouped = groupCalls(calls);
-  const rates = { log: [] as number[], logs: [] as number[], topic: [] as number[] };
+  const encoded = encodeAll(calls, grouped);
+  const oneFile = encoded.one.map((b) => [b]);
+  const rates = { log: [] as number[], logs: [] as number[], topic: [] as number[], rawOne: [] as number[], rawSplit: [] as number[] };
   try {
     for (let round = -1; round < ROUNDS; round++) {
       // Round -1 warms up (JIT, scratch buffers, file-system caches) and is not counted. The
@@ -101,6 +134,8 @@ function main(): void {
         [rates.log, () => logRound(root, calls, round)],
         [rates.logs, () => logsRound(root, grouped, round)],
         [rates.topic, () => topicRound(root, calls, round)],
+        [rates.rawOne, () => rawRound(root, oneFile, 1, round)],
+        [rates.rawSplit, () => rawRound(root, encoded.split, PARTITIONS, round)],
       ];
       for (let k = 0; k < contenders.length; k++) {
         const [list, run] = contenders[(k + round + 1) % contenders.length]!;
@@ -113,6 +148,15 @@ function main(): void {
     fs.rmSync(root, { recursive: true, force: true });
   }
   report(median(rates.log), median(rates.logs), median(rates.topic));
+  reportRaw(median(rates.rawOne), median(rates.rawSplit));
+}
+
+function reportRaw(one: number, split: number): void {
+  console.log('');
+  console.log(`raw bound: fs.writeSync of the same batches, encoded beforehand, no seglog code`);
+  console.log(`  one batch per call to 1 file             ${one.toFixed(0).padStart(8)} records/s`);
+  console.log(`  one batch per partition to ${PARTITIONS} files       ${split.toFixed(0).padStart(8)} records/s`);
+  console.log(`  ${PARTITIONS} files / 1 file: ${((split / one) * 100).toFixed(1)}% (a topic with no cost beyond its writes gets about this)`);
 }
 
 function report(log: number, logs: number, topic: number): void {
