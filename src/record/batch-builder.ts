@@ -19,13 +19,16 @@
  *     headerValue        bytes
  * ```
  *
- * Hot path, run once per append: a first pass validates every record and computes every length
- * (UTF-8 byte lengths included), keeping each field and its length in module-level scratch arrays
- * so that each property is read once; a second pass writes the records in schema order into a
- * buffer of the exact size (strings straight from the string: short ASCII ones by a JS loop, others
- * by `utf8Write`); the header and last the CRC-32C of bytes [21, end) complete it. A compressed
- * batch encodes its records into a second scratch buffer first; lz4 then writes its frame straight
- * behind the header, other codecs' output is copied there.
+ * Hot path, run once per append: one pass over the records validates each one, computes its
+ * lengths (UTF-8 byte lengths included; each property is read once) and writes it in schema
+ * order straight behind the previous one (strings straight from the string: short ASCII ones by
+ * a JS loop, others by `utf8Write`), growing the buffer when the next record would not fit; the
+ * header and last the CRC-32C of bytes [21, end) complete it. The earlier measure-then-write
+ * passes kept every field and length in scratch arrays between the two; one pass needs no such
+ * state (framing 100 small records: 6.25 -> 6.05 us here, so ~60 ns per record remain, spread
+ * over the property reads, checks and varints). A compressed batch encodes its records
+ * into a second scratch buffer first; lz4 then writes its frame straight behind the header,
+ * other codecs' output is copied there.
  *
  * The batch itself is written into a module-level scratch buffer that grows when too small (up
  * to 16 MiB; larger batches get their own buffer), and `EncodedBatch.buffer` is a view of it:
@@ -111,15 +114,17 @@ interface Utf8Writable {
   utf8Write(str: string, offset: number, length: number): number;
 }
 
-// Scratch state shared by all calls (encoding is synchronous and never re-entered). `fields[j]`
-// holds a key, value, header key or header value as read from the input, `fieldLengths[j]` its
-// encoded length (-1 = null); per record, `bodySizes`, `headerCounts` and `timestamps`.
+// Scratch state shared by all calls (encoding is synchronous and never re-entered): the headers
+// of the record being written, `fields[j]` a header key or value as read from the input and
+// `fieldLengths[j]` its encoded length (-1 = null).
 const fields: unknown[] = [];
-let fieldLengths = new Int32Array(1024);
-let bodySizes = new Int32Array(256);
-let headerCounts = new Int32Array(256);
-let timestamps = new Float64Array(256);
+let fieldLengths = new Int32Array(64);
 let fieldCount = 0;
+// What the record pass learns besides the bytes: the buffer it ended in, and the timestamps.
+let target: Buffer;
+let baseTimestamp = 0;
+let offsetOfMaxTimestamp = 0;
+let maxTimestampSeen = 0;
 /** Holds the returned batch: reusing it spares the page faults of fresh memory (4-17 µs per 100 KiB). */
 let batchScratch = Buffer.allocUnsafeSlow(64 * 1024);
 /** Holds the uncompressed records of a compressed batch. */
@@ -136,40 +141,30 @@ export function encodeBatch(records: readonly RecordInput[], baseOffset: number,
   try {
     return encode(records, baseOffset, options);
   } finally {
-    fields.fill(null, 0, fieldCount); // drop references to the caller's data
+    // Drop references to the caller's data, also those a throw left behind mid-record.
+    if (fields.length > 0) fields.fill(null);
     fieldCount = 0;
   }
 }
 
 function encode(records: readonly RecordInput[], baseOffset: number, options: EncodeOptions): EncodedBatch {
   const count = checkArguments(records, baseOffset, options);
-  ensureRecordCapacity(count);
-  const recordsSize = measureRecords(records, count, options.now);
 
   let buffer: Buffer;
   if (options.compression === 'none') {
-    buffer = batchBuffer(checkBatchSize(RECORD_BATCH_OVERHEAD + recordsSize));
-    writeRecords(buffer, RECORDS_OFFSET, count);
+    const end = writeRecords(records, count, options.now, RECORDS_OFFSET, true);
+    buffer = target.subarray(0, end);
   } else {
-    const scratch = scratchBuffer(recordsSize, false);
-    writeRecords(scratch, 0, count);
-    buffer = compressRecords(options.compression, scratch.subarray(0, recordsSize));
+    const end = writeRecords(records, count, options.now, 0, false);
+    buffer = compressRecords(options.compression, target.subarray(0, end));
   }
 
   const logAppendTime = options.timestampType === 'LogAppendTime';
-  const baseTimestamp = timestamps[0]!;
-  const offsetOfMaxTimestampDelta = logAppendTime ? 0 : indexOfMaxTimestamp(count);
-  const maxTimestamp = logAppendTime ? options.now : timestamps[offsetOfMaxTimestampDelta]!;
+  const offsetOfMaxTimestampDelta = logAppendTime ? 0 : offsetOfMaxTimestamp;
+  const maxTimestamp = logAppendTime ? options.now : maxTimestampSeen;
   const attributes = compressionId(options.compression) | (logAppendTime ? TIMESTAMP_TYPE_MASK : 0);
   writeHeader(buffer, baseOffset, options.partitionLeaderEpoch ?? 0, attributes, count, baseTimestamp, maxTimestamp);
   return { buffer, recordCount: count, lastOffsetDelta: count - 1, baseTimestamp, maxTimestamp, offsetOfMaxTimestampDelta };
-}
-
-/** Index of the first record with the largest timestamp. */
-function indexOfMaxTimestamp(count: number): number {
-  let index = 0;
-  for (let i = 1; i < count; i++) if (timestamps[i]! > timestamps[index]!) index = i;
-  return index;
 }
 
 /** Writes the 61-byte header, in schema order, then the CRC over [21, end). */
@@ -252,6 +247,17 @@ function scratchBuffer(size: number, forBatch: boolean): Buffer {
   return scratch;
 }
 
+/**
+ * A buffer of at least `size` bytes holding `buf`'s first `used` bytes: the scratch buffer grown
+ * (up to its cap), or past the cap a one-off buffer, grown geometrically.
+ */
+function growScratch(buf: Buffer, size: number, used: number, forBatch: boolean): Buffer {
+  const wanted = Math.max(size, buf.length * 2);
+  const grown = wanted > MAX_SCRATCH_BYTES ? Buffer.allocUnsafe(Math.max(size, Math.min(wanted, MAX_BATCH_SIZE))) : scratchBuffer(wanted, forBatch);
+  buf.copy(grown, 0, 0, used);
+  return grown;
+}
+
 function checkBatchSize(size: number): number {
   if (size > MAX_BATCH_SIZE) throw new RecordTooLargeError(`A record batch of ${size} bytes exceeds the format's limit of ${MAX_BATCH_SIZE}`);
   return size;
@@ -259,15 +265,6 @@ function checkBatchSize(size: number): number {
 
 function isTimestamp(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
-}
-
-function ensureRecordCapacity(count: number): void {
-  if (bodySizes.length >= count) return;
-  let capacity = bodySizes.length * 2;
-  while (capacity < count) capacity *= 2;
-  bodySizes = new Int32Array(capacity);
-  headerCounts = new Int32Array(capacity);
-  timestamps = new Float64Array(capacity);
 }
 
 function ensureFieldCapacity(needed: number): void {
@@ -298,13 +295,13 @@ function describe(value: unknown): string {
 }
 
 /**
- * First pass: validates every record, stores fields, lengths and timestamps in the scratch arrays,
- * and returns the byte size of the records section.
+ * Validates and writes `records` from `pos` into the batch scratch buffer (`forBatch`) or the
+ * records scratch buffer, growing it as needed; leaves the buffer in `target`, the timestamps in
+ * `baseTimestamp`, `maxTimestampSeen` and `offsetOfMaxTimestamp`, and returns the end position.
  */
-function measureRecords(records: readonly RecordInput[], count: number, now: number): number {
-  let total = 0;
-  let j = 0;
-  let baseTimestamp = 0;
+function writeRecords(records: readonly RecordInput[], count: number, now: number, pos: number, forBatch: boolean): number {
+  let buf = scratchBuffer(pos + count * 8, forBatch);
+  const start = pos;
   for (let i = 0; i < count; i++) {
     const record = records[i] as unknown;
     if (typeof record !== 'object' || record === null || Array.isArray(record) || record instanceof Uint8Array) {
@@ -316,44 +313,63 @@ function measureRecords(records: readonly RecordInput[], count: number, now: num
       if (!isTimestamp(timestamp)) throw invalid(i, `timestamp must be a non-negative safe integer, got ${String(timestamp)}`);
       ts = timestamp;
     }
-    if (i === 0) baseTimestamp = ts;
-    timestamps[i] = ts;
-
-    ensureFieldCapacity(j + 2);
+    if (i === 0) {
+      baseTimestamp = ts;
+      maxTimestampSeen = ts;
+      offsetOfMaxTimestamp = 0;
+    } else if (ts > maxTimestampSeen) {
+      maxTimestampSeen = ts;
+      offsetOfMaxTimestamp = i;
+    }
     const keyLength = bytesLength(key, i, 'key');
     const valueLength = bytesLength(value, i, 'value');
-    fields[j] = key;
-    fieldLengths[j] = keyLength;
-    fields[j + 1] = value;
-    fieldLengths[j + 1] = valueLength;
-    j += 2;
-
-    let body =
+    let headerCount = 0;
+    let headersSize = 0;
+    if (headers !== undefined && headers !== null) {
+      fieldCount = measureHeaders(headers, i, 0);
+      headerCount = fieldCount >> 1;
+      for (let k = 0; k < fieldCount; k++) {
+        const length = fieldLengths[k]!;
+        headersSize += sizeOfVarint(length) + (length > 0 ? length : 0);
+      }
+    }
+    const delta = ts - baseTimestamp;
+    const body =
       1 + // attributes
-      sizeOfVarlong(ts - baseTimestamp) +
+      sizeOfVarlong(delta) +
       sizeOfVarint(i) +
       sizeOfVarint(keyLength) +
       (keyLength > 0 ? keyLength : 0) +
       sizeOfVarint(valueLength) +
-      (valueLength > 0 ? valueLength : 0);
-    let headerCount = 0;
-    if (headers !== undefined && headers !== null) {
-      const start = j;
-      j = measureHeaders(headers, i, j);
-      headerCount = (j - start) >> 1;
-      for (let k = start; k < j; k++) {
-        const length = fieldLengths[k]!;
-        body += sizeOfVarint(length) + (length > 0 ? length : 0);
-      }
-    }
-    body += sizeOfVarint(headerCount);
-    headerCounts[i] = headerCount;
-    bodySizes[i] = body;
-    total += sizeOfVarint(body) + body;
-    fieldCount = j;
-    if (total > MAX_BATCH_SIZE) checkBatchSize(RECORD_BATCH_OVERHEAD + total);
+      (valueLength > 0 ? valueLength : 0) +
+      sizeOfVarint(headerCount) +
+      headersSize;
+    const end = pos + 5 + body; // 5: the longest length varint
+    if (end - start + RECORD_BATCH_OVERHEAD > MAX_BATCH_SIZE) checkBatchSize(RECORD_BATCH_OVERHEAD + end - start);
+    if (end > buf.length) buf = growScratch(buf, end, pos, forBatch);
+
+    pos = writeVarint(buf, pos, body);
+    buf[pos++] = 0; // attributes
+    pos = writeVarlong(buf, pos, delta);
+    pos = writeVarint(buf, pos, i);
+    pos = writeField(buf, pos, key, keyLength);
+    pos = writeField(buf, pos, value, valueLength);
+    pos = writeVarint(buf, pos, headerCount);
+    if (headerCount > 0) pos = writeHeaders(buf, pos);
   }
-  return total;
+  target = buf;
+  return pos;
+}
+
+/** Writes the current record's headers from the field slots, then drops the references. */
+function writeHeaders(buf: Buffer, pos: number): number {
+  for (let j = 0; j < fieldCount; j += 2) {
+    pos = writeField(buf, pos, fields[j], fieldLengths[j]!);
+    pos = writeField(buf, pos, fields[j + 1], fieldLengths[j + 1]!);
+  }
+  fields.fill(null, 0, fieldCount);
+  fieldCount = 0;
+  return pos;
 }
 
 /** Stores the headers of record `index` from field slot `j`; returns the next free slot. */
@@ -389,29 +405,6 @@ function storeHeader(key: unknown, value: unknown, index: number, name: string, 
   fields[j + 1] = value;
   fieldLengths[j + 1] = bytesLength(value, index, `${name} value`);
   return j + 2;
-}
-
-/** Second pass: writes the records from the scratch arrays at `pos`. */
-function writeRecords(buf: Buffer, pos: number, count: number): number {
-  const baseTimestamp = timestamps[0]!;
-  let j = 0;
-  for (let i = 0; i < count; i++) {
-    pos = writeVarint(buf, pos, bodySizes[i]!);
-    buf[pos++] = 0; // attributes
-    pos = writeVarlong(buf, pos, timestamps[i]! - baseTimestamp);
-    pos = writeVarint(buf, pos, i);
-    pos = writeField(buf, pos, fields[j], fieldLengths[j]!);
-    pos = writeField(buf, pos, fields[j + 1], fieldLengths[j + 1]!);
-    j += 2;
-    const headerCount = headerCounts[i]!;
-    pos = writeVarint(buf, pos, headerCount);
-    for (let h = 0; h < headerCount; h++) {
-      pos = writeField(buf, pos, fields[j], fieldLengths[j]!);
-      pos = writeField(buf, pos, fields[j + 1], fieldLengths[j + 1]!);
-      j += 2;
-    }
-  }
-  return pos;
 }
 
 /** Writes a length-prefixed field (length -1 = null). */
