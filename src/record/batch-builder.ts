@@ -119,7 +119,6 @@ interface Utf8Writable {
 // `fieldLengths[j]` its encoded length (-1 = null).
 const fields: unknown[] = [];
 let fieldLengths = new Int32Array(64);
-let fieldCount = 0;
 // What the record pass learns besides the bytes: the buffer it ended in, and the timestamps.
 let target: Buffer;
 let baseTimestamp = 0;
@@ -140,10 +139,9 @@ let recordsScratch = Buffer.allocUnsafeSlow(64 * 1024);
 export function encodeBatch(records: readonly RecordInput[], baseOffset: number, options: EncodeOptions): EncodedBatch {
   try {
     return encode(records, baseOffset, options);
-  } finally {
-    // Drop references to the caller's data, also those a throw left behind mid-record.
-    if (fields.length > 0) fields.fill(null);
-    fieldCount = 0;
+  } catch (err) {
+    fields.fill(null); // a throw mid-record leaves references to the caller's headers behind
+    throw err;
   }
 }
 
@@ -323,12 +321,11 @@ function writeRecords(records: readonly RecordInput[], count: number, now: numbe
     }
     const keyLength = bytesLength(key, i, 'key');
     const valueLength = bytesLength(value, i, 'value');
-    let headerCount = 0;
+    let headerFields = 0;
     let headersSize = 0;
     if (headers !== undefined && headers !== null) {
-      fieldCount = measureHeaders(headers, i, 0);
-      headerCount = fieldCount >> 1;
-      for (let k = 0; k < fieldCount; k++) {
+      headerFields = measureHeaders(headers, i, 0);
+      for (let k = 0; k < headerFields; k++) {
         const length = fieldLengths[k]!;
         headersSize += sizeOfVarint(length) + (length > 0 ? length : 0);
       }
@@ -342,7 +339,7 @@ function writeRecords(records: readonly RecordInput[], count: number, now: numbe
       (keyLength > 0 ? keyLength : 0) +
       sizeOfVarint(valueLength) +
       (valueLength > 0 ? valueLength : 0) +
-      sizeOfVarint(headerCount) +
+      sizeOfVarint(headerFields >> 1) +
       headersSize;
     const end = pos + 5 + body; // 5: the longest length varint
     if (end - start + RECORD_BATCH_OVERHEAD > MAX_BATCH_SIZE) checkBatchSize(RECORD_BATCH_OVERHEAD + end - start);
@@ -354,21 +351,20 @@ function writeRecords(records: readonly RecordInput[], count: number, now: numbe
     pos = writeVarint(buf, pos, i);
     pos = writeField(buf, pos, key, keyLength);
     pos = writeField(buf, pos, value, valueLength);
-    pos = writeVarint(buf, pos, headerCount);
-    if (headerCount > 0) pos = writeHeaders(buf, pos);
+    pos = writeVarint(buf, pos, headerFields >> 1);
+    if (headerFields > 0) pos = writeHeaders(buf, pos, headerFields);
   }
   target = buf;
   return pos;
 }
 
-/** Writes the current record's headers from the field slots, then drops the references. */
-function writeHeaders(buf: Buffer, pos: number): number {
-  for (let j = 0; j < fieldCount; j += 2) {
+/** Writes the current record's headers from the first `count` field slots, then drops the references. */
+function writeHeaders(buf: Buffer, pos: number, count: number): number {
+  for (let j = 0; j < count; j += 2) {
     pos = writeField(buf, pos, fields[j], fieldLengths[j]!);
     pos = writeField(buf, pos, fields[j + 1], fieldLengths[j + 1]!);
   }
-  fields.fill(null, 0, fieldCount);
-  fieldCount = 0;
+  fields.fill(null, 0, count);
   return pos;
 }
 

@@ -50,7 +50,7 @@ export function crc32cJs(buf: Uint8Array, start = 0, end = buf.length): number {
 
 /** CRC-32C of `buf[start, end)` with the native implementation (JS fallback if it is missing); unsigned. */
 export function crc32cNative(buf: Uint8Array, start = 0, end = buf.length): number {
-  const impl = native === undefined ? nativeCrc32cImpl() : native;
+  const impl = nativeCrc32cImpl();
   if (impl === null) return crc32cJs(buf, start, end);
   return impl(buf.subarray(start, end)) >>> 0;
 }
