@@ -1,9 +1,18 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { crc32c, crc32cJs, crc32cNative, NATIVE_CRC32C_MIN_BYTES, nativeCrc32cImpl } from '../../src/record/crc32c.js';
+import {
+  addonHardware,
+  crc32c,
+  crc32cJs,
+  crc32cNative,
+  NATIVE_CRC32C_MIN_BYTES,
+  nativeCrc32cImpl,
+  nativeCrc32cImpls,
+} from '../../src/record/crc32c.js';
 import { kafkajs } from './helpers.js';
 
 describe('crc32c', () => {
@@ -15,19 +24,55 @@ describe('crc32c', () => {
     expect(kafkajs.crc32C(input)).toBe(0xe3069283);
   });
 
-  it('has the native implementation (optional dependency aws-crt) available on this platform', () => {
-    expect(nativeCrc32cImpl()).not.toBeNull();
+  it('builds the addon at install, which runs exactly where the CPU has AVX-512 and VPCLMULQDQ', () => {
+    // `npm ci` runs node-gyp (package.json "install"); a machine without a compiler may skip it,
+    // but this project's CI and development machines have one.
+    const cpu = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+    const flags = new Set((/^flags\s*:(.*)$/m.exec(cpu)?.[1] ?? '').trim().split(/\s+/));
+    const capable = process.arch === 'x64' && ['avx512f', 'avx512vl', 'avx512bw', 'vpclmulqdq', 'pclmulqdq', 'sse4_2'].every((f) => flags.has(f));
+    expect(addonHardware()).toBe(capable ? 'avx512' : 'none');
+    expect(nativeCrc32cImpl()?.name).toBe(capable ? 'seglog-avx512' : 'aws-crt');
+    expect(nativeCrc32cImpls().map((impl) => impl.name)).toEqual(capable ? ['seglog-avx512', 'aws-crt'] : ['aws-crt']);
   });
 
   it('agrees between implementations on large inputs at every alignment', () => {
     // The native code takes different paths for long inputs and unaligned starts.
     const big = randomBytes((1 << 20) + 200);
-    for (let start = 0; start < 16; start++) {
-      for (const length of [4096 + 7, 65536 + 13, (1 << 20) + 3]) {
-        const end = Math.min(big.length, start + length);
-        expect(crc32cNative(big, start, end)).toBe(crc32cJs(big, start, end));
+    for (const impl of nativeCrc32cImpls()) {
+      for (let start = 0; start < 16; start++) {
+        for (const length of [4096 + 7, 65536 + 13, (1 << 20) + 3]) {
+          const end = Math.min(big.length, start + length);
+          expect(impl.crc32c(big, start, end), `${impl.name} ${start}+${length}`).toBe(crc32cJs(big, start, end));
+        }
       }
     }
+  });
+
+  it('agrees with JS at every length up to 1100 bytes and every start up to 64 (each folding step and tail)', () => {
+    // The addon folds 512 (from 1 KiB), 256, 64, then 16 bytes at a time and ends with 8- and 1-byte steps.
+    const buf = randomBytes(1200);
+    for (const impl of nativeCrc32cImpls()) {
+      for (let start = 0; start < 64; start += 7) {
+        for (let length = 0; length <= 1100; length++) {
+          const got = impl.crc32c(buf, start, start + length);
+          if (got !== crc32cJs(buf, start, start + length)) expect(got, `${impl.name} ${start}+${length}`).toBe(crc32cJs(buf, start, start + length));
+        }
+      }
+      expect(impl.crc32c(buf, 5, 5)).toBe(0);
+    }
+  });
+
+  it('makes the addon refuse a range outside its buffer instead of reading past it', () => {
+    const addon = nativeCrc32cImpls().find((impl) => impl.name === 'seglog-avx512');
+    if (addon === undefined) {
+      expect(addonHardware()).not.toBe('avx512');
+      return;
+    }
+    const buf = Buffer.alloc(300);
+    expect(() => addon.crc32c(buf, 0, 301)).toThrow(RangeError);
+    expect(() => addon.crc32c(buf, 10, 5)).toThrow(RangeError);
+    expect(() => addon.crc32c(buf, -1, 5)).toThrow(RangeError);
+    expect(() => addon.crc32c('abc' as unknown as Uint8Array, 0, 1)).toThrow(TypeError);
   });
 
   it('returns unsigned values and covers only [start, end)', () => {
@@ -46,6 +91,7 @@ describe('crc32c', () => {
         expect(crc32c(big, start, end)).toBe(expected);
         expect(crc32cJs(big, start, end)).toBe(expected);
         expect(crc32cNative(big, start, end)).toBe(expected);
+        for (const impl of nativeCrc32cImpls()) expect(impl.crc32c(big, start, end)).toBe(expected);
       }),
       { numRuns: 500 },
     );

@@ -1,0 +1,216 @@
+/*
+ * CRC-32C (Castagnoli) with AVX-512 carry-less multiplies, for seglog's record-batch checksums.
+ *
+ * Why it exists: the batch CRC is the largest cost of encoding a batch after copying its records,
+ * and the prebuilt binaries of aws-crt (the other native CRC seglog can use) carry no AVX-512 path:
+ * they run the CRC32 instruction on three streams, ~30 GB/s here. Folding with VPCLMULQDQ on
+ * eight 512-bit registers (512 bytes per step; four registers for inputs under 1 KiB) runs at
+ * ~64 GB/s on 100 KiB here, where it is bound by the cache, and calls in ~40 ns against ~110 ns.
+ *
+ * How: the message is a polynomial over GF(2), bit-reflected (the first byte's lowest bit is the
+ * highest power). A 16-byte lane L = x^64 A + B (A from its low 8 bytes, B from its high 8) that
+ * is followed by D more bits contributes L * x^D, and L * x^D = A * x^(D+64) + B * x^D, which is
+ * congruent mod P to A * K1 + B * K2 with K1 = x^(D+64) mod P and K2 = x^D mod P, both under
+ * 32 bits. A carry-less multiply of two bit-reflected 64-bit operands yields the reflected product
+ * times x, so the constants stored are x^(D+63) mod P and x^(D-1) mod P, reflected into 64 bits.
+ * Folding keeps everything as 128-bit lanes until one lane is left; the CRC32 instruction then
+ * reduces that lane and takes the tail. The constants were computed for this file (see
+ * `native/constants.mjs`), and the tests compare every length and alignment with the
+ * table-driven JS implementation.
+ *
+ * Exposed to JS as `crc32c(buffer, start, end) -> uint32` (initial value and final xor
+ * 0xFFFFFFFF, as Kafka computes it) and `hardware` ('avx512' or 'none'). Without AVX-512 and
+ * VPCLMULQDQ on the running CPU, or on a non-x86 build, `hardware` is 'none' and seglog does not
+ * call it.
+ */
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SEGLOG_X86 1
+#include <immintrin.h>
+
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,vpclmulqdq,pclmul,sse4.2")))
+
+/* Folding constants: {x^(D+63) mod P, x^(D-1) mod P}, reflected into 64 bits, for distance D. */
+#define K4096_LO 0x75bda45400000000ULL
+#define K4096_HI 0xe986c14800000000ULL
+#define K2048_LO 0xe9a5d8be00000000ULL
+#define K2048_HI 0x1426a81500000000ULL
+#define K512_LO 0x1c19243b00000000ULL
+#define K512_HI 0x75bba45b00000000ULL
+#define K128_LO 0x3743f7bd00000000ULL
+#define K128_HI 0x3171d43000000000ULL
+
+/* CRC32 instruction over n bytes, eight at a time: small inputs and the tail after folding. */
+AVX512_TARGET static uint32_t crc_bytes(uint32_t crc, const uint8_t *p, size_t n) {
+  uint64_t c = crc;
+  while (n >= 8) {
+    uint64_t v;
+    __builtin_memcpy(&v, p, 8);
+    c = _mm_crc32_u64(c, v);
+    p += 8;
+    n -= 8;
+  }
+  uint32_t c32 = (uint32_t)c;
+  while (n-- > 0) c32 = _mm_crc32_u8(c32, *p++);
+  return c32;
+}
+
+/* x folded forward over D bits (constants k) and xored with `next`. */
+AVX512_TARGET static inline __m512i fold512(__m512i x, __m512i k, __m512i next) {
+  __m512i lo = _mm512_clmulepi64_epi128(x, k, 0x00);
+  __m512i hi = _mm512_clmulepi64_epi128(x, k, 0x11);
+  return _mm512_ternarylogic_epi64(lo, hi, next, 0x96); /* lo ^ hi ^ next */
+}
+
+AVX512_TARGET static inline __m128i fold128(__m128i x, __m128i k, __m128i next) {
+  __m128i lo = _mm_clmulepi64_si128(x, k, 0x00);
+  __m128i hi = _mm_clmulepi64_si128(x, k, 0x11);
+  return _mm_xor_si128(_mm_xor_si128(lo, hi), next);
+}
+
+/* Running CRC state (not inverted) over n >= 256 bytes. */
+AVX512_TARGET static uint32_t crc_fold(uint32_t crc, const uint8_t *p, size_t n) {
+  __m512i x0 = _mm512_loadu_si512((const void *)(p + 0));
+  __m512i x1 = _mm512_loadu_si512((const void *)(p + 64));
+  __m512i x2 = _mm512_loadu_si512((const void *)(p + 128));
+  __m512i x3 = _mm512_loadu_si512((const void *)(p + 192));
+  /* The state joins the message at its first four bytes. */
+  x0 = _mm512_xor_si512(x0, _mm512_castsi128_si512(_mm_cvtsi32_si128((int)crc)));
+  p += 256;
+  n -= 256;
+
+  const __m512i k2048 = _mm512_set_epi64(K2048_HI, K2048_LO, K2048_HI, K2048_LO, K2048_HI, K2048_LO, K2048_HI, K2048_LO);
+  if (n >= 768) {
+    __m512i y0 = _mm512_loadu_si512((const void *)(p + 0));
+    __m512i y1 = _mm512_loadu_si512((const void *)(p + 64));
+    __m512i y2 = _mm512_loadu_si512((const void *)(p + 128));
+    __m512i y3 = _mm512_loadu_si512((const void *)(p + 192));
+    p += 256;
+    n -= 256;
+    const __m512i k4096 = _mm512_set_epi64(K4096_HI, K4096_LO, K4096_HI, K4096_LO, K4096_HI, K4096_LO, K4096_HI, K4096_LO);
+    while (n >= 512) {
+      x0 = fold512(x0, k4096, _mm512_loadu_si512((const void *)(p + 0)));
+      x1 = fold512(x1, k4096, _mm512_loadu_si512((const void *)(p + 64)));
+      x2 = fold512(x2, k4096, _mm512_loadu_si512((const void *)(p + 128)));
+      x3 = fold512(x3, k4096, _mm512_loadu_si512((const void *)(p + 192)));
+      y0 = fold512(y0, k4096, _mm512_loadu_si512((const void *)(p + 256)));
+      y1 = fold512(y1, k4096, _mm512_loadu_si512((const void *)(p + 320)));
+      y2 = fold512(y2, k4096, _mm512_loadu_si512((const void *)(p + 384)));
+      y3 = fold512(y3, k4096, _mm512_loadu_si512((const void *)(p + 448)));
+      p += 512;
+      n -= 512;
+    }
+    x0 = fold512(x0, k2048, y0);
+    x1 = fold512(x1, k2048, y1);
+    x2 = fold512(x2, k2048, y2);
+    x3 = fold512(x3, k2048, y3);
+  }
+  while (n >= 256) {
+    x0 = fold512(x0, k2048, _mm512_loadu_si512((const void *)(p + 0)));
+    x1 = fold512(x1, k2048, _mm512_loadu_si512((const void *)(p + 64)));
+    x2 = fold512(x2, k2048, _mm512_loadu_si512((const void *)(p + 128)));
+    x3 = fold512(x3, k2048, _mm512_loadu_si512((const void *)(p + 192)));
+    p += 256;
+    n -= 256;
+  }
+
+  /* Four registers into one, then 64 bytes at a time. */
+  const __m512i k512 = _mm512_set_epi64(K512_HI, K512_LO, K512_HI, K512_LO, K512_HI, K512_LO, K512_HI, K512_LO);
+  x1 = fold512(x0, k512, x1);
+  x2 = fold512(x1, k512, x2);
+  x0 = fold512(x2, k512, x3);
+  while (n >= 64) {
+    x0 = fold512(x0, k512, _mm512_loadu_si512((const void *)p));
+    p += 64;
+    n -= 64;
+  }
+
+  /* Four lanes into one, then 16 bytes at a time. */
+  const __m128i k128 = _mm_set_epi64x((long long)K128_HI, (long long)K128_LO);
+  __m128i a = _mm512_extracti32x4_epi32(x0, 0);
+  a = fold128(a, k128, _mm512_extracti32x4_epi32(x0, 1));
+  a = fold128(a, k128, _mm512_extracti32x4_epi32(x0, 2));
+  a = fold128(a, k128, _mm512_extracti32x4_epi32(x0, 3));
+  while (n >= 16) {
+    a = fold128(a, k128, _mm_loadu_si128((const __m128i *)p));
+    p += 16;
+    n -= 16;
+  }
+
+  /* The lane is now the whole message so far, as 16 bytes that follow a zero state. */
+  uint64_t c = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(a));
+  c = _mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(a, 1));
+  return crc_bytes((uint32_t)c, p, n);
+}
+
+AVX512_TARGET static uint32_t crc32c_avx512(const uint8_t *p, size_t n) {
+  uint32_t state = 0xffffffffu;
+  state = n >= 256 ? crc_fold(state, p, n) : crc_bytes(state, p, n);
+  return ~state;
+}
+
+static int has_avx512(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("vpclmulqdq") &&
+         __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.2");
+}
+#else
+static int has_avx512(void) { return 0; }
+#endif
+
+static int hardware_ok = 0;
+
+static napi_value Crc32c(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
+    napi_throw_type_error(env, NULL, "crc32c(buffer, start, end)");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "crc32c: buffer must be a Uint8Array");
+    return NULL;
+  }
+  int64_t start = 0;
+  int64_t end = 0;
+  napi_get_value_int64(env, argv[1], &start);
+  napi_get_value_int64(env, argv[2], &end);
+  if (start < 0 || end < start || (uint64_t)end > length) {
+    napi_throw_range_error(env, NULL, "crc32c: start and end must satisfy 0 <= start <= end <= length");
+    return NULL;
+  }
+  uint32_t crc = 0;
+#ifdef SEGLOG_X86
+  if (!hardware_ok) {
+    napi_throw_error(env, NULL, "crc32c: this CPU lacks AVX-512 with VPCLMULQDQ");
+    return NULL;
+  }
+  crc = crc32c_avx512((const uint8_t *)data + start, (size_t)(end - start));
+#else
+  napi_throw_error(env, NULL, "crc32c: not built for this CPU");
+  return NULL;
+#endif
+  napi_value result;
+  napi_create_uint32(env, crc, &result);
+  return result;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  hardware_ok = has_avx512();
+  napi_value fn;
+  napi_value hardware;
+  napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, Crc32c, NULL, &fn);
+  napi_set_named_property(env, exports, "crc32c", fn);
+  napi_create_string_utf8(env, hardware_ok ? "avx512" : "none", NAPI_AUTO_LENGTH, &hardware);
+  napi_set_named_property(env, exports, "hardware", hardware);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
