@@ -45,6 +45,8 @@ export const SIZES = {
   manySegments: envNumber('SEGLOG_BENCH_SEGMENTS', 1000),
   /** Runs per figure (the median is reported). */
   runs: envNumber('SEGLOG_BENCH_RUNS', QUICK ? 3 : 5),
+  /** Pairs of runs (seglog and raw, order alternating) of the fresh-records append workload. */
+  freshRuns: envNumber('SEGLOG_BENCH_FRESH_RUNS', QUICK ? 3 : 11),
   /** tinybench time budget per latency task and run, ms. */
   latencyMs: envNumber('SEGLOG_BENCH_LATENCY_MS', QUICK ? 100 : 1000),
   /** Concurrent producers of the durable-append workload. */
