@@ -1,10 +1,11 @@
 /**
- * Races the pure-JS and native CRC-32C by input size, to place `NATIVE_CRC32C_MIN_BYTES`
- * (src/record/crc32c.ts). Run: `npx tsc -p tsconfig.json && node dist-all/bench/crc32c.js`.
+ * Races the CRC-32C implementations by input size, to place their thresholds
+ * (src/record/crc32c.ts): JS, and every native one that loads here (seglog's AVX-512 addon,
+ * aws-crt). Run: `npx tsc -p tsconfig.json && node dist-all/bench/crc32c.js`.
  */
-import { crc32cJs, crc32cNative, NATIVE_CRC32C_MIN_BYTES } from '../src/record/crc32c.js';
+import { crc32cJs, NATIVE_CRC32C_MIN_BYTES, nativeCrc32cImpl, nativeCrc32cImpls } from '../src/record/crc32c.js';
 
-const SIZES = [16, 64, 96, 128, 160, 192, 256, 320, 384, 512, 1024, 4096, 65536, 1 << 20];
+const SIZES = [16, 64, 96, 128, 160, 192, 256, 320, 384, 512, 1024, 4096, 16384, 65536, 103461, 1 << 20];
 const data = Buffer.alloc((1 << 20) + 64);
 for (let i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 0xff;
 
@@ -19,11 +20,12 @@ function nsPerCall(fn: (buf: Uint8Array, start: number, end: number) => number, 
   return elapsed;
 }
 
-console.log(`threshold in use: ${NATIVE_CRC32C_MIN_BYTES} B`);
-console.log('bytes      js ns   native ns   faster');
+const impls = [{ name: 'js', minBytes: 0, crc32c: crc32cJs }, ...nativeCrc32cImpls()];
+const chosen = nativeCrc32cImpl();
+console.log(`in use: ${chosen === null ? 'js only' : `${chosen.name} from ${chosen.minBytes} B (any native from ${NATIVE_CRC32C_MIN_BYTES} B), js below`}`);
+console.log(`${'bytes'.padStart(7)} ${impls.map((impl) => `${impl.name} ns`.padStart(18)).join('')}   fastest`);
 for (const size of SIZES) {
-  const js = nsPerCall(crc32cJs, size);
-  const native = nsPerCall(crc32cNative, size);
-  const faster = js <= native ? 'js' : 'native';
-  console.log(`${String(size).padStart(7)} ${js.toFixed(0).padStart(9)} ${native.toFixed(0).padStart(11)}   ${faster}`);
+  const times = impls.map((impl) => nsPerCall(impl.crc32c, size));
+  const fastest = impls[times.indexOf(Math.min(...times))]!.name;
+  console.log(`${String(size).padStart(7)} ${times.map((t) => t.toFixed(0).padStart(18)).join('')}   ${fastest}`);
 }
