@@ -180,8 +180,10 @@ static napi_value Crc32c(napi_env env, napi_callback_info info) {
   }
   int64_t start = 0;
   int64_t end = 0;
-  napi_get_value_int64(env, argv[1], &start);
-  napi_get_value_int64(env, argv[2], &end);
+  if (napi_get_value_int64(env, argv[1], &start) != napi_ok || napi_get_value_int64(env, argv[2], &end) != napi_ok) {
+    napi_throw_type_error(env, NULL, "crc32c: start and end must be numbers");
+    return NULL;
+  }
   if (start < 0 || end < start || (uint64_t)end > length) {
     napi_throw_range_error(env, NULL, "crc32c: start and end must satisfy 0 <= start <= end <= length");
     return NULL;

@@ -73,6 +73,7 @@ describe('crc32c', () => {
     expect(() => addon.crc32c(buf, 10, 5)).toThrow(RangeError);
     expect(() => addon.crc32c(buf, -1, 5)).toThrow(RangeError);
     expect(() => addon.crc32c('abc' as unknown as Uint8Array, 0, 1)).toThrow(TypeError);
+    expect(() => addon.crc32c(buf, '0' as unknown as number, 1)).toThrow(TypeError);
   });
 
   it('returns unsigned values and covers only [start, end)', () => {
