@@ -25,8 +25,9 @@
  * a JS loop, others by `utf8Write`), growing the buffer when the next record would not fit; the
  * header and last the CRC-32C of bytes [21, end) complete it. The earlier measure-then-write
  * passes kept every field and length in scratch arrays between the two; one pass needs no such
- * state (framing 100 small records: 6.25 -> 6.05 us here, so ~60 ns per record remain, spread
- * over the property reads, checks and varints). A compressed batch encodes its records
+ * state. Encoding 100 records of 20 B takes ~6 us here (~55 ns per record, spread over the
+ * property reads, checks and varints); 100 records of 1 KiB in the CPU cache ~8.4 us, of which
+ * the CRC is 1.7 us and the copies ~2 us. A compressed batch encodes its records
  * into a second scratch buffer first; lz4 then writes its frame straight behind the header,
  * other codecs' output is copied there.
  *
