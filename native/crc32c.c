@@ -152,6 +152,7 @@ AVX512_TARGET static uint32_t crc32c_avx512(const uint8_t *p, size_t n) {
   return ~state;
 }
 
+/* Per call: libgcc reads CPUID once (at load) and these only test bits it cached. */
 static int has_avx512(void) {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
@@ -161,8 +162,6 @@ static int has_avx512(void) {
 #else
 static int has_avx512(void) { return 0; }
 #endif
-
-static int hardware_ok = 0;
 
 static napi_value Crc32c(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -178,39 +177,41 @@ static napi_value Crc32c(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "crc32c: buffer must be a Uint8Array");
     return NULL;
   }
-  int64_t start = 0;
-  int64_t end = 0;
-  if (napi_get_value_int64(env, argv[1], &start) != napi_ok || napi_get_value_int64(env, argv[2], &end) != napi_ok) {
+  double start = 0;
+  double end = 0;
+  if (napi_get_value_double(env, argv[1], &start) != napi_ok || napi_get_value_double(env, argv[2], &end) != napi_ok) {
     napi_throw_type_error(env, NULL, "crc32c: start and end must be numbers");
     return NULL;
   }
-  if (start < 0 || end < start || (uint64_t)end > length) {
-    napi_throw_range_error(env, NULL, "crc32c: start and end must satisfy 0 <= start <= end <= length");
+  /* Integers with 0 <= start <= end <= length (NaN fails every comparison). */
+  if (!(start >= 0 && end >= start && end <= (double)length && start == (double)(size_t)start && end == (double)(size_t)end)) {
+    napi_throw_range_error(env, NULL, "crc32c: start and end must be integers with 0 <= start <= end <= length");
     return NULL;
   }
   uint32_t crc = 0;
 #ifdef SEGLOG_X86
-  if (!hardware_ok) {
+  if (!has_avx512()) {
     napi_throw_error(env, NULL, "crc32c: this CPU lacks AVX-512 with VPCLMULQDQ");
     return NULL;
   }
-  crc = crc32c_avx512((const uint8_t *)data + start, (size_t)(end - start));
+  crc = crc32c_avx512((const uint8_t *)data + (size_t)start, (size_t)end - (size_t)start);
 #else
+  (void)data;
   napi_throw_error(env, NULL, "crc32c: not built for this CPU");
   return NULL;
 #endif
-  napi_value result;
-  napi_create_uint32(env, crc, &result);
+  napi_value result = NULL;
+  if (napi_create_uint32(env, crc, &result) != napi_ok) return NULL;
   return result;
 }
 
 static napi_value Init(napi_env env, napi_value exports) {
-  hardware_ok = has_avx512();
   napi_value fn;
   napi_value hardware;
-  napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, Crc32c, NULL, &fn);
-  napi_set_named_property(env, exports, "crc32c", fn);
-  napi_create_string_utf8(env, hardware_ok ? "avx512" : "none", NAPI_AUTO_LENGTH, &hardware);
+  /* Nothing is exported when a call fails: the JS side then treats the addon as absent. */
+  if (napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, Crc32c, NULL, &fn) != napi_ok) return exports;
+  if (napi_create_string_utf8(env, has_avx512() ? "avx512" : "none", NAPI_AUTO_LENGTH, &hardware) != napi_ok) return exports;
+  if (napi_set_named_property(env, exports, "crc32c", fn) != napi_ok) return exports;
   napi_set_named_property(env, exports, "hardware", hardware);
   return exports;
 }

@@ -330,7 +330,8 @@ function writeRecords(records: readonly RecordInput[], count: number, now: numbe
     if (key instanceof Uint8Array) keyLength = key.length;
     else if (key === null || key === undefined) {
       keyLength = -1;
-      // An array or a Buffer passed as a record reads back with neither key nor value.
+      // An array or a Buffer passed as a record reads back with neither key nor value (one that
+      // carries its own key or value property is taken as the record it claims to be).
       if ((value === null || value === undefined) && (Array.isArray(record) || record instanceof Uint8Array)) throw notARecord(i, record);
     } else keyLength = bytesLength(key, i, 'key');
     const valueLength = value instanceof Uint8Array ? value.length : bytesLength(value, i, 'value');

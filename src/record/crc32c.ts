@@ -63,22 +63,24 @@ interface Addon {
 }
 
 function requireAddon(): Addon | null {
-  const require = createRequire(import.meta.url);
-  // From src/record (tests), dist/record (the package) and dist-all/src/record (benches).
-  for (const path of ['../../build/Release/seglog_native.node', '../../../build/Release/seglog_native.node']) {
-    try {
-      return require(path) as Addon;
-    } catch {
-      // Not built here (no compiler at install) or another layout: try the next path.
-    }
+  // The package root is two levels up from src/record (tests) and dist/record (the package),
+  // three from dist-all/src/record (benches); never look outside the package.
+  const root = import.meta.url.includes('/dist-all/') ? '../../../' : '../../';
+  try {
+    return createRequire(import.meta.url)(`${root}build/Release/seglog_native.node`) as Addon;
+  } catch {
+    return null; // not built here (no compiler at install)
   }
-  return null;
 }
 
 function loadAddon(): NativeCrc32c | null {
   const addon = requireAddon();
-  if (addon === null || addon.hardware !== 'avx512') return null;
-  if (addon.crc32c(CHECK_INPUT, 0, CHECK_INPUT.length) !== CHECK_VALUE) return null;
+  if (addon === null || addon.hardware !== 'avx512' || typeof addon.crc32c !== 'function') return null;
+  try {
+    if (addon.crc32c(CHECK_INPUT, 0, CHECK_INPUT.length) !== CHECK_VALUE) return null;
+  } catch {
+    return null;
+  }
   return { name: 'seglog-avx512', minBytes: NATIVE_CRC32C_MIN_BYTES, crc32c: addon.crc32c };
 }
 

@@ -26,7 +26,8 @@ describe('crc32c', () => {
 
   it('builds the addon at install, which runs exactly where the CPU has AVX-512 and VPCLMULQDQ', () => {
     // `npm ci` runs node-gyp (package.json "install"); a machine without a compiler may skip it,
-    // but this project's CI and development machines have one.
+    // but this project's CI and development machines have one, and install the optional aws-crt:
+    // a failure here on them means the install did not build what users get.
     const cpu = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
     const flags = new Set((/^flags\s*:(.*)$/m.exec(cpu)?.[1] ?? '').trim().split(/\s+/));
     const capable = process.arch === 'x64' && ['avx512f', 'avx512vl', 'avx512bw', 'vpclmulqdq', 'pclmulqdq', 'sse4_2'].every((f) => flags.has(f));
@@ -74,6 +75,9 @@ describe('crc32c', () => {
     expect(() => addon.crc32c(buf, -1, 5)).toThrow(RangeError);
     expect(() => addon.crc32c('abc' as unknown as Uint8Array, 0, 1)).toThrow(TypeError);
     expect(() => addon.crc32c(buf, '0' as unknown as number, 1)).toThrow(TypeError);
+    expect(() => addon.crc32c(buf, 0, Number.POSITIVE_INFINITY)).toThrow(RangeError);
+    expect(() => addon.crc32c(buf, Number.NaN, 5)).toThrow(RangeError);
+    expect(() => addon.crc32c(buf, 0.5, 5)).toThrow(RangeError);
   });
 
   it('returns unsigned values and covers only [start, end)', () => {
