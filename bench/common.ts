@@ -46,7 +46,7 @@ export const SIZES = {
   /** Runs per figure (the median is reported). */
   runs: envNumber('SEGLOG_BENCH_RUNS', QUICK ? 3 : 5),
   /** Pairs of runs (seglog and raw, order alternating) of the fresh-records append workload. */
-  freshRuns: envNumber('SEGLOG_BENCH_FRESH_RUNS', QUICK ? 3 : 11),
+  freshRuns: envNumber('SEGLOG_BENCH_FRESH_RUNS', QUICK ? 4 : 12),
   /** tinybench time budget per latency task and run, ms. */
   latencyMs: envNumber('SEGLOG_BENCH_LATENCY_MS', QUICK ? 100 : 1000),
   /** Concurrent producers of the durable-append workload. */
