@@ -71,57 +71,55 @@ AVX512_TARGET static inline __m128i fold128(__m128i x, __m128i k, __m128i next) 
   return _mm_xor_si128(_mm_xor_si128(lo, hi), next);
 }
 
+/* The pair {lo, hi} in each of the four 128-bit lanes. */
+AVX512_TARGET static inline __m512i lanes(unsigned long long lo, unsigned long long hi) {
+  return _mm512_broadcast_i32x4(_mm_set_epi64x((long long)hi, (long long)lo));
+}
+
+/* Four registers (256 consecutive bytes) loaded from p. */
+AVX512_TARGET static inline void load4(__m512i x[4], const uint8_t *p) {
+  for (int i = 0; i < 4; i++) x[i] = _mm512_loadu_si512((const void *)(p + 64 * i));
+}
+
+/* Four registers each folded forward over D bits (constants k) onto the 256 bytes at p. */
+AVX512_TARGET static inline void fold4(__m512i x[4], __m512i k, const uint8_t *p) {
+  for (int i = 0; i < 4; i++) x[i] = fold512(x[i], k, _mm512_loadu_si512((const void *)(p + 64 * i)));
+}
+
 /* Running CRC state (not inverted) over n >= 256 bytes. */
 AVX512_TARGET static uint32_t crc_fold(uint32_t crc, const uint8_t *p, size_t n) {
-  __m512i x0 = _mm512_loadu_si512((const void *)(p + 0));
-  __m512i x1 = _mm512_loadu_si512((const void *)(p + 64));
-  __m512i x2 = _mm512_loadu_si512((const void *)(p + 128));
-  __m512i x3 = _mm512_loadu_si512((const void *)(p + 192));
+  __m512i x[4];
+  load4(x, p);
   /* The state joins the message at its first four bytes. */
-  x0 = _mm512_xor_si512(x0, _mm512_castsi128_si512(_mm_cvtsi32_si128((int)crc)));
+  x[0] = _mm512_xor_si512(x[0], _mm512_castsi128_si512(_mm_cvtsi32_si128((int)crc)));
   p += 256;
   n -= 256;
 
-  const __m512i k2048 = _mm512_set_epi64(K2048_HI, K2048_LO, K2048_HI, K2048_LO, K2048_HI, K2048_LO, K2048_HI, K2048_LO);
+  const __m512i k2048 = lanes(K2048_LO, K2048_HI);
   if (n >= 768) {
-    __m512i y0 = _mm512_loadu_si512((const void *)(p + 0));
-    __m512i y1 = _mm512_loadu_si512((const void *)(p + 64));
-    __m512i y2 = _mm512_loadu_si512((const void *)(p + 128));
-    __m512i y3 = _mm512_loadu_si512((const void *)(p + 192));
+    /* Eight registers, 512 bytes per step: the multiplies' latency is hidden on a few KiB. */
+    __m512i y[4];
+    load4(y, p);
     p += 256;
     n -= 256;
-    const __m512i k4096 = _mm512_set_epi64(K4096_HI, K4096_LO, K4096_HI, K4096_LO, K4096_HI, K4096_LO, K4096_HI, K4096_LO);
+    const __m512i k4096 = lanes(K4096_LO, K4096_HI);
     while (n >= 512) {
-      x0 = fold512(x0, k4096, _mm512_loadu_si512((const void *)(p + 0)));
-      x1 = fold512(x1, k4096, _mm512_loadu_si512((const void *)(p + 64)));
-      x2 = fold512(x2, k4096, _mm512_loadu_si512((const void *)(p + 128)));
-      x3 = fold512(x3, k4096, _mm512_loadu_si512((const void *)(p + 192)));
-      y0 = fold512(y0, k4096, _mm512_loadu_si512((const void *)(p + 256)));
-      y1 = fold512(y1, k4096, _mm512_loadu_si512((const void *)(p + 320)));
-      y2 = fold512(y2, k4096, _mm512_loadu_si512((const void *)(p + 384)));
-      y3 = fold512(y3, k4096, _mm512_loadu_si512((const void *)(p + 448)));
+      fold4(x, k4096, p);
+      fold4(y, k4096, p + 256);
       p += 512;
       n -= 512;
     }
-    x0 = fold512(x0, k2048, y0);
-    x1 = fold512(x1, k2048, y1);
-    x2 = fold512(x2, k2048, y2);
-    x3 = fold512(x3, k2048, y3);
+    for (int i = 0; i < 4; i++) x[i] = fold512(x[i], k2048, y[i]);
   }
   while (n >= 256) {
-    x0 = fold512(x0, k2048, _mm512_loadu_si512((const void *)(p + 0)));
-    x1 = fold512(x1, k2048, _mm512_loadu_si512((const void *)(p + 64)));
-    x2 = fold512(x2, k2048, _mm512_loadu_si512((const void *)(p + 128)));
-    x3 = fold512(x3, k2048, _mm512_loadu_si512((const void *)(p + 192)));
+    fold4(x, k2048, p);
     p += 256;
     n -= 256;
   }
 
   /* Four registers into one, then 64 bytes at a time. */
-  const __m512i k512 = _mm512_set_epi64(K512_HI, K512_LO, K512_HI, K512_LO, K512_HI, K512_LO, K512_HI, K512_LO);
-  x1 = fold512(x0, k512, x1);
-  x2 = fold512(x1, k512, x2);
-  x0 = fold512(x2, k512, x3);
+  const __m512i k512 = lanes(K512_LO, K512_HI);
+  __m512i x0 = fold512(fold512(fold512(x[0], k512, x[1]), k512, x[2]), k512, x[3]);
   while (n >= 64) {
     x0 = fold512(x0, k512, _mm512_loadu_si512((const void *)p));
     p += 64;
