@@ -3,10 +3,9 @@ import { CorruptRecordError, LogIOError, OffsetOverflowError } from '../errors.j
 import { OffsetIndex } from '../index/offset-index.js';
 import { TimeIndex } from '../index/time-index.js';
 import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js';
-import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
-import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from './file-names.js';
+import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from '../files/file-names.js';
 
 const INT32_MAX = 2 ** 31 - 1;
 const NOT_LOADED = -2;
@@ -80,8 +79,9 @@ export class LogSegment {
     const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true, options.reserveLimit), options);
     segment.maxTimestampSoFar = -1;
     segment.cachedNextOffset = baseOffset;
-    segment.offsetIndex;
-    segment.timeIndex;
+    // Opening the indexes creates their files, preallocated.
+    void segment.offsetIndex;
+    void segment.timeIndex;
     return segment;
   }
 
