@@ -54,6 +54,7 @@ export class LogSegment {
   private _timeIndex: TimeIndex | null = null;
   private maxTimestampSoFar = NOT_LOADED;
   private offsetOfMaxTimestampSoFar = -1;
+  /** Bytes appended since the last index entry; in memory only, 0 for every segment opened (as Kafka). */
   private bytesSinceLastIndexEntry = 0;
   private rollingBasedTimestamp = NOT_LOADED;
   private created: number;
@@ -363,7 +364,10 @@ export class LogSegment {
     const truncatedBytes = this.log.truncateTo(validBytes);
     this.appendFinalTimeIndexEntry();
     this.cachedNextOffset = previousLastOffset + 1;
-    this.bytesSinceLastIndexEntry = validBytes - lastIndexedPosition;
+    // Kafka keeps this count in memory only and recover() leaves it alone: a segment opened after
+    // a restart starts at 0, so the first batches after it get no entry until the interval is
+    // crossed again. Following that keeps our index files byte-identical to a broker's.
+    this.bytesSinceLastIndexEntry = 0;
     this.rollingBasedTimestamp = NOT_LOADED;
     return reason === undefined ? { truncatedBytes } : { truncatedBytes, reason };
   }
