@@ -22,6 +22,7 @@ import {
   readBaseOffset,
   readBaseTimestamp,
   readCrc,
+  readInt64,
   readLastOffsetDelta,
   readMaxTimestamp,
   readRecordCount,
@@ -38,6 +39,7 @@ import {
   type RawIndex,
 } from './scan.js';
 import type { SegmentFiles } from './listing.js';
+import { belowBase, lengthViolation, offsetOrder, positionOutside, timeOrder, type IndexViolation } from '../index/index-check.js';
 
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -220,6 +222,7 @@ class SegmentChecker {
     if (!this.options.indexes) return;
     this.checkIndexShape(index, 'index', 'offset index');
     const base = this.seg.baseOffset;
+    const bounds = { baseOffset: base };
     const buf = index.buf;
     const n = index.entries;
     const offsets = new Float64Array(n);
@@ -229,15 +232,15 @@ class SegmentChecker {
     let previousOffset = -1;
     let previousPosition = -1;
     for (let i = 0; i < n; i++) {
-      const offset = base + buf.readInt32BE(i * 8);
-      const position = buf.readInt32BE(i * 8 + 4);
-      if (offset < base) {
-        this.indexProblem(index.file, 8, i, offset, 'index-below-base', `entry ${i} has offset ${offset}, below the segment's base offset ${base}`);
-      } else if (kept > 0 && (offset <= previousOffset || position <= previousPosition)) {
-        this.indexProblem(index.file, 8, i, offset, 'index-order', `entry ${i} (offset ${offset}, position ${position}) does not come after entry ${slots[kept - 1]} (offset ${previousOffset}, position ${previousPosition}): entries must increase`);
-      }
-      if (position < 0) {
-        this.indexProblem(index.file, 8, i, offset, 'index-past-log', `entry ${i} (offset ${offset}) has a negative position ${position}`);
+      const entry = { offset: base + buf.readInt32BE(i * 8), position: buf.readInt32BE(i * 8 + 4) };
+      const { offset, position } = entry;
+      const previous = { offset: previousOffset, position: previousPosition };
+      const misplaced = belowBase(bounds, i, offset) ?? (kept > 0 ? offsetOrder(i, entry, slots[kept - 1]!, previous, true) : null);
+      if (misplaced !== null) this.indexViolation(index.file, 8, 'index', misplaced);
+      // A negative position (past-log without a log size) points nowhere: the entry is dropped.
+      const outside = positionOutside(bounds, i, entry);
+      if (outside !== null) {
+        this.indexViolation(index.file, 8, 'index', outside);
         continue;
       }
       offsets[kept] = offset;
@@ -274,6 +277,7 @@ class SegmentChecker {
     if (!this.options.indexes) return;
     this.checkIndexShape(index, 'timeindex', 'time index');
     const base = this.seg.baseOffset;
+    const bounds = { baseOffset: base };
     const buf = index.buf;
     const n = index.entries;
     const offsets = new Float64Array(n);
@@ -284,16 +288,15 @@ class SegmentChecker {
     let previousTimestamp = -1;
     for (let i = 0; i < n; i++) {
       const at = i * 12;
-      const timestamp = buf.readInt32BE(at) * 4294967296 + buf.readUInt32BE(at + 4);
-      const offset = base + buf.readInt32BE(at + 8);
-      if (offset < base) {
-        this.indexProblem(index.file, 12, i, offset, 'timeindex-below-base', `entry ${i} has offset ${offset}, below the segment's base offset ${base}`);
+      const entry = { timestamp: readInt64(buf, at), offset: base + buf.readInt32BE(at + 8) };
+      const { timestamp, offset } = entry;
+      const below = belowBase(bounds, i, offset);
+      if (below !== null) {
+        this.indexViolation(index.file, 12, 'timeindex', below);
         continue;
       }
-      if (kept > 0 && (timestamp <= previousTimestamp || offset < previousOffset)) {
-        const what = timestamp <= previousTimestamp ? `timestamp ${timestamp} is not above ${previousTimestamp}` : `offset ${offset} is below ${previousOffset}`;
-        this.indexProblem(index.file, 12, i, offset, 'timeindex-order', `entry ${i} (timestamp ${timestamp}, offset ${offset}) is out of order: its ${what} of entry ${slots[kept - 1]}`);
-      }
+      const order = kept > 0 ? timeOrder(i, entry, slots[kept - 1]!, { timestamp: previousTimestamp, offset: previousOffset }, true) : null;
+      if (order !== null) this.indexViolation(index.file, 12, 'timeindex', order);
       offsets[kept] = offset;
       timestamps[kept] = timestamp;
       slots[kept] = i;
@@ -307,12 +310,13 @@ class SegmentChecker {
     this.tSlots = permute(slots, order, kept);
   }
 
-  private indexProblem(file: string, entrySize: number, entry: number, offset: number, kind: string, message: string): void {
-    this.problem({ kind, file, position: entry * entrySize, entry, offset, message });
+  /** A broken rule of `src/index/index-check.ts`, reported as `<prefix>-<rule>` at its entry. */
+  private indexViolation(file: string, entrySize: number, prefix: string, v: IndexViolation): void {
+    this.problem({ kind: `${prefix}-${v.rule}`, file, position: v.entry * entrySize, entry: v.entry, ...(v.offset === undefined ? {} : { offset: v.offset }), message: v.message });
   }
 
   private checkIndexShape(index: RawIndex, kind: string, name: string): void {
-    if (index.remainder !== 0) {
+    if (lengthViolation(index.length, index.entrySize) !== null) {
       this.problem({
         kind: `${kind}-length`,
         file: index.file,

@@ -26,8 +26,9 @@
  * is rebuilt from the log; `sanityCheck` only catches obvious damage.
  */
 
-import { CorruptIndexError, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { AbstractIndex, type IndexOptions } from './abstract-index.js';
+import { OFFSET_INDEX_ENTRY_SIZE, checkOffsetIndex } from './index-check.js';
 import { checkUint31 } from './storage.js';
 
 /** An offset and the byte position in the `.log` of the batch it belongs to. */
@@ -44,7 +45,7 @@ export interface OffsetIndexSanityOptions {
 }
 
 export class OffsetIndex extends AbstractIndex {
-  static readonly ENTRY_SIZE = 8;
+  static readonly ENTRY_SIZE = OFFSET_INDEX_ENTRY_SIZE;
   private last: number;
 
   /**
@@ -143,56 +144,8 @@ export class OffsetIndex extends AbstractIndex {
    *   negative or not below `logSize` (last entry, or every entry with `fullScan`).
    */
   sanityCheck(options: OffsetIndexSanityOptions = {}): void {
-    const file = this.file;
-    const length = this.fileLength;
-    if (length % 8 !== 0) {
-      throw new CorruptIndexError(`index file ${file} is corrupt: its length ${length} is not a multiple of 8`, {
-        file,
-      });
-    }
-    const n = this.entries;
-    if (n === 0) return;
-    const logSize = options.logSize;
-    const first = this.entry(0);
-    const last = this.entry(n - 1);
-    if (first.offset < this.baseOffset || last.offset < this.baseOffset) {
-      const bad = first.offset < this.baseOffset ? first.offset : last.offset;
-      throw new CorruptIndexError(
-        `index file ${file} is corrupt: it has offset ${bad}, below the base offset ${this.baseOffset}`,
-        { file, offset: bad },
-      );
-    }
-    if (n > 1 && first.offset >= last.offset) {
-      throw new CorruptIndexError(
-        `index file ${file} is corrupt: its last offset ${last.offset} is not above its first offset ${first.offset}`,
-        { file, offset: last.offset },
-      );
-    }
-    const checkPosition = (entry: OffsetPosition): void => {
-      if (entry.position < 0 || (logSize !== undefined && entry.position >= logSize)) {
-        throw new CorruptIndexError(
-          `index file ${file} is corrupt: offset ${entry.offset} points at position ${entry.position}, ` +
-            `outside the log (${logSize ?? 'unknown'} bytes)`,
-          { file, offset: entry.offset, position: entry.position },
-        );
-      }
-    };
-    checkPosition(first);
-    checkPosition(last);
-    if (options.fullScan !== true) return;
-    let previous = first;
-    for (let i = 1; i < n; i++) {
-      const entry = this.entry(i);
-      if (entry.offset <= previous.offset || entry.position <= previous.position) {
-        throw new CorruptIndexError(
-          `index file ${file} is corrupt: entry ${i} (offset ${entry.offset}, position ${entry.position}) ` +
-            `does not follow entry ${i - 1} (offset ${previous.offset}, position ${previous.position})`,
-          { file, offset: entry.offset, position: entry.position },
-        );
-      }
-      checkPosition(entry);
-      previous = entry;
-    }
+    const bounds = { baseOffset: this.baseOffset, logSize: options.logSize };
+    checkOffsetIndex(this.file, this.fileLength, bounds, { count: this.entries, entry: (n) => this.entry(n) }, options.fullScan === true);
   }
 
   protected keyAt(n: number): number {

@@ -24,8 +24,9 @@
  * Timestamps are read as JavaScript numbers (exact up to 2^53 ms).
  */
 
-import { CorruptIndexError, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { AbstractIndex, type IndexOptions } from './abstract-index.js';
+import { TIME_INDEX_ENTRY_SIZE, checkTimeIndex } from './index-check.js';
 
 /** A timestamp and an offset. */
 export interface TimestampOffset {
@@ -42,7 +43,7 @@ export interface TimeIndexSanityOptions {
 }
 
 export class TimeIndex extends AbstractIndex {
-  static readonly ENTRY_SIZE = 12;
+  static readonly ENTRY_SIZE = TIME_INDEX_ENTRY_SIZE;
   private last: Readonly<TimestampOffset>;
 
   /**
@@ -150,44 +151,8 @@ export class TimeIndex extends AbstractIndex {
    *   (first vs last; every pair with `fullScan`, which also checks offsets never decrease)
    */
   sanityCheck(options: TimeIndexSanityOptions = {}): void {
-    const file = this.file;
-    const length = this.fileLength;
-    if (length % 12 !== 0) {
-      throw new CorruptIndexError(`time index file ${file} is corrupt: its length ${length} is not a multiple of 12`, {
-        file,
-      });
-    }
-    const n = this.entries;
-    if (n === 0) return;
-    const first = this.entry(0);
-    const last = this.entry(n - 1);
-    if (first.offset < this.baseOffset || last.offset < this.baseOffset) {
-      const bad = first.offset < this.baseOffset ? first.offset : last.offset;
-      throw new CorruptIndexError(
-        `time index file ${file} is corrupt: it has offset ${bad}, below the base offset ${this.baseOffset}`,
-        { file, offset: bad },
-      );
-    }
-    if (n > 1 && first.timestamp >= last.timestamp) {
-      throw new CorruptIndexError(
-        `time index file ${file} is corrupt: its last timestamp ${last.timestamp} is not above its first ` +
-          `timestamp ${first.timestamp}`,
-        { file, offset: last.offset },
-      );
-    }
-    if (options.fullScan !== true) return;
-    let previous = first;
-    for (let i = 1; i < n; i++) {
-      const entry = this.entry(i);
-      if (entry.timestamp <= previous.timestamp || entry.offset < previous.offset) {
-        throw new CorruptIndexError(
-          `time index file ${file} is corrupt: entry ${i} (timestamp ${entry.timestamp}, offset ${entry.offset}) ` +
-            `does not follow entry ${i - 1} (timestamp ${previous.timestamp}, offset ${previous.offset})`,
-          { file, offset: entry.offset },
-        );
-      }
-      previous = entry;
-    }
+    const bounds = { baseOffset: this.baseOffset };
+    checkTimeIndex(this.file, this.fileLength, bounds, { count: this.entries, entry: (n) => this.entry(n) }, options.fullScan === true);
   }
 
   protected keyAt(n: number): number {

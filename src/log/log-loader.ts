@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { CorruptRecordError, InvalidArgumentError, LogIOError } from '../errors.js';
-import { OffsetIndex } from '../index/offset-index.js';
-import { TimeIndex } from '../index/time-index.js';
+import { CorruptIndexError, CorruptRecordError, InvalidArgumentError, LogIOError } from '../errors.js';
+import { OFFSET_INDEX_ENTRY_SIZE, TIME_INDEX_ENTRY_SIZE, checkOffsetIndex, checkTimeIndex, type IndexEntries } from '../index/index-check.js';
+import { readInt64 } from '../record/batch-layout.js';
 import { FileRecords } from '../segment/file-records.js';
 import { BatchCursor, VALIDATING_CHUNK_BYTES } from '../segment/batch-cursor.js';
 import {
@@ -348,79 +348,61 @@ export class LogLoader {
 }
 
 /**
- * The cheap index check of a segment at open, the rules of `OffsetIndex.sanityCheck` and
- * `TimeIndex.sanityCheck` applied to the first and last entries only: both index files exist,
- * their length is a whole number of entries, offsets are not below the base offset, the first
- * entry precedes the last (offsets for the offset index, timestamps for the time index), and the
- * last entry lies inside this segment (position below the `.log`'s size, offset below the next
- * segment's base offset). Costs an open, an fstat and two 12-byte preads per index file, with no
- * mapping, so a clean open of 1,000 segments stays in the tens of milliseconds; the full scan of
- * every entry is what recovery does. Returns what is wrong, or null.
+ * The cheap index check of a segment at open: the rules of `src/index/index-check.ts` applied to
+ * the first and last entries only (both files present, whole entries, offsets from the base offset
+ * and below the next segment's, first entry before the last, last position inside the `.log`).
+ * Costs an open, an fstat and two small preads per index file, with no mapping, so a clean open of
+ * 1,000 segments stays in the tens of milliseconds; the full scan of every entry is what recovery
+ * does. Returns what is wrong, or null.
  */
 function indexProblem(segment: LogSegment, nextBaseOffset: number | undefined, scratch: Buffer): string | null {
   const { dir, baseOffset } = segment;
-  const limit = nextBaseOffset ?? Number.MAX_SAFE_INTEGER;
-  const logSize = segment.log.size;
-  const offsetFile = offsetIndexFile(dir, baseOffset);
-  const offsets = readEnds(offsetFile, OffsetIndex.ENTRY_SIZE, scratch);
-  if (typeof offsets === 'string') return offsets;
-  if (offsets.entries > 0) {
-    const firstOffset = baseOffset + scratch.readInt32BE(0);
-    const lastOffset = baseOffset + scratch.readInt32BE(16);
-    const lastPosition = scratch.readInt32BE(20);
-    const corrupt = `index file ${offsetFile} is corrupt:`;
-    if (firstOffset < baseOffset || lastOffset < baseOffset) return `${corrupt} it has offset ${Math.min(firstOffset, lastOffset)}, below the base offset ${baseOffset}`;
-    if (offsets.entries > 1 && firstOffset >= lastOffset) return `${corrupt} its last offset ${lastOffset} is not above its first offset ${firstOffset}`;
-    if (lastPosition < 0 || lastPosition >= logSize) return `${corrupt} offset ${lastOffset} points at position ${lastPosition}, outside the log (${logSize} bytes)`;
-    if (lastOffset >= limit) return `${corrupt} its last offset ${lastOffset} is not below the next segment's base offset ${limit}`;
+  const bounds = { baseOffset, logSize: segment.log.size, nextBaseOffset };
+  try {
+    const offsetFile = offsetIndexFile(dir, baseOffset);
+    const offsets = readEnds(offsetFile, OFFSET_INDEX_ENTRY_SIZE, scratch);
+    checkOffsetIndex(offsetFile, offsets.length, bounds, ends(offsets.entries, (at) => ({ offset: baseOffset + scratch.readInt32BE(at), position: scratch.readInt32BE(at + 4) })), false);
+    const timeFile = timeIndexFile(dir, baseOffset);
+    const times = readEnds(timeFile, TIME_INDEX_ENTRY_SIZE, scratch);
+    checkTimeIndex(timeFile, times.length, bounds, ends(times.entries, (at) => ({ timestamp: readInt64(scratch, at), offset: baseOffset + scratch.readInt32BE(at + 8) })), false);
+    return null;
+  } catch (err) {
+    if (err instanceof CorruptIndexError) return err.message;
+    throw err;
   }
-  const timeFile = timeIndexFile(dir, baseOffset);
-  const times = readEnds(timeFile, TimeIndex.ENTRY_SIZE, scratch);
-  if (typeof times === 'string') return times;
-  if (times.entries > 0) {
-    const firstTimestamp = readInt64(scratch, 0);
-    const lastTimestamp = readInt64(scratch, 16);
-    const firstOffset = baseOffset + scratch.readInt32BE(8);
-    const lastOffset = baseOffset + scratch.readInt32BE(24);
-    const corrupt = `time index file ${timeFile} is corrupt:`;
-    if (firstOffset < baseOffset || lastOffset < baseOffset) return `${corrupt} it has offset ${Math.min(firstOffset, lastOffset)}, below the base offset ${baseOffset}`;
-    if (times.entries > 1 && firstTimestamp >= lastTimestamp) return `${corrupt} its last timestamp ${lastTimestamp} is not above its first timestamp ${firstTimestamp}`;
-    if (lastOffset >= limit) return `${corrupt} its last offset ${lastOffset} is not below the next segment's base offset ${limit}`;
-  }
-  return null;
+}
+
+/** The first and last of `count` entries, as `readEnds` left them in the scratch buffer (at 0 and 16). */
+function ends<E>(count: number, read: (at: number) => E): IndexEntries<E> {
+  return { count, entry: (n) => read(n === 0 ? 0 : 16) };
 }
 
 /**
  * Reads the first entry of an index file into `scratch[0, entrySize)` and the last into
- * `scratch[16, 16 + entrySize)`; returns the entry count, or what is wrong (missing, length not a
- * whole number of entries).
+ * `scratch[16, 16 + entrySize)`; returns the file's length and its whole entries. Throws
+ * `CorruptIndexError` when the file is missing.
  */
-function readEnds(file: string, entrySize: number, scratch: Buffer): { entries: number } | string {
+function readEnds(file: string, entrySize: number, scratch: Buffer): { length: number; entries: number } {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `index file ${file} is missing`;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CorruptIndexError(`index file ${file} is missing`, { file });
     throw new LogIOError(`cannot open index file ${file}: ${(err as Error).message}`, { file, cause: err });
   }
   try {
     const length = fs.fstatSync(fd).size;
-    if (length % entrySize !== 0) return `index file ${file} is corrupt: its length ${length} is not a multiple of ${entrySize}`;
-    const entries = length / entrySize;
+    const entries = Math.floor(length / entrySize);
     if (entries > 0) {
       fs.readSync(fd, scratch, 0, entrySize, 0);
-      fs.readSync(fd, scratch, 16, entrySize, length - entrySize);
+      fs.readSync(fd, scratch, 16, entrySize, (entries - 1) * entrySize);
     }
-    return { entries };
+    return { length, entries };
   } catch (err) {
     throw new LogIOError(`cannot read index file ${file}: ${(err as Error).message}`, { file, cause: err });
   } finally {
     fs.closeSync(fd);
   }
-}
-
-function readInt64(buf: Buffer, at: number): number {
-  return buf.readInt32BE(at) * 4294967296 + buf.readUInt32BE(at + 4);
 }
 
 /** The offset after the last whole batch of a `.log` file (its base offset when it has none). */
