@@ -37,7 +37,25 @@ export type SeglogErrorCode =
   | 'SEGLOG_IO'
   | 'SEGLOG_OFFSET_OVERFLOW'
   | 'SEGLOG_CORRUPT_CHECKPOINT'
-  | 'SEGLOG_PROTOCOL';
+  | 'SEGLOG_PROTOCOL'
+  | SeglogWarningCode;
+
+/**
+ * Codes of the process warnings that report background failures, which have no caller to throw
+ * to (see `warnBackgroundFailure`).
+ */
+export type SeglogWarningCode = 'SEGLOG_RETENTION' | 'SEGLOG_FLUSH';
+
+/**
+ * The one way background failures reach the user: a process warning (`process.on('warning')`;
+ * printed to stderr unless Node.js runs with `--no-warnings`) whose `code` says which background
+ * task failed and whose `detail` is the error's message. `SEGLOG_RETENTION`: a retention pass run
+ * by the timer, or a delayed segment deletion. `SEGLOG_FLUSH`: a flush started by a roll,
+ * `flushMessages` or `flushMs` (the log's next `flush()` or `flushSync()` also throws that error).
+ */
+export function warnBackgroundFailure(code: SeglogWarningCode, message: string, cause: unknown): void {
+  process.emitWarning(message, { code, detail: cause instanceof Error ? cause.message : String(cause) });
+}
 
 export abstract class SeglogError extends Error {
   abstract readonly code: SeglogErrorCode;

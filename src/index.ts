@@ -44,7 +44,7 @@ export {
   OffsetOverflowError,
   CorruptCheckpointError,
 } from './errors.js';
-export type { SeglogErrorCode, ErrorContext } from './errors.js';
+export type { SeglogErrorCode, SeglogWarningCode, ErrorContext } from './errors.js';
 export { Topic } from './topic/topic.js';
 export type { TopicStreamOptions } from './topic/topic.js';
 export type { TopicConfig } from './topic/config.js';

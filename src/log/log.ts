@@ -7,6 +7,7 @@ import {
   OffsetOutOfRangeError,
   ReadOnlyLogError,
   RecordTooLargeError,
+  warnBackgroundFailure,
 } from '../errors.js';
 import { encodeBatch } from '../record/batch-builder.js';
 import type { CompressionType, LogRecord, RecordInput } from '../record/types.js';
@@ -84,6 +85,8 @@ export class Log {
   private directoryDirty = false;
   private flushTimer: NodeJS.Timeout | null = null;
   private dirMtimeMs = 0;
+  /** A background flush failed and no `flush()`/`flushSync()` has reported it yet. */
+  private backgroundFailure: unknown = null;
 
   private constructor(
     /** The partition directory. */
@@ -252,7 +255,7 @@ export class Log {
     const { flushMessages } = this.config;
     if (flushMessages !== null && this.unflushedMessages >= flushMessages) {
       this.unflushedMessages = 0;
-      this.flush().catch(() => undefined);
+      this.flushInBackground();
     }
   }
 
@@ -329,7 +332,29 @@ export class Log {
     this.directoryDirty = true;
     // Kafka's roll: everything below the new segment is flushed in the background, which moves
     // the recovery point past the rolled segment (the round covers offsets below its base offset).
-    this.flush().catch(() => undefined);
+    this.flushInBackground();
+  }
+
+  /**
+   * A flush nobody awaits (roll, `flushMessages`, `flushMs`). Its failure is reported as a
+   * `SEGLOG_FLUSH` process warning and thrown by the next `flush()` or `flushSync()`, whose
+   * caller is relying on exactly what failed.
+   */
+  private flushInBackground(): void {
+    if (this.closed || this.config.readOnly) return;
+    this.groupCommit.flush().catch((err: unknown) => {
+      if (this.closed) return;
+      this.backgroundFailure ??= err;
+      warnBackgroundFailure('SEGLOG_FLUSH', `background flush of ${this.dir} failed: ${(err as Error).message}`, err);
+    });
+  }
+
+  /** Throws (once) what a background flush left to report. */
+  private throwBackgroundFailure(): void {
+    const failure = this.backgroundFailure;
+    if (failure === null) return;
+    this.backgroundFailure = null;
+    throw failure;
   }
 
   /**
@@ -398,12 +423,18 @@ export class Log {
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(new LogClosedError(`log ${this.dir} is closed`));
     if (this.config.readOnly) return Promise.resolve();
+    try {
+      this.throwBackgroundFailure();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.groupCommit.flush();
   }
 
   /** Like `flush()`, in place: blocks until everything appended so far is durable. */
   flushSync(): void {
     this.ensureWritable();
+    this.throwBackgroundFailure();
     const end = this.local.endOffset;
     try {
       for (const segment of this.local.segmentsToSync()) segment.flush();
@@ -500,9 +531,7 @@ export class Log {
     this.retention.startTimer();
     const { flushMs } = this.config;
     if (flushMs !== null) {
-      this.flushTimer = setInterval(() => {
-        this.flush().catch(() => undefined);
-      }, Math.max(1, flushMs));
+      this.flushTimer = setInterval(() => this.flushInBackground(), Math.max(1, flushMs));
       this.flushTimer.unref();
     }
   }

@@ -1,4 +1,4 @@
-import { OffsetOutOfRangeError } from '../errors.js';
+import { OffsetOutOfRangeError, warnBackgroundFailure } from '../errors.js';
 import type { LocalLog } from '../log/local-log.js';
 import type { LogSegment } from '../segment/log-segment.js';
 import { RETENTION_STEPS, deletableForStep, type LogSummary, type RetentionReason, type SegmentSummary } from './retention-policy.js';
@@ -55,7 +55,7 @@ export class LogRetention {
       try {
         this.applyRetention(this.host.config.clock());
       } catch (err) {
-        warn(`retention pass on ${this.host.log.dir} failed: ${(err as Error).message}`);
+        warnBackgroundFailure('SEGLOG_RETENTION', `retention pass on ${this.host.log.dir} failed: ${(err as Error).message}`, err);
       }
     }, interval);
     this.timer.unref();
@@ -146,10 +146,6 @@ export class LogRetention {
   }
 }
 
-function warn(message: string): void {
-  process.emitWarning(message, { code: 'SEGLOG_RETENTION' });
-}
-
 /**
  * A `SegmentDeleter` for a log's directory and config; `syncRounds` are the log's group-commit
  * rounds (deletions wait for a round in flight); background failures become process warnings.
@@ -159,6 +155,6 @@ export function segmentDeleterFor(dir: string, config: RetentionConfig, syncRoun
     dir,
     delayMs: config.fileDeleteDelayMs,
     syncRounds,
-    onError: (err) => warn(`deleting a segment of ${dir} failed: ${(err as Error).message}`),
+    onError: (err) => warnBackgroundFailure('SEGLOG_RETENTION', `deleting a segment of ${dir} failed: ${(err as Error).message}`, err),
   });
 }
