@@ -4,7 +4,7 @@
  * encoding a Fetch response of 1 MiB of stored batches (sent as slices). Run:
  * `npm run bench:protocol` (SEGLOG_BENCH_RUNS sets the runs per figure; the median is shown).
  */
-import { encodeBatch } from '../src/record/index.js';
+import { encodeBatch } from '../src/record/batch-builder.js';
 import {
   ApiKey,
   decodeRequest,

@@ -9,12 +9,12 @@
  * log.close();
  * ```
  */
-export { Log, CLEAN_SHUTDOWN_FILE } from './log/log.js';
+export { Log } from './log/log.js';
+export { CLEAN_SHUTDOWN_FILE, CONSUMER_OFFSETS_FILE } from './files/file-names.js';
 export type { AppendOptions, AppendResult, ReadOptions, SegmentInfo } from './log/log.js';
 export type { StreamOptions, LogStream } from './log/stream.js';
 export { Consumer } from './log/consumer.js';
 export type { AutoOffsetReset, ConsumerOptions, ConsumerStreamOptions } from './log/consumer.js';
-export { CONSUMER_OFFSETS_FILE } from './log/consumer-offsets.js';
 export type { LogConfig, ResolvedLogConfig } from './log/config.js';
 export { DEFAULT_CONFIG } from './log/config.js';
 export type { RecoveryReport, RecoveryAction } from './log/log-loader.js';

@@ -21,6 +21,7 @@ import {
   TIMESTAMP_TYPE_MASK,
   readBaseOffset,
   readBaseTimestamp,
+  INT32_MAX,
   readCrc,
   readInt64,
   readLastOffsetDelta,
@@ -41,7 +42,6 @@ import {
 import type { SegmentFiles } from './listing.js';
 import { belowBase, lengthViolation, offsetOrder, positionOutside, timeOrder, type IndexViolation } from '../index/index-check.js';
 
-const INT32_MAX = 2 ** 31 - 1;
 
 export type Severity = 'error' | 'warning';
 

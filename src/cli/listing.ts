@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readCheckpoint, topicPartitionOf } from '../files/checkpoint.js';
 import {
+  CLEAN_SHUTDOWN_FILE,
   CLEANED_SUFFIX,
   DELETED_SUFFIX,
   INDEX_SUFFIX,
@@ -217,7 +218,7 @@ export interface PartitionState {
 export function partitionState(dir: string): PartitionState {
   const parent = path.dirname(path.resolve(dir));
   const tp = topicPartitionOf(dir);
-  const clean = fs.existsSync(path.join(dir, '.kafka_cleanshutdown')) || fs.existsSync(path.join(parent, '.kafka_cleanshutdown'));
+  const clean = fs.existsSync(path.join(dir, CLEAN_SHUTDOWN_FILE)) || fs.existsSync(path.join(parent, CLEAN_SHUTDOWN_FILE));
   const holder = lockHolder(path.join(dir, LOCK_FILE));
   const checkpoint = (name: string): number | null => readCheckpoint(path.join(dir, name), tp) ?? readCheckpoint(path.join(parent, name), tp);
   return {

@@ -15,6 +15,7 @@ import {
   RECORD_BATCH_OVERHEAD,
   readBatchSize,
   readCrc,
+  readInt64,
 } from '../record/batch-layout.js';
 import { crc32c } from '../record/crc32c.js';
 import { InputError } from './args.js';
@@ -295,7 +296,7 @@ export function offsetEntry(index: RawIndex, baseOffset: number, n: number): { o
 /** Time-index entry n: timestamp and absolute offset. */
 export function timeEntry(index: RawIndex, baseOffset: number, n: number): { timestamp: number; offset: number } {
   const at = n * 12;
-  const timestamp = index.buf.readInt32BE(at) * 4294967296 + index.buf.readUInt32BE(at + 4);
+  const timestamp = readInt64(index.buf, at);
   return { timestamp, offset: baseOffset + index.buf.readInt32BE(at + 8) };
 }
 

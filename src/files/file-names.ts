@@ -9,7 +9,6 @@ export const LOG_SUFFIX = '.log';
 export const INDEX_SUFFIX = '.index';
 export const TIME_INDEX_SUFFIX = '.timeindex';
 export const TXN_INDEX_SUFFIX = '.txnindex';
-export const SNAPSHOT_SUFFIX = '.snapshot';
 /** Appended to a segment's file names when it is scheduled for deletion. */
 export const DELETED_SUFFIX = '.deleted';
 /** Appended while a rewritten segment is being produced (Kafka's cleaner and split). */
@@ -26,6 +25,14 @@ export const TRUNCATING_SUFFIX = '.truncating';
 
 /** The writer's lock file; seglog's own, beside the segments. */
 export const LOCK_FILE = '.seglog.lock';
+
+/** Kafka's clean-shutdown mark: its existence is what counts. seglog keeps it in the partition directory. */
+export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
+
+/** The named consumers' offsets (seglog's own, in Kafka's offset-checkpoint text layout). */
+export const CONSUMER_OFFSETS_FILE = 'consumer-offsets-checkpoint';
+/** Held while a process rewrites `CONSUMER_OFFSETS_FILE`. */
+export const CONSUMER_OFFSETS_LOCK = CONSUMER_OFFSETS_FILE + '.lock';
 
 const OFFSET_DIGITS = 20;
 

@@ -21,6 +21,7 @@
 import fs from 'node:fs';
 
 import { InvalidArgumentError, LogClosedError, LogIOError, OffsetOverflowError, ReadOnlyLogError } from '../errors.js';
+import { INT32_MAX } from '../record/batch-layout.js';
 import { ClosedStorage, type IndexStorage, MmapStorage, PreadStorage } from './storage.js';
 
 /** Kafka's `segment.index.bytes` default: 10 MiB. */
@@ -29,7 +30,6 @@ const RESET_BY_ZEROING_BYTES = 4 * 1024 * 1024;
 
 export const DEFAULT_MAX_INDEX_SIZE = 10 * 1024 * 1024;
 
-const INT32_MAX = 0x7fffffff;
 
 /** The largest relative offset an entry can store (int32). */
 export const MAX_RELATIVE_OFFSET = INT32_MAX;

@@ -18,9 +18,9 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 
 import { InvalidArgumentError, LogClosedError, LogIOError, ReadOnlyLogError } from '../errors.js';
+import { INT32_MAX } from '../record/batch-layout.js';
 
 const TWO_POW_32 = 4294967296;
-const MAX_INT32 = 0x7fffffff;
 const EMPTY = new DataView(new ArrayBuffer(0));
 
 /** Byte access to an index file. Positions are byte positions in the file. */
@@ -146,7 +146,7 @@ export class MmapStorage implements IndexStorage {
   }
 
   private mapWhole(length: number): void {
-    if (length > MAX_INT32) {
+    if (length > INT32_MAX) {
       throw new LogIOError(`index file ${this.file} is ${length} bytes, over the 2 GiB mapping limit`, {
         file: this.file,
       });
@@ -452,7 +452,7 @@ export class ClosedStorage implements IndexStorage {
 
 /** Guard for values stored as int32: integers in [0, 2^31 - 1]. */
 export function checkUint31(value: number, what: string, file: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > MAX_INT32) {
+  if (!Number.isInteger(value) || value < 0 || value > INT32_MAX) {
     throw new InvalidArgumentError(`${what} ${value} is not an integer in [0, 2^31 - 1] (${file})`, { file });
   }
 }

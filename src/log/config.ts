@@ -1,4 +1,5 @@
 import { InvalidConfigError } from '../errors.js';
+import { COMPRESSION_TYPES, INT32_MAX } from '../record/batch-layout.js';
 import type { CompressionType, TimestampType } from '../record/types.js';
 
 /**
@@ -68,7 +69,6 @@ export interface ResolvedLogConfig {
   preallocate: boolean;
 }
 
-const INT32_MAX = 2 ** 31 - 1;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const DEFAULT_CONFIG: Readonly<ResolvedLogConfig> = Object.freeze({
@@ -135,7 +135,7 @@ const CHECKS: Record<keyof ResolvedLogConfig, Check> = {
   flushMs: nullable(integer(0, Number.MAX_SAFE_INTEGER)),
   maxMessageBytes: integer(61, INT32_MAX),
   fileDeleteDelayMs: integer(0, Number.MAX_SAFE_INTEGER),
-  compression: oneOf('none', 'gzip', 'snappy', 'lz4', 'zstd'),
+  compression: oneOf(...COMPRESSION_TYPES),
   timestampType: oneOf('CreateTime', 'LogAppendTime'),
   readOnly: ofType('boolean'),
   clock: ofType('function'),

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CorruptCheckpointError, InvalidArgumentError, LogIOError } from '../errors.js';
 import { writeFileAtomically } from '../files/checkpoint.js';
+import { CONSUMER_OFFSETS_FILE, CONSUMER_OFFSETS_LOCK } from '../files/file-names.js';
 
 /**
  * The consumer offsets of one partition: `consumer-offsets-checkpoint` in the partition
@@ -24,8 +25,6 @@ import { writeFileAtomically } from '../files/checkpoint.js';
  * new one. In one process, the commits of a tick are written together (one write, one sync).
  */
 
-export const CONSUMER_OFFSETS_FILE = 'consumer-offsets-checkpoint';
-export const CONSUMER_OFFSETS_LOCK = CONSUMER_OFFSETS_FILE + '.lock';
 const VERSION = 0;
 const NO_OFFSET = -1;
 const RETAIN_FLAG = 'retain';

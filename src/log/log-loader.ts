@@ -7,6 +7,9 @@ import { FileRecords } from '../segment/file-records.js';
 import { BatchCursor, VALIDATING_CHUNK_BYTES } from '../segment/batch-cursor.js';
 import {
   CLEANED_SUFFIX,
+  CLEAN_SHUTDOWN_FILE,
+  CONSUMER_OFFSETS_FILE,
+  CONSUMER_OFFSETS_LOCK,
   DELETED_SUFFIX,
   LOCK_FILE,
   LOG_SUFFIX,
@@ -24,16 +27,13 @@ import { LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, fsyncDirectory 
 import { LogSegments } from '../segment/log-segments.js';
 import { completePendingTruncation } from './truncation-intent.js';
 
-/** Kafka's clean-shutdown mark (also exported by log.ts); named here so the loader knows it as one of ours. */
-const CLEAN_SHUTDOWN_MARK = '.kafka_cleanshutdown';
-
 /** Files the writer keeps in a partition directory besides the segments; a leftover `<name>.tmp` of one is removed at open. */
-const OWN_FILES = new Set([RECOVERY_POINT_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, CLEAN_SHUTDOWN_MARK, LOCK_FILE]);
+const OWN_FILES = new Set([RECOVERY_POINT_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, CLEAN_SHUTDOWN_FILE, LOCK_FILE]);
 /**
  * Other names seglog puts there (the consumers' offsets, which readers may write while the writer
  * opens, so their temporaries are theirs to manage): known, never touched by the loader.
  */
-const KNOWN_FILES = new Set(['consumer-offsets-checkpoint', 'consumer-offsets-checkpoint.lock', 'consumer-offsets-checkpoint.tmp']);
+const KNOWN_FILES = new Set([CONSUMER_OFFSETS_FILE, CONSUMER_OFFSETS_LOCK, CONSUMER_OFFSETS_FILE + TMP_SUFFIX]);
 
 /** One thing the loader repaired or removed, for the recovery report. */
 export interface RecoveryAction {

@@ -9,6 +9,7 @@ import {
   RecordTooLargeError,
   warnBackgroundFailure,
 } from '../errors.js';
+import { isCompressionType } from '../record/batch-layout.js';
 import { encodeBatch } from '../record/batch-builder.js';
 import type { CompressionType, LogRecord, RecordInput } from '../record/types.js';
 import type { LogSegment, SegmentOptions } from '../segment/log-segment.js';
@@ -22,6 +23,7 @@ import {
   topicPartitionOf,
   writeFileAtomically,
 } from '../files/checkpoint.js';
+import { CLEAN_SHUTDOWN_FILE } from '../files/file-names.js';
 import { resolveConfig, type LogConfig, type ResolvedLogConfig } from './config.js';
 import { GroupCommit } from './flusher.js';
 import { LocalLog, type LocalLogState } from './local-log.js';
@@ -32,8 +34,6 @@ import { followLog, type LogStream, type StreamOptions } from './stream.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
 import { clampConsumerOffsets, retainedConsumerFloor } from './consumer-offsets.js';
 
-/** Kafka's clean-shutdown mark; its existence is what counts. seglog keeps it in the partition directory. */
-export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 
@@ -235,7 +235,7 @@ export class Log {
   private appendCompression(options: AppendOptions): CompressionType {
     const opts = requireOptions<AppendOptions>('append options', options, ['compression']);
     if (opts.compression === undefined) return this.config.compression;
-    if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(opts.compression as string)) {
+    if (!isCompressionType(opts.compression)) {
       throw new InvalidArgumentError(`compression must be 'none', 'gzip', 'snappy', 'lz4' or 'zstd', got ${String(opts.compression)}`);
     }
     return opts.compression;

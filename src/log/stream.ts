@@ -3,7 +3,7 @@ import { CorruptRecordError, InvalidArgumentError, LogIOError, OffsetOutOfRangeE
 import { LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, readBaseOffset, readBatchSize } from '../record/batch-layout.js';
 import { crc32c } from '../record/crc32c.js';
 import type { LogRecord } from '../record/types.js';
-import { LOCK_FILE, TMP_SUFFIX } from '../files/file-names.js';
+import { CONSUMER_OFFSETS_FILE, CONSUMER_OFFSETS_LOCK, LOCK_FILE, TMP_SUFFIX } from '../files/file-names.js';
 import { optionalPositive, requireOffset, requireOptions, requireTimestamp } from './arguments.js';
 
 export interface StreamOptions {
@@ -48,7 +48,7 @@ const HISTORY = 16;
 /** Consecutive reads that may fail because the writer moved the log under a read-only view (retried after 1, 2, ... ms). */
 const MAX_RACE_RETRIES = 5;
 /** Files whose changes say nothing about new records (checkpoints are written as `<name>.tmp`, then renamed). */
-const QUIET_SUFFIXES = [TMP_SUFFIX, LOCK_FILE, 'consumer-offsets-checkpoint', 'consumer-offsets-checkpoint.lock'];
+const QUIET_SUFFIXES = [TMP_SUFFIX, LOCK_FILE, CONSUMER_OFFSETS_FILE, CONSUMER_OFFSETS_LOCK];
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 

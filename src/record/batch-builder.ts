@@ -42,6 +42,7 @@ import {
   CRC_COVERAGE_START,
   CRC_OFFSET,
   CURRENT_MAGIC,
+  INT32_MAX,
   LAST_OFFSET_DELTA_OFFSET,
   LENGTH_OFFSET,
   LOG_OVERHEAD,
@@ -101,7 +102,7 @@ export interface EncodedBatch {
 }
 
 /** Largest batch the int32 `length` field can describe. */
-const MAX_BATCH_SIZE = 0x7fffffff;
+const MAX_BATCH_SIZE = INT32_MAX;
 /** The scratch buffers grow up to this size; larger batches get a buffer of their own. */
 const MAX_SCRATCH_BYTES = 16 * 1024 * 1024;
 /** ASCII strings up to this many characters are copied by a JS loop (cheaper than a native call). */
@@ -224,7 +225,7 @@ function checkArguments(records: readonly RecordInput[], baseOffset: number, opt
     throw new InvalidArgumentError(`now must be a non-negative safe integer, got ${String(options.now)}`);
   }
   const epoch = options.partitionLeaderEpoch;
-  if (epoch !== undefined && (!Number.isInteger(epoch) || epoch < -1 || epoch > 0x7fffffff)) {
+  if (epoch !== undefined && (!Number.isInteger(epoch) || epoch < -1 || epoch > INT32_MAX)) {
     throw new InvalidArgumentError(`partitionLeaderEpoch must be an int32 >= -1, got ${String(epoch)}`);
   }
   return count;

@@ -96,7 +96,11 @@ export const NO_SEQUENCE = -1;
 export const NO_PARTITION_LEADER_EPOCH = -1;
 export const NO_TIMESTAMP = -1;
 
-const COMPRESSION_TYPES: readonly CompressionType[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+/** Kafka's codecs, indexed by their attributes id. */
+export const COMPRESSION_TYPES: readonly CompressionType[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+
+/** The largest int32: the format's limit on sizes, lengths and offsets relative to a segment. */
+export const INT32_MAX = 0x7fffffff;
 
 /** The attributes codec id of a compression type (0-4). */
 export function compressionId(type: CompressionType): number {

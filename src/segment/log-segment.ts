@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import { CorruptRecordError, LogIOError, OffsetOverflowError } from '../errors.js';
 import { OffsetIndex } from '../index/offset-index.js';
 import { TimeIndex } from '../index/time-index.js';
+import { INT32_MAX } from '../record/batch-layout.js';
 import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
 import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from '../files/file-names.js';
 
-const INT32_MAX = 2 ** 31 - 1;
 const NOT_LOADED = -2;
 
 export interface SegmentOptions {
@@ -111,11 +111,6 @@ export class LogSegment {
       });
     }
     return this._timeIndex;
-  }
-
-  /** True when the index files exist (a segment written by a tool that wrote no indexes has none). */
-  indexFilesExist(): boolean {
-    return fs.existsSync(this.offsetIndexFile) && fs.existsSync(this.timeIndexFile);
   }
 
   get size(): number {
@@ -392,12 +387,6 @@ export class LogSegment {
   prepareForAppends(): void {
     this.offsetIndex.resize(this.options.maxIndexSize);
     this.timeIndex.resize(this.options.maxIndexSize);
-  }
-
-  /** Forces both indexes (not the `.log`) to disk. */
-  flushIndexes(): void {
-    this._offsetIndex?.flush();
-    this._timeIndex?.flush();
   }
 
   /**
