@@ -85,9 +85,9 @@ function writeInt64(view: DataView, pos: number, value: number): void {
 /**
  * Bytes of file blocks allocated ahead of the next entry, by writing zeros. A preallocated index
  * is sparse, and the first store into a sparse page of a shared mapping makes the kernel allocate
- * the block inside a page fault: measured here at 0.1 to 2.5 ms per page (ext4 on a VM), against
- * about 20 us to write 64 KiB of zeros. So the writer backs the pages just ahead of it with real
- * blocks and every store it makes lands on an allocated page. The bytes written are zeros where
+ * the block inside a page fault, which costs far more than writing the zeros ahead of time. So the
+ * writer backs the pages just ahead of it with real blocks and every store it makes lands on an
+ * allocated page. The bytes written are zeros where
  * the file already holds zeros (past the last entry), so the file's contents do not change.
  */
 const BACKING_CHUNK = 64 * 1024;
@@ -250,9 +250,8 @@ const WINDOW_SIZE = 4096;
 /**
  * Positional reads, never a mapping, never a write. The last 4 KiB block read is kept, so the key
  * and value of one entry, two neighbouring keys, and the last 8 or 9 probes of a binary search (they
- * fall in one block) cost one `pread` between them: about 14 µs for a random lookup in a 10 MiB
- * index and 2.4 µs in its warm section, against 17 µs and 7 µs reading 64 bytes at a time. The
- * block is dropped by `refresh()`, which is also what a reader calls to see the writer's changes.
+ * fall in one block) cost one `pread` between them, fewer calls than reading each entry on its own.
+ * The block is dropped by `refresh()`, which is also what a reader calls to see the writer's changes.
  */
 export class PreadStorage implements IndexStorage {
   readonly kind = 'pread' as const;
