@@ -1,6 +1,7 @@
 import { InvalidConfigError } from '../errors.js';
 import { COMPRESSION_TYPES, INT32_MAX } from '../record/batch-layout.js';
 import type { CompressionType, TimestampType } from '../record/types.js';
+import type { SegmentOptions } from '../segment/log-segment.js';
 
 /**
  * Options of `Log.open`. Keys are Kafka's topic configs in camelCase with Kafka's defaults
@@ -175,4 +176,20 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (value !== null && typeof value === 'object') return 'an object';
   return String(value);
+}
+
+/**
+ * The options of a segment of a log with `config`: its roll jitter is drawn once per segment, as
+ * Kafka draws it.
+ */
+export function segmentOptionsOf(config: ResolvedLogConfig, writable: boolean): SegmentOptions {
+  const jitter = config.segmentJitterMs === 0 ? 0 : Math.floor(Math.random() * Math.min(config.segmentJitterMs, config.segmentMs));
+  return {
+    indexIntervalBytes: config.indexIntervalBytes,
+    maxIndexSize: config.segmentIndexBytes,
+    rollJitterMs: jitter,
+    writable,
+    now: config.clock(),
+    reserveLimit: config.preallocate ? config.segmentBytes : 0,
+  };
 }

@@ -3,7 +3,6 @@ import path from 'node:path';
 import {
   InvalidArgumentError,
   LogClosedError,
-  LogIOError,
   OffsetOutOfRangeError,
   ReadOnlyLogError,
   RecordTooLargeError,
@@ -24,7 +23,8 @@ import {
   writeFileAtomically,
 } from '../files/checkpoint.js';
 import { CLEAN_SHUTDOWN_FILE } from '../files/file-names.js';
-import { resolveConfig, type LogConfig, type ResolvedLogConfig } from './config.js';
+import { resolveConfig, segmentOptionsOf, type LogConfig, type ResolvedLogConfig } from './config.js';
+import { prepareDirectory } from './partition-directory.js';
 import { GroupCommit } from './flusher.js';
 import { LocalLog, type LocalLogState } from './local-log.js';
 import { DirectoryLock } from './lock.js';
@@ -103,7 +103,7 @@ export class Log {
         dir,
         config,
         writable,
-        segmentOptions: (baseOffset) => segmentOptionsOf(config, writable, baseOffset),
+        segmentOptions: () => segmentOptionsOf(config, writable),
         events: {
           rolled: () => this.afterRoll(),
           recoveryPointLowered: (offset) => this.groupCommit.truncateTo(offset),
@@ -156,7 +156,7 @@ export class Log {
     }
     const recoveryPoint = readCheckpoint(path.join(dir, RECOVERY_POINT_CHECKPOINT), tp) ?? 0;
     const logStartOffset = readCheckpoint(path.join(dir, LOG_START_OFFSET_CHECKPOINT), tp) ?? 0;
-    const segmentOptions = (baseOffset: number): SegmentOptions => segmentOptionsOf(config, writable, baseOffset);
+    const segmentOptions = (): SegmentOptions => segmentOptionsOf(config, writable);
     const loaded = new LogLoader({ dir, writable, cleanShutdown, recoveryPoint, logStartOffset, segmentOptions }).load();
     if (writable) loaded.segments.activeSegment.prepareForAppends();
     const log = new Log(dir, config, lock, loaded, loaded.report);
@@ -580,46 +580,8 @@ export class Log {
       cleanShutdown: true,
       recoveryPoint: 0,
       logStartOffset: readCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT), this.local.tp) ?? 0,
-      segmentOptions: (base) => segmentOptionsOf(this.config, false, base),
+      segmentOptions: () => segmentOptionsOf(this.config, false),
     }).load();
     this.local.replaceAll(fresh.segments, fresh.logStartOffset);
-  }
-}
-
-function segmentOptionsOf(config: ResolvedLogConfig, writable: boolean, baseOffset: number): SegmentOptions {
-  const jitter = config.segmentJitterMs === 0 ? 0 : Math.floor(Math.random() * Math.min(config.segmentJitterMs, config.segmentMs));
-  void baseOffset;
-  return {
-    indexIntervalBytes: config.indexIntervalBytes,
-    maxIndexSize: config.segmentIndexBytes,
-    rollJitterMs: jitter,
-    writable,
-    now: config.clock(),
-    reserveLimit: config.preallocate ? config.segmentBytes : 0,
-  };
-}
-
-function prepareDirectory(dir: string, readOnly: boolean): void {
-  let stat: fs.Stats | undefined;
-  try {
-    stat = fs.statSync(dir);
-  } catch {
-    stat = undefined;
-  }
-  if (stat !== undefined && !stat.isDirectory()) {
-    throw new InvalidArgumentError(`${dir} is not a directory`, { file: dir });
-  }
-  if (stat === undefined) {
-    if (readOnly) throw new LogIOError(`partition directory ${dir} does not exist`, { file: dir });
-    try {
-      fs.mkdirSync(dir, { recursive: true });
-    } catch (cause) {
-      throw new LogIOError(`cannot create partition directory ${dir}: ${(cause as Error).message}`, { file: dir, cause });
-    }
-  }
-  try {
-    fs.accessSync(dir, readOnly ? fs.constants.R_OK | fs.constants.X_OK : fs.constants.R_OK | fs.constants.W_OK | fs.constants.X_OK);
-  } catch (cause) {
-    throw new LogIOError(`no permission to ${readOnly ? 'read' : 'write'} partition directory ${dir}`, { file: dir, cause });
   }
 }
