@@ -109,7 +109,7 @@ export class Log {
     readonly recovery: RecoveryReport,
   ) {
     this.segmentsList = loaded.segments;
-    this.reader = new LogReader(this.segmentsList);
+    this.reader = new LogReader(this.segmentsList, config.maxDecompressedBytes);
     this.tp = topicPartitionOf(dir);
     this.logStartOffset = loaded.logStartOffset;
     this.recoveryPoint = loaded.recoveryPoint;
@@ -636,7 +636,10 @@ export class Log {
   private readEndOffset(): number {
     const active = this.segmentsList.count === 0 ? undefined : this.segmentsList.activeSegment;
     if (active === undefined) return this.logStartOffset;
-    return Math.max(active.readNextOffset(this.reader.cursorFor(active)), active.baseOffset);
+    // A start checkpoint past the end: the writer drops every segment and starts the log there
+    // (LogLoader.dropIfAllBelowStart); a read-only view, which deletes nothing, shows it as the
+    // writer will, an empty log at the start offset, so start never passes end.
+    return Math.max(active.readNextOffset(this.reader.cursorFor(active)), active.baseOffset, this.logStartOffset);
   }
 
   /**
