@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { LogIOError } from '../errors.js';
+import { LogIOError, isSeglogError } from '../errors.js';
+import { openForWriting } from './no-follow.js';
 import { TMP_SUFFIX } from '../segment/file-names.js';
 
 /**
@@ -35,6 +36,16 @@ export function topicPartitionOf(dir: string): TopicPartition {
   return { topic: name, partition: 0 };
 }
 
+/**
+ * The topic as written in a checkpoint line. A legal Kafka topic name is written as is (so the
+ * files match Kafka's); any other directory name (`my orders-0`) has each character outside
+ * Kafka's set written as `%` and four hex digits, so a line never holds whitespace or a newline
+ * and what is written always reads back. Legal names have no `%`, so the two never collide.
+ */
+function checkpointTopic(topic: string): string {
+  return topic.replace(/[^a-zA-Z0-9._-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Reads the offset recorded for `tp`, or null when the file is missing, unreadable or has no entry. */
 export function readCheckpoint(file: string, tp: TopicPartition): number | null {
   let text: string;
@@ -49,7 +60,7 @@ export function readCheckpoint(file: string, tp: TopicPartition): number | null 
   if (!Number.isSafeInteger(count) || lines.length - 2 !== count) return null;
   for (const line of lines.slice(2)) {
     const [topic, partition, offset] = line.trim().split(/\s+/);
-    if (topic === tp.topic && Number(partition) === tp.partition) {
+    if (topic === checkpointTopic(tp.topic) && Number(partition) === tp.partition) {
       const value = Number(offset);
       return Number.isSafeInteger(value) && value >= 0 ? value : null;
     }
@@ -59,15 +70,23 @@ export function readCheckpoint(file: string, tp: TopicPartition): number | null 
 
 /** Replaces the checkpoint atomically with one entry for `tp` (or none when `offset` is null). */
 export function writeCheckpoint(file: string, tp: TopicPartition, offset: number | null): void {
-  const body = offset === null ? `${VERSION}\n0\n` : `${VERSION}\n1\n${tp.topic} ${tp.partition} ${offset}\n`;
+  const body = offset === null ? `${VERSION}\n0\n` : `${VERSION}\n1\n${checkpointTopic(tp.topic)} ${tp.partition} ${offset}\n`;
   writeFileAtomically(file, body);
 }
 
 /** Write to `<file>.tmp`, fsync, rename over `file`, fsync the directory. */
 export function writeFileAtomically(file: string, body: string | Buffer): void {
   const tmp = file + TMP_SUFFIX;
+  // The temporary is always a new file of ours: whatever has its name (a leftover, or a link
+  // someone put there, which must not be written through) is removed first, and O_EXCL |
+  // O_NOFOLLOW make the open refuse anything that appears there meanwhile.
   try {
-    const fd = fs.openSync(tmp, 'w', 0o644);
+    fs.rmSync(tmp, { force: true });
+  } catch (cause) {
+    throw new LogIOError(`cannot remove ${tmp}: ${(cause as Error).message}`, { file: tmp, cause });
+  }
+  const fd = openForWriting(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, `cannot write ${file}`);
+  try {
     try {
       fs.writeFileSync(fd, body);
       fs.fdatasyncSync(fd);
@@ -77,6 +96,7 @@ export function writeFileAtomically(file: string, body: string | Buffer): void {
     fs.renameSync(tmp, file);
     fsyncDirectory(path.dirname(file));
   } catch (cause) {
+    if (isSeglogError(cause)) throw cause;
     throw new LogIOError(`cannot write ${file}: ${(cause as Error).message}`, { file, cause });
   }
 }

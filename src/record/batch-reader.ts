@@ -33,7 +33,7 @@ import {
   type BatchContext,
   type BatchHeader,
 } from './batch-layout.js';
-import { batchShapeProblem, recordBytesProblem, recordDeltaProblem } from './batch-rules.js';
+import { batchShapeProblem, recordDeltaProblem } from './batch-rules.js';
 import { decompress } from './compression.js';
 import { crc32c } from './crc32c.js';
 import { readVarint, readVarlong, type Cursor } from './varint.js';
@@ -118,8 +118,6 @@ export function decodeRecords(
   const data = recordsSection(buf, pos, size, context);
   const start = data === buf ? pos + RECORDS_OFFSET : 0;
   const end = data === buf ? pos + size : data.length;
-  const fits = recordBytesProblem(count, end - start);
-  if (fits !== null) throw corruptBatch(pos, context, fits, { offset: baseOffset });
   const batch: RecordsView = {
     data,
     end,

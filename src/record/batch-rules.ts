@@ -16,9 +16,6 @@
  * error (a reader's `CorruptRecordError`, a report line of `seglog check`).
  */
 
-/** Smallest encoded record: length, attributes, timestamp delta, offset delta, key length, value length and header count, a byte each. */
-export const MIN_RECORD_BYTES = 7;
-
 /** The largest offset seglog can represent exactly. */
 const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 
@@ -34,14 +31,8 @@ export function batchShapeProblem(baseOffset: number, lastOffsetDelta: number, r
 /** The batch against the one before it (`previousLastOffset`; -1 or less when there is none). */
 export function batchOrderProblem(baseOffset: number, lastOffset: number, previousLastOffset: number): string | null {
   if (baseOffset <= previousLastOffset) {
-    return `batch ${baseOffset}..${lastOffset} does not come after the previous batch, which ends at ${previousLastOffset}: offsets must increase`;
+    return `offsets go backwards: batch ${baseOffset}..${lastOffset} does not come after the previous batch, which ends at ${previousLastOffset}`;
   }
-  return null;
-}
-
-/** A batch whose records section (`bytes` long, inflated) cannot hold `recordCount` records. */
-export function recordBytesProblem(recordCount: number, bytes: number): string | null {
-  if (recordCount > Math.floor(bytes / MIN_RECORD_BYTES)) return `${recordCount} records cannot fit in ${bytes} bytes`;
   return null;
 }
 

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { O_NOFOLLOW, isNoFollowRefusal, symlinkRefused } from '../files/no-follow.js';
 import path from 'node:path';
 import { CorruptRecordError, LogIOError, OffsetOutOfRangeError } from '../errors.js';
 import { fsyncDirectory, writeFileAtomically } from '../files/checkpoint.js';
@@ -199,9 +200,10 @@ function redo(dir: string, plan: TruncationPlan): void {
   const file = logFile(dir, plan.baseOffset);
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r+');
+    fd = fs.openSync(file, fs.constants.O_RDWR | O_NOFOLLOW);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if (isNoFollowRefusal(cause)) throw symlinkRefused(file, cause);
     throw new LogIOError(`cannot open ${file}: ${(cause as Error).message}`, { file, cause });
   }
   try {
