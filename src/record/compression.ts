@@ -251,8 +251,7 @@ function lz4DecompressFrame(data: Buffer, maxBytes: number): Buffer {
     const size = sizeField & 0x7fffffff;
     if (size > maxBlockSize || size > data.length - pos) throw new Error(`LZ4 block of ${size} bytes at byte ${pos - 4} is invalid`);
     const block = data.subarray(pos, pos + size);
-    // The decoder allocates at most its bound, which is never past the room left plus one byte.
-    const out = sizeField === size ? lz4DecompressBlock(block, Math.min(maxBlockSize, maxBytes - total + 1)) : block;
+    const out = sizeField === size ? lz4BoundedBlock(block, maxBlockSize, maxBytes - total, maxBytes) : block;
     total += out.length;
     if (total > maxBytes) throw inflatesPast('lz4', maxBytes);
     parts.push(out);
@@ -263,9 +262,22 @@ function lz4DecompressFrame(data: Buffer, maxBytes: number): Buffer {
 }
 
 /**
- * Linked blocks (Kafka never writes them) go to lz4-napi's frame decoder, which has no output
- * limit; the frame's content size, when it declares one, is checked first, and without one the
- * compressed size bounds it (LZ4 inflates at most 255x).
+ * A compressed block decoded into at most `room` bytes: the decoder allocates the bound it is
+ * given and fails when the block needs more, so a block is never inflated past the room left.
+ */
+function lz4BoundedBlock(block: Buffer, maxBlockSize: number, room: number, maxBytes: number): Buffer {
+  if (room >= maxBlockSize) return lz4DecompressBlock(block, maxBlockSize);
+  try {
+    return lz4DecompressBlock(block, room);
+  } catch (err) {
+    throw inflatesPast('lz4', maxBytes, err);
+  }
+}
+
+/**
+ * Linked blocks (Kafka never writes them, and rejects them) go to lz4-napi's frame decoder, which
+ * has no output limit: they are taken only when even the worst case (LZ4 inflates at most 255x)
+ * stays within the limit.
  */
 function lz4LinkedFrame(data: Buffer, maxBytes: number): Buffer {
   if (data.length * 255 > maxBytes) throw inflatesPast('lz4', maxBytes);
