@@ -222,7 +222,7 @@ export class LogReader {
     for (let i = Math.max(0, list.floorIndex(startOffset)); i < list.count; i++) {
       const segment = list.at(i)!;
       if (segment.maxTimestamp < timestamp) continue;
-      const found = segment.findOffsetByTimestamp(timestamp, startOffset, this.cursorFor(segment));
+      const found = segment.findOffsetByTimestamp(timestamp, startOffset, this.cursorFor(segment), this.maxDecompressedBytes);
       if (found >= 0) return found;
     }
     return null;

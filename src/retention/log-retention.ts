@@ -15,6 +15,8 @@ export interface RetentionConfig {
   fileDeleteDelayMs: number;
   retentionCheckIntervalMs: number;
   clock: () => number;
+  /** Cap on a compressed batch's inflated records when `truncateTo` cuts inside it (default: none). */
+  maxDecompressedBytes?: number;
 }
 
 /**

@@ -97,7 +97,11 @@ export function truncateLog(host: RetentionHost, offset: number): void {
   if (segment.locate(offset, cursor)) {
     position = cursor.position;
     if (cursor.baseOffset < offset) {
-      batch = cutBatch(segment.readBatchAtCursor(cursor), offset, { file: segment.log.file, position });
+      batch = cutBatch(segment.readBatchAtCursor(cursor), offset, {
+        file: segment.log.file,
+        position,
+        maxDecompressedBytes: host.config.maxDecompressedBytes,
+      });
     }
   }
   const plan: TruncationPlan = { offset, baseOffset: segment.baseOffset, position, batch };

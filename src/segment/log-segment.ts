@@ -191,13 +191,13 @@ export class LogSegment {
    * Time index -> offset -> offset index -> position -> short forward scan of batch headers,
    * then the records of the one batch that first reaches the timestamp.
    */
-  findOffsetByTimestamp(timestamp: number, startingOffset: number, cursor: BatchCursor): number {
+  findOffsetByTimestamp(timestamp: number, startingOffset: number, cursor: BatchCursor, maxDecompressedBytes?: number): number {
     const entry = this.timeIndex.lookup(timestamp);
     const from = Math.max(entry.offset, startingOffset);
     cursor.seek(this.indexedPosition(from, cursor), this.log.size);
     while (cursor.next()) {
       if (cursor.maxTimestamp < timestamp || cursor.lastOffset < startingOffset) continue;
-      const found = this.firstOffsetAtOrAfter(cursor, timestamp, startingOffset);
+      const found = this.firstOffsetAtOrAfter(cursor, timestamp, startingOffset, maxDecompressedBytes);
       if (found >= 0) return found;
     }
     return -1;
@@ -221,8 +221,8 @@ export class LogSegment {
     return 0;
   }
 
-  private firstOffsetAtOrAfter(cursor: BatchCursor, timestamp: number, startingOffset: number): number {
-    const context = { file: this.log.file, position: cursor.position };
+  private firstOffsetAtOrAfter(cursor: BatchCursor, timestamp: number, startingOffset: number, maxDecompressedBytes: number | undefined): number {
+    const context = { file: this.log.file, position: cursor.position, maxDecompressedBytes };
     const at = cursor.loadWholeBatch();
     if (at < 0) return findOffsetByTimestamp(this.readBatchAtCursor(cursor), 0, timestamp, startingOffset, context);
     this.checkBatchOnce(cursor.chunkBuffer, at, cursor.position);
