@@ -111,20 +111,45 @@ export class LogReader {
       if (run === null) break;
       const { buf, start, end } = this.bytesOf(run, Number.MAX_SAFE_INTEGER);
       let at = start;
-      while (at + LOG_OVERHEAD <= end && readBaseOffset(buf, at) < endOffset) {
-        const size = readBatchSize(buf, at);
-        if (at + size > end || (bytes + size > maxBytes && (parts.length > 0 || at > start))) break;
-        run.segment.checkBatchOnce(buf, at, run.position + at - start);
-        next = readLastOffset(buf, at) + 1;
-        bytes += size;
-        at += size;
+      let damage: CorruptRecordError | null = null;
+      try {
+        while (at + LOG_OVERHEAD <= end && readBaseOffset(buf, at) < endOffset) {
+          const size = readBatchSize(buf, at);
+          if (at + size > end || (bytes + size > maxBytes && (parts.length > 0 || at > start))) break;
+          next = this.checkedNext(buf, at, run.segment, run.position + at - start, next, at > start);
+          bytes += size;
+          at += size;
+        }
+      } catch (err) {
+        // As `read`: the whole batches before the damage come back; the call starting there throws.
+        if (!(err instanceof CorruptRecordError) || (parts.length === 0 && at === start)) throw err;
+        damage = err;
       }
       if (at === start) break;
       // A copy: the caller keeps these bytes, and the writer's mapping must not leak out.
       parts.push(Buffer.from(buf.subarray(start, at)));
-      if ((at < end && !run.capped) || bytes >= maxBytes) break;
+      if (damage !== null || (at < end && !run.capped) || bytes >= maxBytes) break;
     }
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /**
+   * Checks the batch at `at` (CRC once, and offsets that only go forward: a damaged batch must
+   * never send a read back) and returns the offset after it. `next` is the offset the read has
+   * reached; `follows` is true for a batch after the first of a run.
+   */
+  private checkedNext(buf: Buffer, at: number, segment: LogSegment, position: number, next: number, follows: boolean): number {
+    segment.checkBatchOnce(buf, at, position);
+    const baseOffset = readBaseOffset(buf, at);
+    const lastOffset = readLastOffset(buf, at);
+    if (lastOffset < next || (follows && baseOffset < next)) {
+      const file = segment.log.file;
+      throw new CorruptRecordError(`offsets go backwards in ${file} at position ${position}: batch ${baseOffset}..${lastOffset} after offset ${next - 1}`, {
+        file,
+        position,
+      });
+    }
+    return lastOffset + 1;
   }
 
   /**
