@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LogIOError, isSeglogError } from '../errors.js';
-import { openForWriting } from './no-follow.js';
+import { O_NOFOLLOW, openForWriting } from './no-follow.js';
 import { TMP_SUFFIX } from '../segment/file-names.js';
 
 /**
@@ -77,15 +77,22 @@ export function writeCheckpoint(file: string, tp: TopicPartition, offset: number
 /** Write to `<file>.tmp`, fsync, rename over `file`, fsync the directory. */
 export function writeFileAtomically(file: string, body: string | Buffer): void {
   const tmp = file + TMP_SUFFIX;
-  // The temporary is always a new file of ours: whatever has its name (a leftover, or a link
-  // someone put there, which must not be written through) is removed first, and O_EXCL |
-  // O_NOFOLLOW make the open refuse anything that appears there meanwhile.
+  // The temporary is always a new file of ours (O_CREAT | O_EXCL | O_NOFOLLOW): a link someone put
+  // at its name is never written through. Whatever has the name (a leftover, such a link) is
+  // removed and the create tried once more.
+  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
+  let fd: number;
   try {
-    fs.rmSync(tmp, { force: true });
+    fd = fs.openSync(tmp, flags | O_NOFOLLOW, 0o644);
   } catch (cause) {
-    throw new LogIOError(`cannot remove ${tmp}: ${(cause as Error).message}`, { file: tmp, cause });
+    if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw new LogIOError(`cannot write ${file}: ${(cause as Error).message}`, { file, cause });
+    try {
+      fs.unlinkSync(tmp);
+    } catch (unlinkCause) {
+      throw new LogIOError(`cannot remove ${tmp}: ${(unlinkCause as Error).message}`, { file: tmp, cause: unlinkCause });
+    }
+    fd = openForWriting(tmp, flags, `cannot write ${file}`);
   }
-  const fd = openForWriting(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, `cannot write ${file}`);
   try {
     try {
       fs.writeFileSync(fd, body);

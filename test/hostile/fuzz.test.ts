@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -24,6 +24,8 @@ const ITERATIONS = Number(process.env['SEGLOG_FUZZ_ITERATIONS'] ?? 40);
 const SEED = Number(process.env['SEGLOG_FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 /** A generous bound for one call on a loaded 2-core machine; a loop or a bomb takes far longer. */
 const CALL_DEADLINE_MS = 15_000;
+/** One directory: about a dozen calls. */
+const CASE_DEADLINE_MS = 4 * CALL_DEADLINE_MS;
 /** Peak RSS of the child that opens every directory: the 16 MiB decompression cap, node itself, slack. */
 const MAX_RSS_KB = 400 * 1024;
 /** Every this many cases, the CLI runs on the directory too. */
@@ -157,20 +159,44 @@ interface CaseResult {
   writerOpened?: boolean;
 }
 
-function runCases(dirs: string[], descriptions: string[]): { writerOpened: number } {
+/**
+ * Runs the child on `dirs`. A watchdog kills it when one case takes longer than CASE_DEADLINE_MS
+ * (a call that never returns), and the failure names that case.
+ */
+async function runCases(dirs: string[], descriptions: string[]): Promise<{ writerOpened: number }> {
   const casesFile = path.join(tmpDir('seglog-fuzz-cases-'), 'cases.json');
   fs.writeFileSync(casesFile, JSON.stringify(dirs));
-  const deadline = 30_000 + dirs.length * 4 * CALL_DEADLINE_MS;
-  const r = spawnSync(process.execPath, [path.join(import.meta.dirname, 'fuzz.child.mjs'), path.join(DIST, 'index.js'), casesFile], {
-    encoding: 'utf8',
-    timeout: deadline,
-    maxBuffer: 1 << 26,
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'fuzz.child.mjs'), path.join(DIST, 'index.js'), casesFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const lines = r.stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as CaseResult);
+  const lines: CaseResult[] = [];
+  let stderr = '';
+  let pending = '';
+  let lastProgress = Date.now();
+  let killed = false;
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    const parts = pending.split('\n');
+    pending = parts.pop()!;
+    for (const line of parts) if (line.length > 0) lines.push(JSON.parse(line) as CaseResult);
+    lastProgress = Date.now();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastProgress > CASE_DEADLINE_MS) {
+      killed = true;
+      child.kill('SIGKILL');
+    }
+  }, 500);
+  const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  clearInterval(watchdog);
   const started = lines.filter((l) => l.phase === 'start').at(-1)?.case ?? -1;
   const done = lines.filter((l) => l.phase === 'done');
   const where = (i: number): string => `case ${i} (seed ${SEED}): ${descriptions[i]}`;
-  expect(r.status, `child ended early in ${where(started)}\n${r.stderr.slice(0, 4000)}`).toBe(0);
+  expect(killed, `no result within ${CASE_DEADLINE_MS} ms: ${where(started)}`).toBe(false);
+  expect(status, `child ended early in ${where(started)}\n${stderr.slice(0, 4000)}`).toBe(0);
   expect(done.length).toBe(dirs.length);
   let writerOpened = 0;
   for (const d of done) {
@@ -194,7 +220,7 @@ function checkCli(dir: string, description: string): void {
 }
 
 describe('fuzz: mutated partition directories', () => {
-  it(`keeps every promise for ${ITERATIONS} directories (SEGLOG_FUZZ_ITERATIONS)`, { timeout: 600_000 + ITERATIONS * 60_000 }, () => {
+  it(`keeps every promise for ${ITERATIONS} directories (SEGLOG_FUZZ_ITERATIONS)`, { timeout: 600_000 + ITERATIONS * 60_000 }, async () => {
     console.log(`fuzz: ${ITERATIONS} directories, seed ${SEED} (SEGLOG_FUZZ_SEED replays it)`);
     ensureBuilt();
     const base = template();
@@ -215,7 +241,7 @@ describe('fuzz: mutated partition directories', () => {
         descriptions.push(done.join('; '));
         if (i % CLI_EVERY === 0) checkCli(dir, `case ${i}: ${descriptions.at(-1)}`);
       }
-      writerOpened += runCases(dirs, descriptions).writerOpened;
+      writerOpened += (await runCases(dirs, descriptions)).writerOpened;
       for (const dir of dirs) fs.rmSync(path.dirname(dir), { recursive: true, force: true });
     }
     // The writer recovers nearly every damaged directory; refusing them all would pass the rest vacuously.
