@@ -20,7 +20,7 @@ import { batchPositions } from './helpers.js';
  * SEGLOG_FUZZ_SEED replays a run (the seed is printed).
  */
 
-const ITERATIONS = Number(process.env['SEGLOG_FUZZ_ITERATIONS'] ?? 40);
+const ITERATIONS = Number(process.env['SEGLOG_FUZZ_ITERATIONS'] ?? 30);
 const SEED = Number(process.env['SEGLOG_FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 /** A generous bound for one call on a loaded 2-core machine; a loop or a bomb takes far longer. */
 const CALL_DEADLINE_MS = 15_000;
@@ -29,7 +29,7 @@ const CASE_DEADLINE_MS = 4 * CALL_DEADLINE_MS;
 /** Peak RSS of the child that opens every directory: the 16 MiB decompression cap, node itself, slack. */
 const MAX_RSS_KB = 400 * 1024;
 /** Every this many cases, the CLI runs on the directory too. */
-const CLI_EVERY = Number(process.env['SEGLOG_FUZZ_CLI_EVERY'] ?? 5);
+const CLI_EVERY = Number(process.env['SEGLOG_FUZZ_CLI_EVERY'] ?? 6);
 const CHUNK = 50;
 
 type Random = () => number;
