@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LogIOError, isSeglogError } from '../errors.js';
+import { TMP_SUFFIX } from './file-names.js';
 import { O_NOFOLLOW, openForWriting } from './no-follow.js';
-import { TMP_SUFFIX } from '../segment/file-names.js';
 
 /**
  * Kafka's offset checkpoint files (`recovery-point-offset-checkpoint`,

@@ -3,7 +3,7 @@ import { openForWriting } from '../files/no-follow.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { LogIOError, LogLockedError } from '../errors.js';
-import { LOCK_FILE } from '../segment/file-names.js';
+import { LOCK_FILE } from '../files/file-names.js';
 
 const require = createRequire(import.meta.url);
 const { tryLock, unlock } = require('fs-native-extensions') as {

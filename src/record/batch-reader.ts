@@ -172,7 +172,7 @@ function framingError(detail: string): CorruptRecordError {
 }
 
 function readRecords(batch: RecordsView, start: number, out: LogRecord[], minOffset: number, maxRecords: number): number {
-  const { data, end, count } = batch;
+  const { end, count } = batch;
   cursor.pos = start;
   previousDelta = -1;
   let appended = 0;
