@@ -21,7 +21,7 @@ function open(segmentBytes = 1024 * 1024): { log: LocalLog; events: string[] } {
     recoveryPointLowered: (o) => events.push(`lowered ${o}`),
     truncated: (o) => events.push(`truncated ${o}`),
   };
-  const log = new LocalLog({ dir, config: { segmentBytes, segmentMs: 7 * 24 * 3600 * 1000 }, writable: true, segmentOptions: () => OPTIONS, events: listener }, loaded);
+  const log = new LocalLog({ dir, config: { segmentBytes, segmentMs: 7 * 24 * 3600 * 1000, maxDecompressedBytes: 64 * 1024 * 1024 }, writable: true, segmentOptions: () => OPTIONS, events: listener }, loaded);
   return { log, events };
 }
 
