@@ -9,6 +9,7 @@ import {
   RecordTooLargeError,
 } from '../errors.js';
 import { encodeBatch } from '../record/batch-builder.js';
+import { assignOffsets, checkEncodedBatches } from './encoded-batches.js';
 import type { CompressionType, LogRecord, RecordInput } from '../record/types.js';
 import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
 import { optionalPositive, requireOffset, requireOptions, requireTimestamp } from './arguments.js';
@@ -43,6 +44,12 @@ const DEFAULT_MAX_BYTES = 1024 * 1024;
 export interface AppendResult {
   baseOffset: number;
   lastOffset: number;
+}
+
+/** @internal What `appendEncoded` assigned. */
+export interface EncodedAppendResult extends AppendResult {
+  /** The time written into LogAppendTime batches, or -1. */
+  logAppendTime: number;
 }
 
 export interface AppendOptions {
@@ -237,6 +244,35 @@ export class Log {
     this.nextOffset = lastOffset + 1;
     this.afterAppend(batch.recordCount);
     return { baseOffset, lastOffset };
+  }
+
+  /**
+   * @internal Appends a Kafka producer's record set (one or more encoded v2 batches) as it is:
+   * every batch is checked first (`checkEncodedBatches`), then each gets its offsets written in
+   * place and goes to the segment unchanged. Returns the offsets assigned and the append time
+   * (-1 for CreateTime). Throws `InvalidRecordError`, `RecordTooLargeError`, `LogIOError`.
+   */
+  appendEncoded(records: Buffer): EncodedAppendResult {
+    this.ensureWritable();
+    const batches = checkEncodedBatches(records, this.config.maxMessageBytes);
+    const now = this.config.clock();
+    const baseOffset = this.nextOffset;
+    let count = 0;
+    for (const batch of batches) {
+      this.checkBatchSize(batch.size);
+      const first = this.nextOffset;
+      const lastOffset = first + batch.lastOffsetDelta;
+      assignOffsets(records, batch, first, this.config.timestampType, now);
+      let segment = this.segmentsList.activeSegment;
+      if (segment.shouldRoll(batch.size, batch.maxTimestamp, lastOffset, this.config.segmentBytes, this.config.segmentMs, now)) {
+        segment = this.rollAt(first);
+      }
+      segment.append(lastOffset, batch.maxTimestamp, lastOffset, records.subarray(batch.position, batch.position + batch.size));
+      this.nextOffset = lastOffset + 1;
+      count += batch.recordCount;
+    }
+    this.afterAppend(count);
+    return { baseOffset, lastOffset: this.nextOffset - 1, logAppendTime: this.config.timestampType === 'LogAppendTime' ? now : -1 };
   }
 
   private appendCompression(options: AppendOptions): CompressionType {
