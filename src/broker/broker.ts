@@ -19,6 +19,8 @@ export interface BrokerOptions {
   port?: number;
   /** Host clients are told to connect to (Metadata, FindCoordinator). Default: `host`, or `'127.0.0.1'` when `host` is a wildcard. */
   advertisedHost?: string;
+  /** Port clients are told to connect to (e.g. a proxy's or a container's mapped port). Default: the port listened on. */
+  advertisedPort?: number;
   /** Create a topic the first time a client asks for it (Kafka's `auto.create.topics.enable`). Default true. */
   autoCreateTopics?: boolean;
   /** Partitions of an auto-created topic, and of CreateTopics asking for -1 (Kafka's `num.partitions`). Default 1. */
@@ -40,6 +42,7 @@ const OPTION_KEYS = new Set([
   'host',
   'port',
   'advertisedHost',
+  'advertisedPort',
   'autoCreateTopics',
   'numPartitions',
   'topicConfig',
@@ -104,7 +107,7 @@ export class Broker {
       groups,
       producers: new ProducerStates(),
       advertisedHost: opts.advertisedHost ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host),
-      advertisedPort: port,
+      advertisedPort: opts.advertisedPort ?? port,
       clusterId: clusterIdOf(dir),
       flushOnAck: opts.flushOnAck ?? false,
       closing: stop.signal,
@@ -139,8 +142,11 @@ function checkOptions(options: BrokerOptions): BrokerOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidConfigError(`broker options must be an object, got ${describe(options)}`);
   for (const key of Object.keys(options)) if (!OPTION_KEYS.has(key)) throw new InvalidConfigError(`unknown broker option ${key}`);
   if (typeof options.dir !== 'string' || options.dir === '') throw new InvalidConfigError(`broker option dir must be a non-empty string, got ${describe(options.dir)}`);
-  const { port, numPartitions, maxRequestBytes, groupMinSessionTimeoutMs } = options;
+  const { port, advertisedPort, numPartitions, maxRequestBytes, groupMinSessionTimeoutMs } = options;
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new InvalidConfigError(`broker option port must be an integer in [0, 65535], got ${describe(port)}`);
+  if (advertisedPort !== undefined && !(Number.isInteger(advertisedPort) && advertisedPort >= 1 && advertisedPort <= 65535)) {
+    throw new InvalidConfigError(`broker option advertisedPort must be an integer in [1, 65535], got ${describe(advertisedPort)}`);
+  }
   if (numPartitions !== undefined && !(Number.isInteger(numPartitions) && numPartitions >= 1)) throw new InvalidConfigError(`broker option numPartitions must be a positive integer, got ${describe(numPartitions)}`);
   if (maxRequestBytes !== undefined && !(Number.isInteger(maxRequestBytes) && maxRequestBytes >= 64)) throw new InvalidConfigError(`broker option maxRequestBytes must be an integer >= 64, got ${describe(maxRequestBytes)}`);
   if (groupMinSessionTimeoutMs !== undefined && !(Number.isInteger(groupMinSessionTimeoutMs) && groupMinSessionTimeoutMs >= 1)) {
