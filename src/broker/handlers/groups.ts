@@ -14,7 +14,7 @@ export const joinGroup: Handler<typeof ApiKey.JoinGroup> = async (ctx, request, 
       clientId: header.clientId ?? '',
       sessionTimeoutMs: request.sessionTimeoutMs,
       // Before v1 there is no rebalance timeout: Kafka uses the session timeout.
-      rebalanceTimeoutMs: request.rebalanceTimeoutMs ?? request.sessionTimeoutMs,
+      rebalanceTimeoutMs: (request.rebalanceTimeoutMs ?? -1) < 0 ? request.sessionTimeoutMs : request.rebalanceTimeoutMs!,
       protocolType: request.protocolType,
       protocols: request.protocols,
     },
