@@ -36,13 +36,17 @@ class Connection {
   private readonly queue: Slot[] = [];
   private closed = false;
   private readonly name: string;
+  /** Aborted when this connection or the broker closes: requests held for it answer at once. */
+  private readonly gone = new AbortController();
+  private readonly ctx: BrokerContext;
 
   constructor(
     private readonly socket: net.Socket,
-    private readonly ctx: BrokerContext,
+    broker: BrokerContext,
     private readonly maxRequestBytes: number,
     private readonly onClose: (c: Connection) => void,
   ) {
+    this.ctx = { ...broker, closing: AbortSignal.any([broker.closing, this.gone.signal]) };
     this.name = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => this.onData(data));
@@ -171,6 +175,7 @@ class Connection {
     if (this.closed) return;
     this.closed = true;
     if (reason !== null) this.ctx.log(`closing connection ${this.name}: ${reason}`);
+    this.gone.abort();
     this.socket.destroy();
     this.onClose(this);
   }
