@@ -144,23 +144,26 @@ function writeField(w: Writer, f: FieldPlan, v: unknown): void {
 function writeValue(w: Writer, f: FieldPlan, v: unknown, nullable: boolean): void {
   switch (f.kind) {
     case Kind.Int32:
-      return w.int32(v as number);
+      return w.int32(num(f, v));
     case Kind.Int16:
-      return w.int16(v as number);
+      return w.int16(num(f, v));
     case Kind.Int64:
-      return w.int64(v as bigint);
+      if (typeof v !== 'bigint') throw new ProtocolError(`field ${f.name} must be a bigint`);
+      return w.int64(v);
     case Kind.String:
       return writeString(w, f, v as string | null, nullable);
     case Kind.Struct:
+      if (typeof v !== 'object' || v === null) throw new ProtocolError(`field ${f.name} must be an object`);
       return writeStruct(w, f.struct!, v as Obj);
     case Kind.Int8:
-      return w.int8(v as number);
+      return w.int8(num(f, v));
     case Kind.Bool:
-      return w.bool(v as boolean);
+      if (typeof v !== 'boolean') throw new ProtocolError(`field ${f.name} must be a boolean`);
+      return w.bool(v);
     case Kind.Uint16:
-      return w.uint16(v as number);
+      return w.uint16(num(f, v));
     case Kind.Float64:
-      return w.float64(v as number);
+      return w.float64(num(f, v));
     case Kind.Uuid:
       if (!Buffer.isBuffer(v) || v.length !== 16) throw new ProtocolError(`uuid ${f.name} must be a 16-byte Buffer`);
       return w.bytes(v);
@@ -168,6 +171,12 @@ function writeValue(w: Writer, f: FieldPlan, v: unknown, nullable: boolean): voi
     case Kind.Records:
       return writeBytes(w, f, v as Buffer | readonly Buffer[] | null, nullable);
   }
+}
+
+/** A number field's value; Buffer's writers check the range, but would coerce strings and null. */
+function num(f: FieldPlan, v: unknown): number {
+  if (typeof v !== 'number') throw new ProtocolError(`field ${f.name} must be a number`);
+  return v;
 }
 
 function writeString(w: Writer, f: FieldPlan, v: string | null, nullable: boolean): void {
