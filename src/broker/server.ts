@@ -49,7 +49,14 @@ class Connection {
     this.ctx = { ...broker, closing: AbortSignal.any([broker.closing, this.gone.signal]) };
     this.name = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     socket.setNoDelay(true);
-    socket.on('data', (data: Buffer) => this.onData(data));
+    socket.on('data', (data: Buffer) => {
+      try {
+        this.onData(data);
+      } catch (err) {
+        // A bug, not bad input (that is handled where it is read): this connection pays, not the broker.
+        this.close(`internal error: ${(err as Error)?.stack ?? String(err)}`);
+      }
+    });
     socket.on('error', () => this.close(null));
     socket.on('close', () => this.close(null));
     socket.on('drain', () => this.maybeResume());
