@@ -18,7 +18,8 @@ import { printTable, repoRoot, runMain, scratchBase } from './common.js';
 const RECORDS = Number(process.env.SEGLOG_BENCH_BROKER_RECORDS ?? 40_000);
 const VALUE_BYTES = 1024;
 const KAFKAJS_BATCH = 100;
-const DIRECT_BATCH = 500;
+/** About what librdkafka puts in one batch of 1 KiB records (batch.size 1 MB). */
+const LIBRDKAFKA_BATCH = 1000;
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
 const MB = 1e6;
@@ -130,12 +131,15 @@ async function pythonProduce(bootstrap: string, topic: string, acks: string): Pr
   return { p50: doc.p50_ms, p99: doc.p99_ms };
 }
 
-/** Direct seglog calls on the same records: CPU seconds of this process per MB. */
-function direct(dir: string): { appendCpuPerMB: number; readCpuPerMB: number } {
+/**
+ * Direct seglog calls on the same records in batches of `batch` records (the batches the client
+ * sends, so the per-batch costs compare): CPU seconds of this process per MB.
+ */
+function direct(dir: string, batch: number): { appendCpuPerMB: number; readCpuPerMB: number } {
   const topic = Topic.open(dir, { partitions: 1 });
   const before = process.cpuUsage();
-  for (let i = 0; i < RECORDS; i += DIRECT_BATCH) {
-    const records = Array.from({ length: Math.min(DIRECT_BATCH, RECORDS - i) }, (_, j) => ({ key: key(i + j), value, partition: 0 }));
+  for (let i = 0; i < RECORDS; i += batch) {
+    const records = Array.from({ length: Math.min(batch, RECORDS - i) }, (_, j) => ({ key: key(i + j), value, partition: 0 }));
     topic.append(records);
   }
   const appended = process.cpuUsage(before);
@@ -158,6 +162,19 @@ function direct(dir: string): { appendCpuPerMB: number; readCpuPerMB: number } {
   const mb = (RECORDS * VALUE_BYTES) / MB;
   void bytes;
   return { appendCpuPerMB: (appended.user + appended.system) / 1e6 / mb, readCpuPerMB: (read.user + read.system) / 1e6 / mb };
+}
+
+/** Direct `Topic.append` of each batch followed by `await flush()`: what acks=all with flushOnAck asks of the disk. */
+async function directDurable(dir: string, batch: number): Promise<number> {
+  const topic = Topic.open(dir, { partitions: 1 });
+  const before = process.cpuUsage();
+  for (let i = 0; i < RECORDS; i += batch) {
+    topic.append(Array.from({ length: Math.min(batch, RECORDS - i) }, (_, j) => ({ key: key(i + j), value, partition: 0 })));
+    await topic.flush();
+  }
+  const used = process.cpuUsage(before);
+  topic.close();
+  return (used.user + used.system) / 1e6 / ((RECORDS * VALUE_BYTES) / MB);
 }
 
 await runMain(async () => {
@@ -184,15 +201,22 @@ await runMain(async () => {
   rows.push(await measure(durable, 'kafkajs produce acks=all flushOnAck', RECORDS, () => kafkajsProduce(durable.bootstrap, 'jsall', -1)));
   await stop(durable);
 
-  direct(path.join(base, 'direct-warmup'));
-  const baseline = direct(path.join(base, 'direct'));
+  direct(path.join(base, 'direct-warmup'), LIBRDKAFKA_BATCH);
+  const baselines = { kafkajs: direct(path.join(base, 'direct-100'), KAFKAJS_BATCH), librdkafka: direct(path.join(base, 'direct-1000'), LIBRDKAFKA_BATCH) };
+  const durableBaselines = {
+    kafkajs: await directDurable(path.join(base, 'durable-100'), KAFKAJS_BATCH),
+    librdkafka: await directDurable(path.join(base, 'durable-1000'), LIBRDKAFKA_BATCH),
+  };
   printTable(
     ['run', 'MB/s', 'records/s', 'p50 ms', 'p99 ms', 'broker CPU s/MB', 'vs direct'],
     rows.map((r) => {
       const mb = r.bytes / MB;
       const perMB = r.brokerCpu / mb;
       const fetch = r.what.includes('fetch');
-      const ratio = perMB / (fetch ? baseline.readCpuPerMB : baseline.appendCpuPerMB);
+      const client = r.what.startsWith('kafkajs') ? 'kafkajs' : 'librdkafka';
+      const durable = r.what.includes('flushOnAck');
+      const baseline = baselines[client];
+      const ratio = perMB / (fetch ? baseline.readCpuPerMB : durable ? durableBaselines[client] : baseline.appendCpuPerMB);
       return [
         r.what,
         (mb / r.seconds).toFixed(1),
@@ -200,11 +224,15 @@ await runMain(async () => {
         r.p50 === undefined ? '' : r.p50.toFixed(2),
         r.p99 === undefined ? '' : r.p99.toFixed(2),
         perMB.toFixed(4),
-        `${ratio.toFixed(2)}x ${fetch ? 'readBatches' : 'Topic.append'}`,
+        `${ratio.toFixed(2)}x ${fetch ? 'readBatches' : durable ? 'append+flush' : 'Topic.append'}`,
       ];
     }),
   );
-  console.log(`direct, same records, this process: Topic.append ${baseline.appendCpuPerMB.toFixed(4)} CPU s/MB, readBatches ${baseline.readCpuPerMB.toFixed(4)} CPU s/MB`);
+  for (const [client, b] of Object.entries(baselines)) {
+    const size = client === 'kafkajs' ? KAFKAJS_BATCH : LIBRDKAFKA_BATCH;
+    const flushed = durableBaselines[client as 'kafkajs' | 'librdkafka'];
+    console.log(`direct (for ${client} rows), same records in batches of ${size}: Topic.append ${b.appendCpuPerMB.toFixed(4)}, append+flush ${flushed.toFixed(4)}, readBatches ${b.readCpuPerMB.toFixed(4)} CPU s/MB`);
+  }
   console.log('targets: broker CPU per MB produced <= 1.5x Topic.append, per MB fetched <= 3x readBatches');
   console.log('p50/p99: librdkafka per record (produce() to delivery report, linger.ms=2, at most 1000 records in flight); kafkajs per send() of 100 records');
 });
