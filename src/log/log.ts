@@ -9,7 +9,7 @@ import {
   RecordTooLargeError,
 } from '../errors.js';
 import { encodeBatch } from '../record/batch-builder.js';
-import { assignOffsets, checkEncodedBatches } from './encoded-batches.js';
+import { checkEncodedBatches } from './encoded-batches.js';
 import type { CompressionType, LogRecord, RecordInput } from '../record/types.js';
 import type { LogSegment, SegmentOptions } from '../segment/log-segment.js';
 import { optionalPositive, requireOffset, requireOptions, requireTimestamp } from './arguments.js';
@@ -245,24 +245,18 @@ export class Log {
   appendEncoded(records: Buffer): EncodedAppendResult {
     this.ensureWritable();
     const batches = checkEncodedBatches(records, this.config.maxMessageBytes);
+    for (const batch of batches) this.checkBatchSize(batch.size);
     const now = this.config.clock();
-    const baseOffset = this.nextOffset;
+    const { baseOffset, lastOffset } = this.local.appendEncodedBatches(records, batches, this.config.timestampType, now);
     let count = 0;
-    for (const batch of batches) {
-      this.checkBatchSize(batch.size);
-      const first = this.nextOffset;
-      const lastOffset = first + batch.lastOffsetDelta;
-      assignOffsets(records, batch, first, this.config.timestampType, now);
-      let segment = this.segmentsList.activeSegment;
-      if (segment.shouldRoll(batch.size, batch.maxTimestamp, lastOffset, this.config.segmentBytes, this.config.segmentMs, now)) {
-        segment = this.rollAt(first);
-      }
-      segment.append(lastOffset, batch.maxTimestamp, lastOffset, records.subarray(batch.position, batch.position + batch.size));
-      this.nextOffset = lastOffset + 1;
-      count += batch.recordCount;
-    }
+    for (const batch of batches) count += batch.recordCount;
     this.afterAppend(count);
-    return { baseOffset, lastOffset: this.nextOffset - 1, logAppendTime: this.config.timestampType === 'LogAppendTime' ? now : -1 };
+    return { baseOffset, lastOffset, logAppendTime: this.config.timestampType === 'LogAppendTime' ? now : -1 };
+  }
+
+  /** @internal Resolves at the next append or close, or when `signal` aborts (the broker's Fetch long-poll). */
+  waitForAppend(signal?: AbortSignal): Promise<void> {
+    return this.local.waitForAppend(signal);
   }
 
   private appendCompression(options: AppendOptions): CompressionType {
