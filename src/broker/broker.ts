@@ -6,7 +6,8 @@ import { describe, resolveConfig, type LogConfig } from '../log/config.js';
 import { GroupCoordinator } from './group/coordinator.js';
 import type { BrokerContext } from './handlers/index.js';
 import { ProducerStates } from './producer-state.js';
-import { DEFAULT_MAX_REQUEST_BYTES, KafkaServer } from './server.js';
+// Loaded by start() only: the protocol codec and the handlers stay out of `import 'seglog'`.
+import type { KafkaServer } from './server.js';
 import { BrokerTopics } from './topics.js';
 
 /** Options of `Broker.start`. */
@@ -52,6 +53,9 @@ const OPTION_KEYS = new Set([
   'log',
 ]);
 
+/** Kafka's `socket.request.max.bytes`. */
+export const DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024;
+
 /** How long `close()` waits for requests in flight before closing their connections. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -96,6 +100,7 @@ export class Broker {
     let ctx: BrokerContext | null = null;
     let server: KafkaServer;
     try {
+      const { KafkaServer } = await import('./server.js');
       server = await KafkaServer.listen(() => ctx!, { host, port: opts.port ?? 9092, maxRequestBytes: opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES });
     } catch (err) {
       topics.close();

@@ -19,8 +19,6 @@ import {
   type RequestHeader,
 } from './protocol/index.js';
 
-/** Kafka's `socket.request.max.bytes`. */
-export const DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024;
 /** Requests decoded but not yet answered on one connection before it stops reading. */
 const MAX_IN_FLIGHT = 256;
 const SIZE_PREFIX = 4;
