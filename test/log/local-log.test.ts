@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { checkEncodedBatches } from '../../src/log/encoded-batches.js';
 import { LocalLog, type LocalLogEvents } from '../../src/log/local-log.js';
 import { LogLoader } from '../../src/log/log-loader.js';
 import { encodeBatch } from '../../src/record/batch-builder.js';
@@ -25,6 +26,11 @@ function open(segmentBytes = 1024 * 1024): { log: LocalLog; events: string[] } {
   return { log, events };
 }
 
+/** Appends a producer's record set (checked as the broker checks it) with offsets assigned. */
+function appendProduced(log: LocalLog, records: Buffer): { baseOffset: number; lastOffset: number } {
+  return log.appendEncodedBatches(records, checkEncodedBatches(records, 1 << 20), 'CreateTime', T0);
+}
+
 /** A producer's batch of `count` records: base offset 0, as a client sends it. */
 function producerBatch(count: number, tag: string): Buffer {
   const records = Array.from({ length: count }, (_, i) => ({ value: `${tag}-${i}`, timestamp: T0 + i }));
@@ -35,10 +41,10 @@ describe('LocalLog, the one state object', () => {
   it('appends producer batches with offsets assigned from the end offset, and wakes waiters', async () => {
     const { log } = open();
     const woken = log.waitForAppend();
-    const first = log.appendBatchesAssigningOffsets(Buffer.concat([producerBatch(3, 'a'), producerBatch(2, 'b')]), T0);
+    const first = appendProduced(log, Buffer.concat([producerBatch(3, 'a'), producerBatch(2, 'b')]));
     expect(first).toEqual({ baseOffset: 0, lastOffset: 4 });
     await expect(woken).resolves.toBeUndefined();
-    expect(log.appendBatchesAssigningOffsets(producerBatch(4, 'c'), T0)).toEqual({ baseOffset: 5, lastOffset: 8 });
+    expect(appendProduced(log, producerBatch(4, 'c'))).toEqual({ baseOffset: 5, lastOffset: 8 });
     expect(log.endOffset).toBe(9);
     const batches = rawBatches(log.activeSegment.log.file);
     expect(batches.map((b) => [b.baseOffset, b.lastOffset])).toEqual([[0, 2], [3, 4], [5, 8]]);
@@ -51,7 +57,7 @@ describe('LocalLog, the one state object', () => {
 
   it('rolls when the active segment is full, and tells its owner', () => {
     const { log, events } = open(400);
-    for (let i = 0; i < 6; i++) log.appendBatchesAssigningOffsets(producerBatch(2, `x${i}`), T0);
+    for (let i = 0; i < 6; i++) appendProduced(log, producerBatch(2, `x${i}`));
     expect(log.segments.count).toBeGreaterThan(1);
     expect(events.filter((e) => e.startsWith('rolled'))).toEqual(log.segments.values().slice(1).map((s) => `rolled ${s.baseOffset}`));
     expect(log.roll()).toBe(log.activeSegment);
@@ -61,7 +67,7 @@ describe('LocalLog, the one state object', () => {
 
   it('replaces segments by others in one step, and moves the start offset only up, checkpointed', () => {
     const { log } = open(400);
-    for (let i = 0; i < 6; i++) log.appendBatchesAssigningOffsets(producerBatch(2, `x${i}`), T0);
+    for (let i = 0; i < 6; i++) appendProduced(log, producerBatch(2, `x${i}`));
     const [oldest, second] = log.segments.values();
     const replacement = LogSegment.create(path.join(log.dir), oldest!.baseOffset + 1000, OPTIONS);
     log.replaceSegments([replacement], [oldest!]);
@@ -78,7 +84,7 @@ describe('LocalLog, the one state object', () => {
 
   it('keeps the recent truncations for late readers and reports them to its owner', () => {
     const { log, events } = open();
-    log.appendBatchesAssigningOffsets(producerBatch(5, 't'), T0);
+    appendProduced(log, producerBatch(5, 't'));
     log.noteTruncation(3);
     log.noteTruncation(1);
     expect(log.truncationCount).toBe(2);
