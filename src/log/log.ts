@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  CorruptRecordError,
   InvalidArgumentError,
   LogClosedError,
   LogIOError,
@@ -38,6 +39,8 @@ import { clampConsumerOffsets, retainedConsumerFloor } from './consumer-offsets.
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 
 const DEFAULT_MAX_BYTES = 1024 * 1024;
+/** Reloads a read-only view tries before an error in a read is taken as real (see `catchingUp`). */
+const READ_ATTEMPTS = 5;
 
 /** The offsets `append` assigned: `baseOffset` to `lastOffset`, inclusive. */
 export interface AppendResult {
@@ -168,24 +171,23 @@ export class Log {
   /** The log start offset: the first offset that can be read. */
   get startOffset(): number {
     this.ensureOpen();
-    this.refresh();
-    return this.logStartOffset;
+    return this.catchingUp(() => this.logStartOffset);
   }
 
   /** The offset the next appended record will get. */
   get endOffset(): number {
     this.ensureOpen();
-    this.refresh();
-    return this.nextOffset;
+    return this.catchingUp(() => this.nextOffset);
   }
 
   /** Bytes of all `.log` files. */
   get size(): number {
     this.ensureOpen();
-    this.refresh();
-    let total = 0;
-    for (const s of this.segmentsList.values()) total += s.size;
-    return total;
+    return this.catchingUp(() => {
+      let total = 0;
+      for (const s of this.segmentsList.values()) total += s.size;
+      return total;
+    });
   }
 
   /** True after `close()`. */
@@ -201,15 +203,16 @@ export class Log {
   /** The segments, oldest first. */
   segments(): SegmentInfo[] {
     this.ensureOpen();
-    this.refresh();
-    const list = this.segmentsList.values();
-    return list.map((s, i) => ({
-      baseOffset: s.baseOffset,
-      endOffset: i === list.length - 1 ? this.nextOffset : s.readNextOffset(this.reader.cursorFor(s)),
-      sizeBytes: s.size,
-      maxTimestamp: s.maxTimestamp,
-      path: s.log.file,
-    }));
+    return this.catchingUp(() => {
+      const list = this.segmentsList.values();
+      return list.map((s, i) => ({
+        baseOffset: s.baseOffset,
+        endOffset: i === list.length - 1 ? this.nextOffset : s.readNextOffset(this.reader.cursorFor(s)),
+        sizeBytes: s.size,
+        maxTimestamp: s.maxTimestamp,
+        path: s.log.file,
+      }));
+    });
   }
 
   /**
@@ -282,10 +285,11 @@ export class Log {
     const opts = requireOptions<ReadOptions>('read options', options, ['maxBytes', 'maxRecords']);
     const maxBytes = optionalPositive('maxBytes', opts.maxBytes, DEFAULT_MAX_BYTES);
     const maxRecords = optionalPositive('maxRecords', opts.maxRecords, Number.MAX_SAFE_INTEGER);
-    this.refresh();
-    this.checkReadable(offset);
-    if (offset === this.nextOffset) return [];
-    return this.reader.read(offset, this.nextOffset, maxBytes, maxRecords);
+    return this.catchingUp(() => {
+      this.checkReadable(offset);
+      if (offset === this.nextOffset) return [];
+      return this.reader.read(offset, this.nextOffset, maxBytes, maxRecords);
+    });
   }
 
   /**
@@ -297,19 +301,21 @@ export class Log {
     requireOffset('offset', offset);
     const opts = requireOptions<ReadOptions>('readBatches options', options, ['maxBytes']);
     const maxBytes = optionalPositive('maxBytes', opts.maxBytes, DEFAULT_MAX_BYTES);
-    this.refresh();
-    this.checkReadable(offset);
-    if (offset === this.nextOffset) return Buffer.alloc(0);
-    return this.reader.readBatches(offset, this.nextOffset, maxBytes);
+    return this.catchingUp(() => {
+      this.checkReadable(offset);
+      if (offset === this.nextOffset) return Buffer.alloc(0);
+      return this.reader.readBatches(offset, this.nextOffset, maxBytes);
+    });
   }
 
   /** The earliest offset whose record timestamp is >= `timestamp`, or null when there is none. */
   offsetForTimestamp(timestamp: number): number | null {
     this.ensureOpen();
     requireTimestamp('timestamp', timestamp);
-    this.refresh();
-    const found = this.reader.offsetForTimestamp(timestamp, this.logStartOffset);
-    return found !== null && found < this.nextOffset ? found : null;
+    return this.catchingUp(() => {
+      const found = this.reader.offsetForTimestamp(timestamp, this.logStartOffset);
+      return found !== null && found < this.nextOffset ? found : null;
+    });
   }
 
   /**
@@ -640,6 +646,25 @@ export class Log {
   }
 
   /**
+   * Refreshes the view, then runs `read`. A read-only view can find a file renamed, deleted or cut
+   * by the writer between its listing and its read (`LogIOError`, `CorruptRecordError`): that is
+   * the writer's normal work, not an error, so the view reloads every segment and tries again; an
+   * error that outlasts READ_ATTEMPTS reloads is real and thrown.
+   */
+  private catchingUp<T>(read: () => T): T {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.refresh();
+        return read();
+      } catch (err) {
+        const race = err instanceof LogIOError || err instanceof CorruptRecordError;
+        if (!this.config.readOnly || this.closed || !race || attempt >= READ_ATTEMPTS) throw err;
+        this.dirMtimeMs = -1;
+      }
+    }
+  }
+
+  /**
    * A read-only log catches up with the writer: new or removed segment files (the directory's
    * mtime moved) are reloaded, and the active segment's end is re-read from its file.
    */
@@ -668,9 +693,23 @@ export class Log {
       logStartOffset: readCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT), this.tp) ?? 0,
       segmentOptions: (base) => segmentOptionsOf(this.config, false, base),
     }).load();
-    for (const old of this.segmentsList.values()) old.closeHandlers();
+    // A segment whose `.log` is the same file as before keeps its handles and the index entries
+    // it holds in memory; the others (gone, or replaced by a truncation) are closed.
+    const kept = new Map(this.segmentsList.values().map((s) => [s.baseOffset, s]));
     this.segmentsList.clear();
-    for (const segment of fresh.segments.values()) this.segmentsList.add(segment);
+    for (const segment of fresh.segments.values()) {
+      const old = kept.get(segment.baseOffset);
+      if (old !== undefined && old.log.sameFileAs(segment.log)) {
+        kept.delete(segment.baseOffset);
+        segment.closeHandlers();
+        const before = old.size;
+        if (old.log.refreshSize() !== before) old.invalidate();
+        this.segmentsList.add(old);
+      } else {
+        this.segmentsList.add(segment);
+      }
+    }
+    for (const old of kept.values()) old.closeHandlers();
     this.logStartOffset = fresh.logStartOffset;
   }
 }

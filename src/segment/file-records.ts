@@ -262,6 +262,21 @@ export class FileRecords {
     if (!this.writable && size < this._size) this._size = size;
   }
 
+  /**
+   * True when both are open on the same file (device and inode), whatever its name now; false
+   * when either is closed or cannot be looked at.
+   */
+  sameFileAs(other: FileRecords): boolean {
+    if (this.fd < 0 || other.fd < 0) return false;
+    try {
+      const a = fs.fstatSync(this.fd);
+      const b = fs.fstatSync(other.fd);
+      return a.ino === b.ino && a.dev === b.dev;
+    } catch {
+      return false;
+    }
+  }
+
   /** Re-reads the file's length (read-only openers, to see a live writer's appends). */
   refreshSize(): number {
     this._size = fs.fstatSync(this.fd).size;

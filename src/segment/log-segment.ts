@@ -6,10 +6,13 @@ import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js'
 import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
+import { buildIndexes } from './index-builder.js';
 import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from './file-names.js';
 
 const INT32_MAX = 2 ** 31 - 1;
 const NOT_LOADED = -2;
+/** Chunk of the cursor that checks an index entry against the `.log` (a batch header or two). */
+const CHECK_CHUNK_BYTES = 4096;
 
 export interface SegmentOptions {
   /** Bytes of batches between two offset-index entries (Kafka: index.interval.bytes). */
@@ -59,6 +62,10 @@ export class LogSegment {
   private rollingBasedTimestamp = NOT_LOADED;
   private created: number;
   private cachedNextOffset = -1;
+  /** Read-only: the writer may have appended index entries since they were read (see `invalidate`). */
+  private indexesStale = false;
+  /** Read-only: the indexes were built from the `.log` (no usable files); they are never re-read. */
+  private builtIndexes = false;
 
   private constructor(
     readonly dir: string,
@@ -92,9 +99,10 @@ export class LogSegment {
 
   get offsetIndex(): OffsetIndex {
     if (this._offsetIndex === null) {
+      if (!this.options.writable) return this.openReadOnlyIndexes().offsets;
       this._offsetIndex = new OffsetIndex(this.offsetIndexFile, this.baseOffset, {
         maxIndexSize: this.options.maxIndexSize,
-        mode: this.options.writable ? 'write' : 'read',
+        mode: 'write',
         detectZeroTail: true,
       });
     }
@@ -103,13 +111,52 @@ export class LogSegment {
 
   get timeIndex(): TimeIndex {
     if (this._timeIndex === null) {
+      if (!this.options.writable) return this.openReadOnlyIndexes().times;
       this._timeIndex = new TimeIndex(this.timeIndexFile, this.baseOffset, {
         maxIndexSize: this.options.maxIndexSize,
-        mode: this.options.writable ? 'write' : 'read',
+        mode: 'write',
         detectZeroTail: true,
       });
     }
     return this._timeIndex;
+  }
+
+  /**
+   * Read-only openers: both indexes, their entries held in memory (see `index/memory-storage.ts`).
+   * When an index file is missing, or the offset index's last entry does not point at a batch of
+   * the `.log`, both are built from the `.log` instead, by the rule the writer's recovery follows
+   * (Kafka's loader rebuilds them on open; a reader cannot write, so it keeps them in memory).
+   */
+  private openReadOnlyIndexes(): { offsets: OffsetIndex; times: TimeIndex } {
+    this.closeIndexes();
+    const options = { mode: 'read' as const, detectZeroTail: true };
+    let offsets = new OffsetIndex(this.offsetIndexFile, this.baseOffset, options);
+    let times = new TimeIndex(this.timeIndexFile, this.baseOffset, options);
+    const cursor = new BatchCursor(this.log, Buffer.allocUnsafe(CHECK_CHUNK_BYTES));
+    if (!offsets.fileFound || !times.fileFound || !this.pointsAtBatch(offsets, offsets.entries - 1, cursor)) {
+      offsets.close();
+      times.close();
+      ({ offsets, times } = buildIndexes(this.log, this.baseOffset, this.options.indexIntervalBytes, cursor, this.offsetIndexFile, this.timeIndexFile));
+      this.builtIndexes = true;
+    }
+    this._offsetIndex = offsets;
+    this._timeIndex = times;
+    this.indexesStale = false;
+    return { offsets, times };
+  }
+
+  /** Whether entry `slot` of `index` (none when < 0) names the start of a batch at or before its offset. */
+  private pointsAtBatch(index: OffsetIndex, slot: number, cursor: BatchCursor): boolean {
+    if (slot < 0) return true;
+    const entry = index.entry(slot);
+    return batchAt(cursor, entry.position, entry.offset, this.log.size);
+  }
+
+  private closeIndexes(): void {
+    this._offsetIndex?.closeWithoutTrim();
+    this._timeIndex?.closeWithoutTrim();
+    this._offsetIndex = null;
+    this._timeIndex = null;
   }
 
   /** True when the index files exist (a segment written by a tool that wrote no indexes has none). */
@@ -128,6 +175,12 @@ export class LogSegment {
   }
 
   private loadMaxTimestamp(): void {
+    if (!this.options.writable) {
+      // A reader may be looking at a live writer's active segment, whose time index lags its tail.
+      if (this.indexesStale) this.refreshIndexes();
+      this.loadLargestTimestamp(new BatchCursor(this.log, Buffer.allocUnsafe(CHECK_CHUNK_BYTES)));
+      return;
+    }
     const last = this.timeIndex.lastEntry;
     this.maxTimestampSoFar = last.timestamp;
     this.offsetOfMaxTimestampSoFar = last.offset;
@@ -179,11 +232,10 @@ export class LogSegment {
    * batch of this segment reaches `offset`.
    */
   locate(offset: number, cursor: BatchCursor): boolean {
-    const start = offset <= this.baseOffset ? 0 : this.offsetIndex.lookup(offset).position;
-    cursor.seek(start, this.log.size);
-    while (cursor.next()) {
+    if (!this.seekFor(offset, cursor)) return false;
+    do {
       if (cursor.lastOffset >= offset) return true;
-    }
+    } while (cursor.next());
     return false;
   }
 
@@ -193,16 +245,61 @@ export class LogSegment {
    * then the records of the one batch that first reaches the timestamp.
    */
   findOffsetByTimestamp(timestamp: number, startingOffset: number, cursor: BatchCursor): number {
+    if (this.indexesStale && timestamp > this.timeIndex.lastEntry.timestamp) this.refreshIndexes();
     const entry = this.timeIndex.lookup(timestamp);
-    const from = Math.max(entry.offset, startingOffset);
-    const start = from <= this.baseOffset ? 0 : this.offsetIndex.lookup(from).position;
-    cursor.seek(start, this.log.size);
-    while (cursor.next()) {
+    if (!this.seekFor(Math.max(entry.offset, startingOffset), cursor)) return -1;
+    do {
       if (cursor.maxTimestamp < timestamp || cursor.lastOffset < startingOffset) continue;
       const found = this.firstOffsetAtOrAfter(cursor, timestamp, startingOffset);
       if (found >= 0) return found;
-    }
+    } while (cursor.next());
     return -1;
+  }
+
+  /**
+   * Loads into `cursor` the batch the offset index says to start at for `offset` (the first batch
+   * when the index has nothing at or below it); false when there is no batch there.
+   */
+  private seekFor(offset: number, cursor: BatchCursor): boolean {
+    const size = this.log.size;
+    if (offset <= this.baseOffset) return cursor.seek(0, size).next();
+    if (this.options.writable) return cursor.seek(this.offsetIndex.lookupPosition(offset), size).next();
+    return this.seekReadOnly(offset, cursor, size);
+  }
+
+  /**
+   * A read-only opener checks the entry it starts from against the `.log`: the writer may have
+   * truncated and rewritten the segment since the entries were read, or the file may be damaged.
+   * An entry that does not name the start of a batch at or before its offset makes it read the
+   * index file again, then build the indexes from the `.log`, then start from the first batch.
+   */
+  private seekReadOnly(offset: number, cursor: BatchCursor, size: number): boolean {
+    if (this.indexesStale && offset > this.offsetIndex.lastOffset) this.refreshIndexes();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const entry = this.offsetIndex.lookup(offset);
+      if (entry.position === 0) return cursor.seek(0, size).next();
+      if (batchAt(cursor, entry.position, entry.offset, size)) return true;
+      if (attempt === 0 && !this.builtIndexes) this.openReadOnlyIndexes();
+      else this.rebuildIndexes(cursor);
+    }
+    return cursor.seek(0, size).next();
+  }
+
+  /** Read-only: takes in the index entries the writer appended since they were read. */
+  private refreshIndexes(): void {
+    this.indexesStale = false;
+    this._offsetIndex?.refresh();
+    this._timeIndex?.refresh();
+  }
+
+  /** Read-only: both indexes built from the `.log` again, as it is now. */
+  private rebuildIndexes(cursor: BatchCursor): void {
+    this.closeIndexes();
+    const built = buildIndexes(this.log, this.baseOffset, this.options.indexIntervalBytes, cursor, this.offsetIndexFile, this.timeIndexFile);
+    this._offsetIndex = built.offsets;
+    this._timeIndex = built.times;
+    this.builtIndexes = true;
+    this.indexesStale = false;
   }
 
   private firstOffsetAtOrAfter(cursor: BatchCursor, timestamp: number, startingOffset: number): number {
@@ -281,8 +378,9 @@ export class LogSegment {
     this.cachedNextOffset = -1;
     if (!this.options.writable) {
       this.maxTimestampSoFar = NOT_LOADED;
-      this._offsetIndex?.refresh();
-      this._timeIndex?.refresh();
+      // Read again only when a lookup goes past the entries held (see `seekReadOnly`): entries
+      // before the last one held stay valid while the writer appends.
+      this.indexesStale = true;
     }
   }
 
@@ -460,15 +558,30 @@ export class LogSegment {
 
   /** Kafka's loadLargestTimestamp: the time index's last entry, or a larger timestamp found in the batches after it. */
   private loadLargestTimestamp(cursor: BatchCursor): void {
+    // A reader of a segment that changes under it keeps what it had if the `.log` turns out damaged.
+    if (!this.options.writable) {
+      try {
+        this.loadLargestTimestampFrom(cursor);
+      } catch (err) {
+        if (!(err instanceof CorruptRecordError)) throw err;
+        if (this.maxTimestampSoFar === NOT_LOADED) this.maxTimestampSoFar = this.timeIndex.lastEntry.timestamp;
+      }
+      return;
+    }
+    this.loadLargestTimestampFrom(cursor);
+  }
+
+  private loadLargestTimestampFrom(cursor: BatchCursor): void {
     const last = this.timeIndex.lastEntry;
     let max = last.timestamp;
     let offsetOfMax = last.offset;
-    cursor.seek(this.offsetIndex.lookupPosition(last.offset), this.log.size);
-    while (cursor.next()) {
-      if (cursor.maxTimestamp > max) {
-        max = cursor.maxTimestamp;
-        offsetOfMax = cursor.lastOffset;
-      }
+    if (this.seekFor(last.offset, cursor)) {
+      do {
+        if (cursor.maxTimestamp > max) {
+          max = cursor.maxTimestamp;
+          offsetOfMax = cursor.lastOffset;
+        }
+      } while (cursor.next());
     }
     this.maxTimestampSoFar = max;
     this.offsetOfMaxTimestampSoFar = max >= 0 ? offsetOfMax : -1;
@@ -529,5 +642,15 @@ function renameIfExists(from: string, to: string): void {
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw new LogIOError(`cannot rename ${from} to ${to}: ${(cause as Error).message}`, { file: from, cause });
+  }
+}
+
+/** Whether the bytes at `position` are a batch header whose base offset is at most `offset`. */
+function batchAt(cursor: BatchCursor, position: number, offset: number, size: number): boolean {
+  try {
+    return cursor.seek(position, size).next() && cursor.baseOffset <= offset;
+  } catch (err) {
+    if (err instanceof CorruptRecordError) return false;
+    throw err;
   }
 }
