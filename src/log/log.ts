@@ -30,6 +30,7 @@ import { DirectoryLock } from './lock.js';
 import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-loader.js';
 import { LogReader } from './log-reader.js';
 import { LogSegments } from '../segment/log-segments.js';
+import { DEFAULT_OPEN_SEGMENTS, HandlePool } from '../segment/handle-pool.js';
 import { LogRetention, segmentDeleterFor } from '../retention/log-retention.js';
 import { followLog, type LogStream, type StreamOptions } from './stream.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
@@ -714,6 +715,20 @@ export class Log {
   }
 }
 
+/** The bound on open inactive segments shared by every log that sets no `maxOpenSegments`. */
+const SHARED_POOL = new HandlePool(DEFAULT_OPEN_SEGMENTS);
+const ownPools = new WeakMap<ResolvedLogConfig, HandlePool>();
+
+function poolOf(config: ResolvedLogConfig): HandlePool {
+  if (config.maxOpenSegments === null) return SHARED_POOL;
+  let pool = ownPools.get(config);
+  if (pool === undefined) {
+    pool = new HandlePool(config.maxOpenSegments);
+    ownPools.set(config, pool);
+  }
+  return pool;
+}
+
 function segmentOptionsOf(config: ResolvedLogConfig, writable: boolean, baseOffset: number): SegmentOptions {
   const jitter = config.segmentJitterMs === 0 ? 0 : Math.floor(Math.random() * Math.min(config.segmentJitterMs, config.segmentMs));
   void baseOffset;
@@ -724,6 +739,7 @@ function segmentOptionsOf(config: ResolvedLogConfig, writable: boolean, baseOffs
     writable,
     now: config.clock(),
     reserveLimit: config.preallocate ? config.segmentBytes : 0,
+    pool: poolOf(config),
   };
 }
 

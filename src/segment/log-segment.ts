@@ -6,6 +6,7 @@ import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js'
 import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
+import type { HandlePool, PooledSegment } from './handle-pool.js';
 import { buildIndexes } from './index-builder.js';
 import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from './file-names.js';
 
@@ -30,6 +31,8 @@ export interface SegmentOptions {
    * are reserved ahead of them up to it (see `FileRecords.reserveAhead`). 0 reserves nothing.
    */
   reserveLimit: number;
+  /** Bounds the files held open by inactive segments (see `handle-pool.ts`); none: unbounded. */
+  pool?: HandlePool | undefined;
 }
 
 /** What the caller learns from `LogSegment.recover()`. */
@@ -50,7 +53,7 @@ export interface SegmentRecovery {
  * The indexes are opened on first use, so opening a log of many segments costs one `open` each.
  * Not safe for concurrent use; the `Log` above it serialises every call.
  */
-export class LogSegment {
+export class LogSegment implements PooledSegment {
   readonly log: FileRecords;
   private offsetIndexFile: string;
   private timeIndexFile: string;
@@ -66,6 +69,8 @@ export class LogSegment {
   private indexesStale = false;
   /** Read-only: the indexes were built from the `.log` (no usable files); they are never re-read. */
   private builtIndexes = false;
+  /** The writer's active segment: its files are never closed by the pool. */
+  pinned = false;
 
   private constructor(
     readonly dir: string,
@@ -77,6 +82,32 @@ export class LogSegment {
     this.offsetIndexFile = offsetIndexFile(dir, baseOffset);
     this.timeIndexFile = timeIndexFile(dir, baseOffset);
     this.created = options.now;
+    const pool = options.pool;
+    if (pool !== undefined) log.onReopen = () => this.touch();
+  }
+
+  /** Counts the segment as just used in the pool of open files (which may close others). */
+  touch(): void {
+    if (!this.pinned) this.options.pool?.use(this);
+  }
+
+  /**
+   * Closes the `.log` descriptor and the indexes (a writer's are trimmed already: the segment is
+   * inactive) until the next use opens them again. Called by the pool of open files.
+   */
+  releaseHandles(): void {
+    if (this.pinned) return;
+    if (this.options.writable) {
+      this._offsetIndex?.close();
+      this._timeIndex?.close();
+    } else {
+      this._offsetIndex?.closeWithoutTrim();
+      this._timeIndex?.closeWithoutTrim();
+    }
+    this._offsetIndex = null;
+    this._timeIndex = null;
+    this.builtIndexes = false;
+    this.log.suspend();
   }
 
   /** Creates the files of a new, empty segment (the indexes preallocated). */
@@ -85,6 +116,7 @@ export class LogSegment {
     // A stray file of the same name (a crash between creating and using it) holds nothing we keep.
     for (const f of [file, offsetIndexFile(dir, baseOffset), timeIndexFile(dir, baseOffset)]) fs.rmSync(f, { force: true });
     const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true, options.reserveLimit), options);
+    segment.pinned = true;
     segment.maxTimestampSoFar = -1;
     segment.cachedNextOffset = baseOffset;
     segment.offsetIndex;
@@ -92,9 +124,12 @@ export class LogSegment {
     return segment;
   }
 
-  /** Opens an existing segment; its indexes stay closed until first used. */
+  /**
+   * Opens an existing segment: its `.log` is looked at (its size) but opened, like its indexes,
+   * only when first used, so a log of many segments opens without a descriptor per segment.
+   */
   static open(dir: string, baseOffset: number, options: SegmentOptions): LogSegment {
-    return new LogSegment(dir, baseOffset, FileRecords.open(logFile(dir, baseOffset), options.writable, options.reserveLimit), options);
+    return new LogSegment(dir, baseOffset, FileRecords.openLazily(logFile(dir, baseOffset), options.writable, options.reserveLimit), options);
   }
 
   get offsetIndex(): OffsetIndex {
@@ -105,6 +140,7 @@ export class LogSegment {
         mode: 'write',
         detectZeroTail: true,
       });
+      this.touch();
     }
     return this._offsetIndex;
   }
@@ -117,6 +153,7 @@ export class LogSegment {
         mode: 'write',
         detectZeroTail: true,
       });
+      this.touch();
     }
     return this._timeIndex;
   }
@@ -142,6 +179,7 @@ export class LogSegment {
     this._offsetIndex = offsets;
     this._timeIndex = times;
     this.indexesStale = false;
+    this.touch();
     return { offsets, times };
   }
 
@@ -413,6 +451,9 @@ export class LogSegment {
     this.appendFinalTimeIndexEntry();
     this.offsetIndex.trimToValidSize();
     this.timeIndex.trimToValidSize();
+    // Its files stay open, now under the pool's bound.
+    this.pinned = false;
+    this.touch();
   }
 
   private appendFinalTimeIndexEntry(): void {
@@ -484,6 +525,8 @@ export class LogSegment {
 
   /** Makes a loaded segment the active one: its indexes get their full preallocated size back. */
   prepareForAppends(): void {
+    this.pinned = true;
+    this.options.pool?.forget(this);
     this.offsetIndex.resize(this.options.maxIndexSize);
     this.timeIndex.resize(this.options.maxIndexSize);
   }
@@ -518,6 +561,7 @@ export class LogSegment {
 
   /** Closes the files without writing anything (read-only openers, or a segment being deleted). */
   closeHandlers(): void {
+    this.options.pool?.forget(this);
     if (this.options.writable) {
       this._offsetIndex?.close();
       this._timeIndex?.close();
@@ -541,6 +585,9 @@ export class LogSegment {
   truncateTo(offset: number, cursor: BatchCursor, now: number): number {
     // Translate the offset before the index loses the entries that lead to it.
     const position = this.locate(offset, cursor) ? cursor.position : this.log.size;
+    // It becomes the active segment: the pool of open files must not close (and trim) its indexes.
+    this.pinned = true;
+    this.options.pool?.forget(this);
     const offsetIndex = this.offsetIndex;
     const timeIndex = this.timeIndex;
     offsetIndex.truncateTo(offset);
@@ -613,6 +660,7 @@ export class LogSegment {
    * the renamed ones); a missing file is not an error. Throws `LogIOError`.
    */
   deleteIfExists(): void {
+    this.options.pool?.forget(this);
     this._offsetIndex?.closeWithoutTrim();
     this._timeIndex?.closeWithoutTrim();
     this._offsetIndex = null;
