@@ -75,6 +75,8 @@ export class FileRecords {
   /** Identity of the file, so that a reopen by name can tell it is still the same file. */
   private ino = -1;
   private dev = -1;
+  /** Modification time at the last `refresh` (read-only openers). */
+  private seenMtimeMs = -1;
   /** Called when a suspended file is opened again (the pool counts it as open). */
   onReopen: (() => void) | null = null;
   private _size: number;
@@ -114,6 +116,7 @@ export class FileRecords {
     const records = new FileRecords(file, fd, stat.size, writable, writable ? reserveLimit : 0);
     records.ino = stat.ino;
     records.dev = stat.dev;
+    records.seenMtimeMs = stat.mtimeMs;
     return records;
   }
 
@@ -131,6 +134,7 @@ export class FileRecords {
     const records = new FileRecords(file, SUSPENDED, stat.size, writable, writable ? reserveLimit : 0);
     records.ino = stat.ino;
     records.dev = stat.dev;
+    records.seenMtimeMs = stat.mtimeMs;
     return records;
   }
 
@@ -341,8 +345,20 @@ export class FileRecords {
 
   /** Re-reads the file's length (read-only openers, to see a live writer's appends). */
   refreshSize(): number {
-    this._size = fs.fstatSync(this.handle()).size;
+    this.refresh();
     return this._size;
+  }
+
+  /**
+   * Re-reads the file's length and modification time; true when either changed since the last
+   * look. The time catches a writer that cut the file and wrote it back to the same length.
+   */
+  refresh(): boolean {
+    const stat = fs.fstatSync(this.handle());
+    const changed = stat.size !== this._size || stat.mtimeMs !== this.seenMtimeMs;
+    this._size = stat.size;
+    this.seenMtimeMs = stat.mtimeMs;
+    return changed;
   }
 
   /** fdatasync: the batches written so far survive a power cut once this returns. */

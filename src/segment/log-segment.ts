@@ -3,12 +3,11 @@ import { CorruptRecordError, LogIOError, OffsetOverflowError } from '../errors.j
 import { OffsetIndex } from '../index/offset-index.js';
 import { TimeIndex } from '../index/time-index.js';
 import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js';
-import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
 import type { HandlePool, PooledSegment } from './handle-pool.js';
 import { buildIndexes } from './index-builder.js';
-import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from './file-names.js';
+import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from '../files/file-names.js';
 
 const INT32_MAX = 2 ** 31 - 1;
 const NOT_LOADED = -2;
@@ -61,6 +60,7 @@ export class LogSegment implements PooledSegment {
   private _timeIndex: TimeIndex | null = null;
   private maxTimestampSoFar = NOT_LOADED;
   private offsetOfMaxTimestampSoFar = -1;
+  /** Bytes appended since the last index entry; in memory only, 0 for every segment opened (as Kafka). */
   private bytesSinceLastIndexEntry = 0;
   private rollingBasedTimestamp = NOT_LOADED;
   private created: number;
@@ -119,8 +119,9 @@ export class LogSegment implements PooledSegment {
     segment.pinned = true;
     segment.maxTimestampSoFar = -1;
     segment.cachedNextOffset = baseOffset;
-    segment.offsetIndex;
-    segment.timeIndex;
+    // Opening the indexes creates their files, preallocated.
+    void segment.offsetIndex;
+    void segment.timeIndex;
     return segment;
   }
 
@@ -502,7 +503,10 @@ export class LogSegment implements PooledSegment {
     const truncatedBytes = this.log.truncateTo(validBytes);
     this.appendFinalTimeIndexEntry();
     this.cachedNextOffset = previousLastOffset + 1;
-    this.bytesSinceLastIndexEntry = validBytes - lastIndexedPosition;
+    // Kafka keeps this count in memory only and recover() leaves it alone: a segment opened after
+    // a restart starts at 0, so the first batches after it get no entry until the interval is
+    // crossed again. Following that keeps our index files byte-identical to a broker's.
+    this.bytesSinceLastIndexEntry = 0;
     this.rollingBasedTimestamp = NOT_LOADED;
     return reason === undefined ? { truncatedBytes } : { truncatedBytes, reason };
   }
