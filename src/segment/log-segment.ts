@@ -69,6 +69,9 @@ export class LogSegment implements PooledSegment {
   private indexesStale = false;
   /** Read-only: the indexes were built from the `.log` (no usable files); they are never re-read. */
   private builtIndexes = false;
+  /** Start and last offset of the last batch `readNextOffset` walked to (-1: none yet). */
+  private lastBatchPosition = -1;
+  private lastBatchOffset = -1;
   /** The writer's active segment: its files are never closed by the pool. */
   pinned = false;
 
@@ -382,9 +385,16 @@ export class LogSegment implements PooledSegment {
 
   /** The offset after the last batch: reads from the last offset-index entry to the end (cached). */
   readNextOffset(cursor: BatchCursor): number {
-    if (this.cachedNextOffset >= 0 && this.options.writable) return this.cachedNextOffset;
-    const last = this.offsetIndex.lookup(Number.MAX_SAFE_INTEGER);
-    let next = this.walkToEnd(cursor, last.position, last.offset);
+    // A reader's cache is dropped by `invalidate` whenever the `.log` changed.
+    if (this.cachedNextOffset >= 0) return this.cachedNextOffset;
+    let next = -1;
+    // A reader next to a live writer goes on from the last batch it walked to (if that is still
+    // the same batch) rather than from the last index entry it holds, which may be far behind.
+    if (!this.options.writable && this.lastBatchPosition > 0) next = this.walkToEnd(cursor, this.lastBatchPosition, this.lastBatchOffset);
+    if (next < 0) {
+      const last = this.offsetIndex.lookup(Number.MAX_SAFE_INTEGER);
+      next = this.walkToEnd(cursor, last.position, last.offset);
+    }
     // The last entry does not describe the batch it points at: a crashed writer's index (only a
     // read-only opener sees one; the writer rebuilt it). Walk the whole segment instead.
     if (next < 0) next = this.walkToEnd(cursor, 0, -1);
@@ -396,20 +406,28 @@ export class LogSegment implements PooledSegment {
   /**
    * The offset after the last batch, walking from `position`, where an index entry says a batch
    * ending at `expectLastOffset` starts (-1: no expectation); -1 when the batch there is not that.
+   * Remembers where the last batch starts (`lastBatchPosition`).
    */
   private walkToEnd(cursor: BatchCursor, position: number, expectLastOffset: number): number {
     let next = this.baseOffset;
     cursor.seek(position, this.log.size);
     try {
       if (position > 0 && (!cursor.next() || cursor.lastOffset !== expectLastOffset)) return -1;
-      if (position > 0) next = cursor.lastOffset + 1;
-      while (cursor.next()) next = cursor.lastOffset + 1;
+      if (position > 0) next = this.noteLastBatch(cursor);
+      while (cursor.next()) next = this.noteLastBatch(cursor);
     } catch (err) {
       // A read-only opener of a crashed log sees it up to the damage, as the writer will after recovery.
       if (this.options.writable || !(err instanceof CorruptRecordError)) throw err;
       if (next === this.baseOffset && position > 0) return -1;
     }
     return next;
+  }
+
+  /** Remembers the batch under `cursor` as the last one walked to; returns the offset after it. */
+  private noteLastBatch(cursor: BatchCursor): number {
+    this.lastBatchPosition = cursor.position;
+    this.lastBatchOffset = cursor.lastOffset;
+    return cursor.lastOffset + 1;
   }
 
   /** Forgets the cached next offset (read-only openers, after the writer appended). */
