@@ -286,13 +286,13 @@ export class LogSegment implements PooledSegment {
    * Time index -> offset -> offset index -> position -> short forward scan of batch headers,
    * then the records of the one batch that first reaches the timestamp.
    */
-  findOffsetByTimestamp(timestamp: number, startingOffset: number, cursor: BatchCursor): number {
+  findOffsetByTimestamp(timestamp: number, startingOffset: number, cursor: BatchCursor, maxDecompressedBytes?: number): number {
     if (this.indexesStale && timestamp > this.timeIndex.lastEntry.timestamp) this.refreshIndexes();
     const entry = this.timeIndex.lookup(timestamp);
     if (!this.seekFor(Math.max(entry.offset, startingOffset), cursor)) return -1;
     do {
       if (cursor.maxTimestamp < timestamp || cursor.lastOffset < startingOffset) continue;
-      const found = this.firstOffsetAtOrAfter(cursor, timestamp, startingOffset);
+      const found = this.firstOffsetAtOrAfter(cursor, timestamp, startingOffset, maxDecompressedBytes);
       if (found >= 0) return found;
     } while (cursor.next());
     return -1;
@@ -312,8 +312,8 @@ export class LogSegment implements PooledSegment {
   /**
    * A read-only opener checks the entry it starts from against the `.log`: the writer may have
    * truncated and rewritten the segment since the entries were read, or the file may be damaged.
-   * An entry that does not name the start of a batch at or before its offset makes it read the
-   * index file again, then build the indexes from the `.log`, then start from the first batch.
+   * An entry that does not name the batch there makes it read the index file again, then build
+   * the indexes from the `.log`, then start from the first batch.
    */
   private seekReadOnly(offset: number, cursor: BatchCursor, size: number): boolean {
     if (this.indexesStale && offset > this.offsetIndex.lastOffset) this.refreshIndexes();
@@ -344,8 +344,8 @@ export class LogSegment implements PooledSegment {
     this.indexesStale = false;
   }
 
-  private firstOffsetAtOrAfter(cursor: BatchCursor, timestamp: number, startingOffset: number): number {
-    const context = { file: this.log.file, position: cursor.position };
+  private firstOffsetAtOrAfter(cursor: BatchCursor, timestamp: number, startingOffset: number, maxDecompressedBytes: number | undefined): number {
+    const context = { file: this.log.file, position: cursor.position, maxDecompressedBytes };
     const at = cursor.loadWholeBatch();
     if (at < 0) return findOffsetByTimestamp(this.readBatchAtCursor(cursor), 0, timestamp, startingOffset, context);
     this.checkBatchOnce(cursor.chunkBuffer, at, cursor.position);
@@ -715,10 +715,10 @@ function renameIfExists(from: string, to: string): void {
   }
 }
 
-/** Whether the bytes at `position` are a batch header whose base offset is at most `offset`. */
+/** Whether the bytes at `position` are the header of a batch whose last offset is `offset` (what an index entry says). */
 function batchAt(cursor: BatchCursor, position: number, offset: number, size: number): boolean {
   try {
-    return cursor.seek(position, size).next() && cursor.baseOffset <= offset;
+    return cursor.seek(position, size).next() && cursor.lastOffset === offset;
   } catch (err) {
     if (err instanceof CorruptRecordError) return false;
     throw err;
