@@ -299,14 +299,19 @@ export class LogSegment implements PooledSegment {
   }
 
   /**
-   * Loads into `cursor` the batch the offset index says to start at for `offset` (the first batch
-   * when the index has nothing at or below it); false when there is no batch there.
+   * Loads into `cursor` the batch a forward scan for `offset` starts at: the offset index's entry
+   * at or below it, once the batch there is seen to be the one the entry names (an entry (O, P)
+   * says the batch at P ends at O); the first batch when the index has nothing at or below it.
+   * False when there is no batch there. For a writer, an entry that points inside a batch or at
+   * another batch (which would make the scan skip or repeat records) means the first batch.
    */
   private seekFor(offset: number, cursor: BatchCursor): boolean {
     const size = this.log.size;
     if (offset <= this.baseOffset) return cursor.seek(0, size).next();
-    if (this.options.writable) return cursor.seek(this.offsetIndex.lookupPosition(offset), size).next();
-    return this.seekReadOnly(offset, cursor, size);
+    if (!this.options.writable) return this.seekReadOnly(offset, cursor, size);
+    const entry = this.offsetIndex.lookup(offset);
+    if (entry.position > 0 && batchAt(cursor, entry.position, entry.offset, size)) return true;
+    return cursor.seek(0, size).next();
   }
 
   /**
