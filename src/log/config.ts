@@ -1,6 +1,7 @@
 import { InvalidConfigError } from '../errors.js';
 import { COMPRESSION_TYPES, INT32_MAX } from '../record/batch-layout.js';
 import type { CompressionType, TimestampType } from '../record/types.js';
+import { DEFAULT_OPEN_SEGMENTS, HandlePool } from '../segment/handle-pool.js';
 import type { SegmentOptions } from '../segment/log-segment.js';
 
 /**
@@ -54,6 +55,13 @@ export interface LogConfig {
    * when the segment rolls or the log closes. Default true (Kafka: false).
    */
   preallocate?: boolean;
+  /**
+   * Inactive segments whose files (a `.log` descriptor; for a writer also two index files and
+   * their mappings) stay open at once; the least recently used are closed first and reopened on
+   * demand, so a log of any number of segments works under a low `ulimit -n`. Default null: one
+   * bound of 64 shared by every log of the process (a topic's partitions share it too).
+   */
+  maxOpenSegments?: number | null;
 }
 
 /** `LogConfig` with every default applied. */
@@ -76,6 +84,7 @@ export interface ResolvedLogConfig {
   clock: () => number;
   retentionCheckIntervalMs: number;
   preallocate: boolean;
+  maxOpenSegments: number | null;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -109,6 +118,7 @@ export const DEFAULT_CONFIG: Readonly<ResolvedLogConfig> = Object.freeze({
   clock: Date.now,
   retentionCheckIntervalMs: 300000,
   preallocate: true,
+  maxOpenSegments: null,
 });
 
 type Check = (key: string, value: unknown) => void;
@@ -162,6 +172,7 @@ const CHECKS: Record<keyof ResolvedLogConfig, Check> = {
   clock: ofType('function'),
   retentionCheckIntervalMs: integer(0, INT32_MAX),
   preallocate: ofType('boolean'),
+  maxOpenSegments: nullable(integer(1, INT32_MAX)),
 };
 
 /** Applies defaults and validates every key; throws `InvalidConfigError` naming the key. */
@@ -206,6 +217,20 @@ export function describe(value: unknown): string {
  * The options of a segment of a log with `config`: its roll jitter is drawn once per segment, as
  * Kafka draws it.
  */
+/** The bound on open inactive segments shared by every log that sets no `maxOpenSegments`. */
+const SHARED_POOL = new HandlePool(DEFAULT_OPEN_SEGMENTS);
+const ownPools = new WeakMap<ResolvedLogConfig, HandlePool>();
+
+function poolOf(config: ResolvedLogConfig): HandlePool {
+  if (config.maxOpenSegments === null) return SHARED_POOL;
+  let pool = ownPools.get(config);
+  if (pool === undefined) {
+    pool = new HandlePool(config.maxOpenSegments);
+    ownPools.set(config, pool);
+  }
+  return pool;
+}
+
 export function segmentOptionsOf(config: ResolvedLogConfig, writable: boolean): SegmentOptions {
   const jitter = config.segmentJitterMs === 0 ? 0 : Math.floor(Math.random() * Math.min(config.segmentJitterMs, config.segmentMs));
   return {
@@ -215,5 +240,6 @@ export function segmentOptionsOf(config: ResolvedLogConfig, writable: boolean): 
     writable,
     now: config.clock(),
     reserveLimit: config.preallocate ? config.segmentBytes : 0,
+    pool: poolOf(config),
   };
 }
