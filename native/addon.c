@@ -1,11 +1,11 @@
 /*
- * seglog's Node-API addon: CRC-32C (native/crc32c.c) and the file calls Node's fs lacks
- * (native/files.c). Node-API is ABI-stable, so one build per platform serves every Node.js
+ * seglog's Node-API addon: CRC-32C (native/crc32c.c), the file calls Node's fs lacks
+ * (native/files.c) and zstd compression where zlib has none (native/zstd.c). Node-API is ABI-stable, so one build per platform serves every Node.js
  * version; it ships prebuilt in the package (prebuilds/<platform>-<arch>/) and seglog works
  * without it (src/files/native.ts loads it and decides).
  *
- * Exports: crc32c, crcHardware ('avx512' | 'sse42' | 'armv8' | 'none'), map, unmap, msync, and
- * fallocate on Linux. Nothing is exported when a call fails: JS then treats the addon as absent.
+ * Exports: crc32c, crcHardware ('avx512' | 'sse42' | 'armv8' | 'none'), map, unmap, msync,
+ * zstdCompressBound and zstdCompress (native/zstd.c), and fallocate on Linux. Nothing is exported when a call fails: JS then treats the addon as absent.
  */
 #include <string.h>
 
@@ -25,7 +25,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       napi_set_named_property(env, result, "crcHardware", hardware) != napi_ok)
     return exports;
   if (!export_function(env, result, "crc32c", seglog_js_crc32c) || !export_function(env, result, "map", seglog_js_map) ||
-      !export_function(env, result, "unmap", seglog_js_unmap) || !export_function(env, result, "msync", seglog_js_msync))
+      !export_function(env, result, "unmap", seglog_js_unmap) || !export_function(env, result, "msync", seglog_js_msync) ||
+      !export_function(env, result, "zstdCompressBound", seglog_js_zstd_bound) ||
+      !export_function(env, result, "zstdCompress", seglog_js_zstd_compress))
     return exports;
 #if defined(__linux__)
   if (!export_function(env, result, "fallocate", seglog_js_fallocate)) return exports;

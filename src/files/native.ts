@@ -8,6 +8,7 @@
  * | CRC-32C of batches | CPU instructions (AVX-512, SSE4.2 or ARMv8 CRC) | JS tables (`crc-32`) |
  * | space reserved ahead of segments | `fallocate(KEEP_SIZE)` | files grow as written |
  * | index files of a writer | shared memory mappings | positional reads and writes |
+ * | zstd writing before Node 22.15 | the system's libzstd.so.1 | refused (reading works) |
  *
  * Where it is looked for, inside the package only (the node-gyp-build layout): first the binary
  * shipped in the package, `prebuilds/<platform>-<arch>/seglog_native.node` (built by
@@ -36,6 +37,10 @@ export interface NativeAddon {
   unmap(mapping: ArrayBuffer): void;
   /** msync(MS_SYNC) of `[offset, offset + length)` of a live mapping. */
   msync(mapping: ArrayBuffer, offset: number, length: number): void;
+  /** Bound on zstdCompress's output for `size` bytes; throws where libzstd.so.1 is missing. */
+  zstdCompressBound(size: number): number;
+  /** One zstd frame of `src` into `dst` at `level`; returns its length (native/zstd.c). */
+  zstdCompress(src: Uint8Array, dst: Uint8Array, level: number): number;
   /** Linux only: fallocate(FALLOC_FL_KEEP_SIZE); 0 or the errno. */
   fallocate?(fd: number, offset: number, length: number): number;
 }
@@ -79,7 +84,8 @@ function isAddon(value: unknown): value is NativeAddon {
   const a = value as Partial<NativeAddon> | null;
   return (
     typeof a === 'object' && a !== null && typeof a.crcHardware === 'string' && typeof a.crc32c === 'function' &&
-    typeof a.map === 'function' && typeof a.unmap === 'function' && typeof a.msync === 'function'
+    typeof a.map === 'function' && typeof a.unmap === 'function' && typeof a.msync === 'function' &&
+    typeof a.zstdCompress === 'function'
   );
 }
 
