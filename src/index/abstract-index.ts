@@ -22,7 +22,7 @@
 import fs from 'node:fs';
 
 import { InvalidArgumentError, LogClosedError, LogIOError, OffsetOverflowError, ReadOnlyLogError } from '../errors.js';
-import { nativeAddon, nativeUnavailableReason, noticeOnce } from '../files/native.js';
+import { nativeAddon, nativeDisabled, nativeUnavailableReason, noticeOnce } from '../files/native.js';
 import { MmapStorage } from './mmap-storage.js';
 import { PreadStorage, PwriteStorage } from './positional-storage.js';
 import { ClosedStorage, type IndexStorage } from './storage.js';
@@ -420,11 +420,11 @@ export abstract class AbstractIndex {
 
 /**
  * The writer's backing: a mapping through seglog's addon, else positional writes, said once per
- * process (slower lookups and appends, same files).
+ * process (slower lookups and appends, same files) unless SEGLOG_NO_NATIVE asked for it.
  */
 function openWritable(file: string, createLength: number): { storage: IndexStorage; created: boolean } {
   const addon = nativeAddon();
   if (addon !== null) return MmapStorage.open(file, createLength, addon);
-  noticeOnce('no-mmap', `indexes use positional reads and writes, not memory mapping: ${nativeUnavailableReason()}`);
+  if (!nativeDisabled()) noticeOnce('no-mmap', `indexes use positional reads and writes, not memory mapping: ${nativeUnavailableReason()}`);
   return PwriteStorage.open(file, createLength);
 }

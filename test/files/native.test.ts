@@ -5,14 +5,13 @@ import { describe, expect, it } from 'vitest';
 
 import { addonCandidates, nativeAddon, nativeDisabled, packageRoot } from '../../src/files/native.js';
 import { PwriteStorage } from '../../src/index/positional-storage.js';
-import { ensureDist } from '../support/dist.js';
+import { ensureDist, packageForAnyUser } from '../support/dist.js';
 import { repoRoot, tmpDir } from '../support/tmp.js';
 
 const NOTICE = /^seglog: indexes use positional reads and writes, not memory mapping: (.*)$/gm;
 
 /** Runs a child that opens two logs in write mode and appends to both; returns its stderr. */
-function twoLogsIn(env: NodeJS.ProcessEnv): { stderr: string; status: number | null } {
-  const dist = ensureDist();
+function twoLogsIn(dist: string, env: NodeJS.ProcessEnv = {}): { stderr: string; status: number | null } {
   const dir = tmpDir();
   const script = `
     import { Log } from ${JSON.stringify(dist)};
@@ -41,18 +40,25 @@ describe('the addon lookup', () => {
 });
 
 describe('without memory mapping', () => {
-  it('says so in one line per process, not per log, and the logs work', () => {
-    const { stderr, status } = twoLogsIn({ SEGLOG_NO_NATIVE: '1' });
-    expect(status).toBe(0);
-    const lines = [...stderr.matchAll(NOTICE)];
-    expect(lines).toHaveLength(1);
-    expect(lines[0]![1]).toBe('SEGLOG_NO_NATIVE is set');
+  it('says so in one line per process, not per log, and the logs work (a package without its binary)', () => {
+    const copy = packageForAnyUser({ addon: false });
+    try {
+      const { stderr, status } = twoLogsIn(copy.entry, { SEGLOG_NO_NATIVE: '' });
+      expect(status).toBe(0);
+      const lines = [...stderr.matchAll(NOTICE)];
+      expect(lines).toHaveLength(1);
+      expect(lines[0]![1]).toBe(`no seglog_native.node for ${process.platform}-${process.arch} in the package`);
+    } finally {
+      copy.remove();
+    }
   });
 
-  it('says nothing where the addon maps the indexes', () => {
-    const { stderr, status } = twoLogsIn({ SEGLOG_NO_NATIVE: '0' });
-    expect(status).toBe(0);
-    expect(stderr).not.toMatch(NOTICE);
+  it('says nothing where the addon maps the indexes, nor where SEGLOG_NO_NATIVE asked for the fallbacks', () => {
+    for (const value of ['0', '1']) {
+      const { stderr, status } = twoLogsIn(ensureDist(), { SEGLOG_NO_NATIVE: value });
+      expect(status).toBe(0);
+      expect(stderr).not.toMatch(NOTICE);
+    }
   });
 });
 

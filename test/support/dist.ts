@@ -87,10 +87,11 @@ function runtimeDependencies(): string[] {
  * another user: the checkout may live under a directory only its owner may enter (a clone in a
  * `mktemp -d` directory, a private home), where that user could load neither `dist/` nor the
  * dependencies. Holds dist/, package.json, prebuilds/ or build/ (the addon), the runtime
- * dependencies, and the node binary too when the running one is out of reach. Removed by the
- * caller (`remove`).
+ * dependencies, and the node binary too when the running one is out of reach. With
+ * `addon: false`, without the addon: the package as an install that has no binary for its
+ * platform gets it. Removed by the caller (`remove`).
  */
-export function packageForAnyUser(): { entry: string; node: string; remove: () => void } {
+export function packageForAnyUser(options: { addon?: boolean } = {}): { entry: string; node: string; remove: () => void } {
   const dist = ensureDist();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-any-user-'));
   const copy = (from: string, to = path.relative(repoRoot, from)): void => {
@@ -98,8 +99,10 @@ export function packageForAnyUser(): { entry: string; node: string; remove: () =
   };
   copy(path.dirname(dist));
   copy(path.join(repoRoot, 'package.json'));
-  copy(path.join(repoRoot, 'prebuilds'));
-  copy(path.join(repoRoot, 'build', 'Release'));
+  if (options.addon !== false) {
+    copy(path.join(repoRoot, 'prebuilds'));
+    copy(path.join(repoRoot, 'build', 'Release'));
+  }
   for (const dir of runtimeDependencies()) copy(dir);
   let node = process.execPath;
   if (!reachableByOthers(node)) {
