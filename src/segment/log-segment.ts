@@ -3,10 +3,9 @@ import { CorruptRecordError, LogIOError, OffsetOverflowError } from '../errors.j
 import { OffsetIndex } from '../index/offset-index.js';
 import { TimeIndex } from '../index/time-index.js';
 import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js';
-import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
-import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from './file-names.js';
+import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from '../files/file-names.js';
 
 const INT32_MAX = 2 ** 31 - 1;
 const NOT_LOADED = -2;
@@ -55,6 +54,7 @@ export class LogSegment {
   private _timeIndex: TimeIndex | null = null;
   private maxTimestampSoFar = NOT_LOADED;
   private offsetOfMaxTimestampSoFar = -1;
+  /** Bytes appended since the last index entry; in memory only, 0 for every segment opened (as Kafka). */
   private bytesSinceLastIndexEntry = 0;
   private rollingBasedTimestamp = NOT_LOADED;
   private created: number;
@@ -80,8 +80,9 @@ export class LogSegment {
     const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true, options.reserveLimit), options);
     segment.maxTimestampSoFar = -1;
     segment.cachedNextOffset = baseOffset;
-    segment.offsetIndex;
-    segment.timeIndex;
+    // Opening the indexes creates their files, preallocated.
+    void segment.offsetIndex;
+    void segment.timeIndex;
     return segment;
   }
 
@@ -363,7 +364,10 @@ export class LogSegment {
     const truncatedBytes = this.log.truncateTo(validBytes);
     this.appendFinalTimeIndexEntry();
     this.cachedNextOffset = previousLastOffset + 1;
-    this.bytesSinceLastIndexEntry = validBytes - lastIndexedPosition;
+    // Kafka keeps this count in memory only and recover() leaves it alone: a segment opened after
+    // a restart starts at 0, so the first batches after it get no entry until the interval is
+    // crossed again. Following that keeps our index files byte-identical to a broker's.
+    this.bytesSinceLastIndexEntry = 0;
     this.rollingBasedTimestamp = NOT_LOADED;
     return reason === undefined ? { truncatedBytes } : { truncatedBytes, reason };
   }

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
-import { CorruptRecordError, InvalidConfigError } from '../../src/errors.js';
+import { CorruptRecordError } from '../../src/errors.js';
 import { encodeBatch } from '../../src/record/batch-builder.js';
 import { parseBatchHeader, writeInt32 } from '../../src/record/batch-layout.js';
 import { decodeBatch, decodeRecords, validateBatch } from '../../src/record/batch-reader.js';
-import { isCompressionSupported } from '../../src/record/compression.js';
 import type { LogRecord } from '../../src/record/types.js';
 import { rawBatch } from './helpers.js';
 
