@@ -39,7 +39,9 @@ export function logFiles(dir: string): string[] {
 export function batchPositions(buf: Buffer): number[] {
   const out: number[] = [];
   for (let p = 0; p + 61 <= buf.length; p += 12 + buf.readInt32BE(p + 8)) {
-    if (p + 12 + buf.readInt32BE(p + 8) > buf.length) break;
+    // A mutated length can be negative: stop there rather than walk backwards.
+    const length = buf.readInt32BE(p + 8);
+    if (length < 49 || p + 12 + length > buf.length) break;
     out.push(p);
   }
   return out;
