@@ -6,11 +6,10 @@
  *   loads. Only the single writer uses it.
  * - `PwriteStorage` (mode `'write'` without the addon, positional-storage.ts): positional reads
  *   and writes; what a writer gets where mapping is unavailable.
- * - `PreadStorage` (mode `'read'`, positional-storage.ts): positional `fs.readSync` calls, never
- *   a mapping. A reader in another process must not map a file that a live writer may shrink
- *   (trim at roll, truncation): touching a mapped page past a file's new end raises SIGBUS and
- *   kills the process. A `pread` past the end merely comes back short, and the missing bytes read
- *   as zeros here.
+ * - `MemoryStorage` (mode `'read'`, memory-storage.ts): the entries held in memory, never a
+ *   mapping: a reader in another process must not map a file that a live writer may shrink (a
+ *   touch past a file's new end raises SIGBUS). `PreadStorage` (positional-storage.ts) reads
+ *   with `pread` instead.
  *
  * All integers are big-endian. Reads go through a `DataView`: on Node 20 `getInt32` is about twice
  * as fast as `Buffer#readInt32BE`, and reading an int64 as two int32 halves is about three times
@@ -28,7 +27,7 @@ export const MAX_INT32 = 0x7fffffff;
 
 /** Byte access to an index file. Positions are byte positions in the file. */
 export interface IndexStorage {
-  readonly kind: 'mmap' | 'pwrite' | 'pread' | 'closed';
+  readonly kind: 'mmap' | 'pwrite' | 'pread' | 'memory' | 'closed';
   /** The file's length in bytes as this backing sees it (for `pread`: as of open or `refresh`). */
   readonly length: number;
   /** Path used in error messages; updated when the index is renamed. */
