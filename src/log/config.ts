@@ -52,6 +52,13 @@ export interface LogConfig {
    * when the segment rolls or the log closes. Default true (Kafka: false).
    */
   preallocate?: boolean;
+  /**
+   * Inactive segments whose files (a `.log` descriptor; for a writer also two index files and
+   * their mappings) stay open at once; the least recently used are closed first and reopened on
+   * demand, so a log of any number of segments works under a low `ulimit -n`. Default null: one
+   * bound of 64 shared by every log of the process (a topic's partitions share it too).
+   */
+  maxOpenSegments?: number | null;
 }
 
 /** `LogConfig` with every default applied. */
@@ -74,6 +81,7 @@ export interface ResolvedLogConfig {
   clock: () => number;
   retentionCheckIntervalMs: number;
   preallocate: boolean;
+  maxOpenSegments: number | null;
 }
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -108,6 +116,7 @@ export const DEFAULT_CONFIG: Readonly<ResolvedLogConfig> = Object.freeze({
   clock: Date.now,
   retentionCheckIntervalMs: 300000,
   preallocate: true,
+  maxOpenSegments: null,
 });
 
 type Check = (key: string, value: unknown) => void;
@@ -161,6 +170,7 @@ const CHECKS: Record<keyof ResolvedLogConfig, Check> = {
   clock: ofType('function'),
   retentionCheckIntervalMs: integer(0, INT32_MAX),
   preallocate: ofType('boolean'),
+  maxOpenSegments: nullable(integer(1, INT32_MAX)),
 };
 
 /** Applies defaults and validates every key; throws `InvalidConfigError` naming the key. */

@@ -160,6 +160,7 @@ export class LogReader {
   private locateRun(offset: number, endOffset: number, budget: number, atLeastOne: boolean, recordsWanted: number): BatchRun | null {
     let segment = this.segments.floorSegment(offset);
     while (segment !== undefined) {
+      segment.touch();
       const cursor = this.cursorFor(segment);
       if (segment.locate(offset, cursor)) {
         if (!atLeastOne && cursor.size > budget) return null;
@@ -249,6 +250,7 @@ export class LogReader {
       // Kafka's rule (`largestTimestamp`): a segment whose time index has no entry yet (small, or
       // reopened) is not skipped on a -1 maximum; its file's mtime stands in for it.
       if (segment.largestTimestamp() < timestamp) continue;
+      segment.touch();
       const found = segment.findOffsetByTimestamp(timestamp, startOffset, this.cursorFor(segment), this.maxDecompressedBytes);
       if (found >= 0) return found;
     }
