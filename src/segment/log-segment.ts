@@ -65,19 +65,23 @@ export class LogSegment {
     readonly baseOffset: number,
     log: FileRecords,
     private readonly options: SegmentOptions,
+    suffix: string,
   ) {
     this.log = log;
-    this.offsetIndexFile = offsetIndexFile(dir, baseOffset);
-    this.timeIndexFile = timeIndexFile(dir, baseOffset);
+    this.offsetIndexFile = offsetIndexFile(dir, baseOffset, suffix);
+    this.timeIndexFile = timeIndexFile(dir, baseOffset, suffix);
     this.created = options.now;
   }
 
-  /** Creates the files of a new, empty segment (the indexes preallocated). */
-  static create(dir: string, baseOffset: number, options: SegmentOptions): LogSegment {
-    const file = logFile(dir, baseOffset);
+  /**
+   * Creates the files of a new, empty segment (the indexes preallocated). `suffix` names them
+   * `<base>.log<suffix>` and so on (the cleaner writes `.cleaned` segments).
+   */
+  static create(dir: string, baseOffset: number, options: SegmentOptions, suffix = ''): LogSegment {
+    const file = logFile(dir, baseOffset, suffix);
     // A stray file of the same name (a crash between creating and using it) holds nothing we keep.
-    for (const f of [file, offsetIndexFile(dir, baseOffset), timeIndexFile(dir, baseOffset)]) fs.rmSync(f, { force: true });
-    const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true, options.reserveLimit), options);
+    for (const f of [file, offsetIndexFile(dir, baseOffset, suffix), timeIndexFile(dir, baseOffset, suffix)]) fs.rmSync(f, { force: true });
+    const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true, options.reserveLimit), options, suffix);
     segment.maxTimestampSoFar = -1;
     segment.cachedNextOffset = baseOffset;
     segment.offsetIndex;
@@ -85,9 +89,13 @@ export class LogSegment {
     return segment;
   }
 
-  /** Opens an existing segment; its indexes stay closed until first used. */
-  static open(dir: string, baseOffset: number, options: SegmentOptions): LogSegment {
-    return new LogSegment(dir, baseOffset, FileRecords.open(logFile(dir, baseOffset), options.writable, options.reserveLimit), options);
+  /**
+   * Opens an existing segment; its indexes stay closed until first used. `suffix`: files named
+   * `<base>.log<suffix>` (a read-only view opens a finished cleaner's `.swap` files).
+   */
+  static open(dir: string, baseOffset: number, options: SegmentOptions, suffix = ''): LogSegment {
+    const records = FileRecords.open(logFile(dir, baseOffset, suffix), options.writable, options.reserveLimit);
+    return new LogSegment(dir, baseOffset, records, options, suffix);
   }
 
   get offsetIndex(): OffsetIndex {
