@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   InvalidArgumentError,
+  InvalidRecordError,
   LogClosedError,
   LogIOError,
   OffsetOutOfRangeError,
@@ -23,13 +24,16 @@ import {
   writeFileAtomically,
   type TopicPartition,
 } from '../files/checkpoint.js';
-import { resolveConfig, type LogConfig, type ResolvedLogConfig } from './config.js';
+import { deletesByRetention, isCompacted, resolveConfig, type LogConfig, type ResolvedLogConfig } from './config.js';
 import { GroupCommit } from './flusher.js';
 import { DirectoryLock } from './lock.js';
 import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-loader.js';
 import { LogReader } from './log-reader.js';
 import { LogSegments } from '../segment/log-segments.js';
 import { LogRetention, segmentDeleterFor } from '../retention/log-retention.js';
+import type { SegmentDeleter } from '../retention/segment-deleter.js';
+import { LogCleaner } from '../cleaner/log-cleaner.js';
+import type { CompactionResult } from '../cleaner/cleaner.js';
 import { followLog, type LogStream, type StreamOptions } from './stream.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
 import { clampConsumerOffsets, retainedConsumerFloor } from './consumer-offsets.js';
@@ -84,6 +88,9 @@ export class Log {
   private readonly retentionFloors = new Set<() => number | null>();
   /** Retention, log start offset and truncation (src/retention/), made on first use. */
   private retentionState: LogRetention | null = null;
+  /** Key compaction (src/cleaner/), made on first use. */
+  private cleanerState: LogCleaner | null = null;
+  private deleterState: SegmentDeleter | null = null;
   /** Recent truncations `{ count, offset }`, newest last (see `truncationsSince`). */
   private readonly recentTruncations: { count: number; offset: number }[] = [];
   /** @internal How many truncations this log has seen (streams compare it). */
@@ -222,6 +229,7 @@ export class Log {
     this.ensureWritable();
     const list = Array.isArray(records) ? (records as readonly RecordInput[]) : [records as RecordInput];
     if (list.length === 0) throw new InvalidArgumentError('append needs at least one record');
+    if (isCompacted(this.config)) checkKeys(list);
     const compression = options === undefined ? this.config.compression : this.appendCompression(options);
     const now = this.config.clock();
     const baseOffset = this.nextOffset;
@@ -352,6 +360,41 @@ export class Log {
   }
 
   /**
+   * Runs one compaction pass now, whatever the dirty ratio (see docs/COMPACTION.md): every key
+   * keeps its latest record at its original offset, tombstones go once `deleteRetentionMs` has
+   * passed since the pass that first kept them, the active segment is never touched. The pass
+   * works in slices of a few milliseconds between appends. Resolves with what it did. Rejects
+   * with `InvalidConfigError` on a log whose `cleanupPolicy` is `'delete'`, `LogClosedError`
+   * when the log closes meanwhile, `LogIOError`, `CorruptRecordError`.
+   */
+  compact(): Promise<CompactionResult> {
+    if (this.closed) return Promise.reject(new LogClosedError(`log ${this.dir} is closed`));
+    if (this.config.readOnly) return Promise.reject(new ReadOnlyLogError(`log ${this.dir} was opened read-only`));
+    return this.cleaner.compact();
+  }
+
+  /** @internal The log's cleaner (the CLI and tests read its checkpoint and dirty state). */
+  get cleaner(): LogCleaner {
+    this.cleanerState ??= new LogCleaner({
+      dir: this.dir,
+      config: this.config,
+      segments: this.segmentsList,
+      retirer: this.deleter,
+      segmentOptions: (base) => ({ ...segmentOptionsOf(this.config, true, base), reserveLimit: 0 }),
+      truncations: () => this.truncationCount,
+      isClosed: () => this.closed,
+      startOffset: () => this.logStartOffset,
+      endOffset: () => this.nextOffset,
+    });
+    return this.cleanerState;
+  }
+
+  private get deleter(): SegmentDeleter {
+    this.deleterState ??= segmentDeleterFor(this.dir, this.config, () => this.groupCommit.rounds);
+    return this.deleterState;
+  }
+
+  /**
    * Runs one retention pass (also run every `retentionCheckIntervalMs` by an `unref`ed timer) and
    * returns the number of segments it deleted. Kafka's steps and order: segments wholly below
    * `startOffset`, then the oldest while the log is over `retentionBytes` by at least a whole
@@ -397,14 +440,16 @@ export class Log {
     this.ensureWritable();
     requireOffset('offset', offset);
     this.retention.truncateTo(offset);
+    this.cleanerState?.truncated(offset);
   }
 
   private get retention(): LogRetention {
     this.retentionState ??= new LogRetention({
       dir: this.dir,
-      config: this.config,
+      // With 'compact' alone only the log start offset deletes (Kafka's cleanup.policy).
+      config: deletesByRetention(this.config) ? this.config : { ...this.config, retentionMs: -1, retentionBytes: -1 },
       segments: this.segmentsList,
-      deleter: segmentDeleterFor(this.dir, this.config, () => this.groupCommit.rounds),
+      deleter: this.deleter,
       cursorFor: (segment) => this.reader.cursorFor(segment),
       startOffset: () => this.logStartOffset,
       setStartOffset: (offset) => {
@@ -519,7 +564,9 @@ export class Log {
   close(): void {
     if (this.closed) return;
     if (this.flushTimer !== null) clearInterval(this.flushTimer);
+    this.cleanerState?.close();
     this.retentionState?.close();
+    this.deleterState?.close();
     try {
       if (!this.config.readOnly) this.closeWriter();
     } finally {
@@ -606,6 +653,7 @@ export class Log {
 
   private startTimers(): void {
     this.retention.startTimer();
+    if (isCompacted(this.config)) this.cleaner.startTimer();
     const { flushMs } = this.config;
     if (flushMs !== null) {
       this.flushTimer = setInterval(() => {
@@ -686,6 +734,16 @@ function segmentOptionsOf(config: ResolvedLogConfig, writable: boolean, baseOffs
     now: config.clock(),
     reserveLimit: config.preallocate ? config.segmentBytes : 0,
   };
+}
+
+/** Kafka's LogValidator for compacted topics: every record needs a key, or the whole batch is refused. */
+function checkKeys(list: readonly RecordInput[]): void {
+  for (let i = 0; i < list.length; i++) {
+    const key = list[i]?.key;
+    if (key === null || key === undefined) {
+      throw new InvalidRecordError(`a compacted log (cleanupPolicy 'compact') cannot accept a record without a key (record ${i} of the batch)`);
+    }
+  }
 }
 
 function prepareDirectory(dir: string, readOnly: boolean): void {

@@ -312,6 +312,12 @@ export class LogSegment {
     return this.rollingBasedTimestamp >= 0 ? maxTimestampInBatch - this.rollingBasedTimestamp : now - this.created;
   }
 
+  /** Kafka's getFirstBatchTimestamp: the first batch's max timestamp, or MAX_SAFE_INTEGER when there is none. */
+  firstBatchTimestamp(): number {
+    if (this.rollingBasedTimestamp === NOT_LOADED) this.loadRollingBasedTimestamp();
+    return this.rollingBasedTimestamp >= 0 ? this.rollingBasedTimestamp : Number.MAX_SAFE_INTEGER;
+  }
+
   private loadRollingBasedTimestamp(): void {
     const cursor = new BatchCursor(this.log, Buffer.allocUnsafe(128));
     this.rollingBasedTimestamp = cursor.seek(0).next() ? cursor.maxTimestamp : -1;

@@ -1,0 +1,40 @@
+import { fsyncDirectory } from '../files/checkpoint.js';
+import { CLEANED_SUFFIX, SWAP_SUFFIX } from '../segment/file-names.js';
+import type { LogSegment } from '../segment/log-segment.js';
+import type { LogSegments } from '../segment/log-segments.js';
+
+/** The steps of a swap, in order (crash tests copy the directory after each one). */
+export type SwapStep = 'cleaned-written' | 'renamed-to-swap' | 'old-segments-retired' | 'swap-renamed';
+
+/** @internal Test hook: called after each step of a swap. */
+export const swapHooks: { afterStep: ((step: SwapStep) => void) | null } = { afterStep: null };
+
+/** Where a swap renames the replaced segments to `.deleted` and deletes them later (retention's deleter). */
+export interface SegmentRetirer {
+  retire(segments: readonly LogSegment[]): void;
+}
+
+/** Calls the test hook, if any, after `step`. */
+export function afterSwapStep(step: SwapStep): void {
+  swapHooks.afterStep?.(step);
+}
+
+/**
+ * Kafka's `LocalLog.replaceSegments` for one cleaned segment (its `.cleaned` files written and
+ * flushed): the new files are renamed `.cleaned` -> `.swap` (`.log` first); the new segment takes
+ * its place in the list and the old ones leave it; the old ones are renamed `.deleted` (their
+ * deletion follows after `fileDeleteDelayMs`, so a reader holding one keeps reading); the `.swap`
+ * suffix is dropped; the directory is fsynced. A crash at any point is finished or undone by the
+ * loader (see src/log/swap-recovery.ts). Runs synchronously, between two appends.
+ */
+export function replaceSegments(dir: string, segments: LogSegments, cleaned: LogSegment, old: readonly LogSegment[], retirer: SegmentRetirer): void {
+  cleaned.changeFileSuffixes(CLEANED_SUFFIX, SWAP_SUFFIX);
+  afterSwapStep('renamed-to-swap');
+  segments.add(cleaned);
+  for (const segment of old) if (segment.baseOffset !== cleaned.baseOffset) segments.remove(segment.baseOffset);
+  retirer.retire(old);
+  afterSwapStep('old-segments-retired');
+  cleaned.changeFileSuffixes(SWAP_SUFFIX, '');
+  fsyncDirectory(dir);
+  afterSwapStep('swap-renamed');
+}
