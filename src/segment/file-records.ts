@@ -294,6 +294,22 @@ export class FileRecords {
     return fs.fstatSync(this.fd).mtimeMs;
   }
 
+  /**
+   * True when `file()` still names the file this handle has open. A read-only opener asks before
+   * trusting index files it opens by name later: once a writer has renamed the `.log` away (a
+   * swap, a deletion), the names may belong to a newer generation of the segment.
+   */
+  isStillAtItsName(): boolean {
+    if (this.fd < 0) return false;
+    try {
+      const mine = fs.fstatSync(this.fd);
+      const there = fs.statSync(this._file);
+      return mine.ino === there.ino && mine.dev === there.dev;
+    } catch {
+      return false;
+    }
+  }
+
   renameTo(file: string): void {
     fs.renameSync(this._file, file);
     this._file = file;

@@ -10,6 +10,8 @@ import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from './file-na
 
 const INT32_MAX = 2 ** 31 - 1;
 const NOT_LOADED = -2;
+/** Names no file: an index opened under it reads as empty (a read-only segment whose index is not its own). */
+const STALE_SUFFIX = '.not-this-generation';
 
 export interface SegmentOptions {
   /** Bytes of batches between two offset-index entries (Kafka: index.interval.bytes). */
@@ -59,6 +61,8 @@ export class LogSegment {
   private rollingBasedTimestamp = NOT_LOADED;
   private created: number;
   private cachedNextOffset = -1;
+  /** Read-only: the time index was replaced by an empty one (see `isStaleGeneration`). */
+  private staleTimeIndex = false;
 
   private constructor(
     readonly dir: string,
@@ -100,24 +104,40 @@ export class LogSegment {
 
   get offsetIndex(): OffsetIndex {
     if (this._offsetIndex === null) {
-      this._offsetIndex = new OffsetIndex(this.offsetIndexFile, this.baseOffset, {
-        maxIndexSize: this.options.maxIndexSize,
-        mode: this.options.writable ? 'write' : 'read',
-        detectZeroTail: true,
-      });
+      const open = (file: string): OffsetIndex =>
+        new OffsetIndex(file, this.baseOffset, { maxIndexSize: this.options.maxIndexSize, mode: this.options.writable ? 'write' : 'read', detectZeroTail: true });
+      this._offsetIndex = open(this.offsetIndexFile);
+      if (this.isStaleGeneration()) {
+        this._offsetIndex.closeWithoutTrim();
+        this._offsetIndex = open(this.offsetIndexFile + STALE_SUFFIX);
+      }
     }
     return this._offsetIndex;
   }
 
   get timeIndex(): TimeIndex {
     if (this._timeIndex === null) {
-      this._timeIndex = new TimeIndex(this.timeIndexFile, this.baseOffset, {
-        maxIndexSize: this.options.maxIndexSize,
-        mode: this.options.writable ? 'write' : 'read',
-        detectZeroTail: true,
-      });
+      const open = (file: string): TimeIndex =>
+        new TimeIndex(file, this.baseOffset, { maxIndexSize: this.options.maxIndexSize, mode: this.options.writable ? 'write' : 'read', detectZeroTail: true });
+      this._timeIndex = open(this.timeIndexFile);
+      if (this.isStaleGeneration()) {
+        this._timeIndex.closeWithoutTrim();
+        this._timeIndex = open(this.timeIndexFile + STALE_SUFFIX);
+        this.staleTimeIndex = true;
+      }
     }
     return this._timeIndex;
+  }
+
+  /**
+   * Read-only openers only: true when the writer renamed this segment's `.log` away after we
+   * opened it (a cleaner swap or a deletion), checked after opening an index by name. The writer
+   * renames a segment's `.log` before its indexes, so when the `.log` is still ours after the
+   * index was opened, the index is ours too; otherwise it may be a newer segment's with the same
+   * base offset, and this segment goes on without indexes (reads scan from its start).
+   */
+  private isStaleGeneration(): boolean {
+    return !this.options.writable && !this.log.isStillAtItsName();
   }
 
   /** True when the index files exist (a segment written by a tool that wrote no indexes has none). */
@@ -139,6 +159,23 @@ export class LogSegment {
     const last = this.timeIndex.lastEntry;
     this.maxTimestampSoFar = last.timestamp;
     this.offsetOfMaxTimestampSoFar = last.offset;
+    if (this.staleTimeIndex) this.scanMaxTimestamp();
+  }
+
+  /** The max timestamp from the batch headers (a read-only segment whose time index cannot be trusted). */
+  private scanMaxTimestamp(): void {
+    const cursor = new BatchCursor(this.log);
+    cursor.seek(0, this.log.size);
+    try {
+      while (cursor.next()) {
+        if (cursor.maxTimestamp > this.maxTimestampSoFar) {
+          this.maxTimestampSoFar = cursor.maxTimestamp;
+          this.offsetOfMaxTimestampSoFar = cursor.lastOffset;
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof CorruptRecordError)) throw err;
+    }
   }
 
   /** Kafka's largestTimestamp: the max record timestamp, or the `.log` file's mtime when there is none. */
