@@ -1,4 +1,4 @@
-import { InvalidConfigError } from '../errors.js';
+import { InvalidConfigError, InvalidRecordError } from '../errors.js';
 import type { CompressionType, TimestampType } from '../record/types.js';
 
 /**
@@ -127,8 +127,21 @@ export const DEFAULT_CONFIG: Readonly<ResolvedLogConfig> = Object.freeze({
 });
 
 /** True when the policy compacts (`'compact'` or `'compact,delete'`). */
-export function isCompacted(config: { cleanupPolicy: CleanupPolicy }): boolean {
-  return config.cleanupPolicy !== 'delete';
+export function isCompacted(config: { cleanupPolicy?: CleanupPolicy | undefined }): boolean {
+  return config.cleanupPolicy !== undefined && config.cleanupPolicy !== 'delete';
+}
+
+/**
+ * Kafka's LogValidator for compacted topics: every record needs a key, or the whole batch is
+ * refused (`InvalidRecordError`, nothing written).
+ */
+export function requireKeys(list: readonly { key?: unknown }[]): void {
+  for (let i = 0; i < list.length; i++) {
+    const key = list[i]?.key;
+    if (key === null || key === undefined) {
+      throw new InvalidRecordError(`a compacted log cannot accept a record without a key (record ${i} of ${list.length}); nothing was written`);
+    }
+  }
 }
 
 /** True when time and size retention apply (`'delete'` or `'compact,delete'`). */

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   InvalidArgumentError,
-  InvalidRecordError,
   LogClosedError,
   LogIOError,
   OffsetOutOfRangeError,
@@ -24,7 +23,7 @@ import {
   writeFileAtomically,
   type TopicPartition,
 } from '../files/checkpoint.js';
-import { deletesByRetention, isCompacted, resolveConfig, type LogConfig, type ResolvedLogConfig } from './config.js';
+import { deletesByRetention, isCompacted, requireKeys, resolveConfig, type LogConfig, type ResolvedLogConfig } from './config.js';
 import { GroupCommit } from './flusher.js';
 import { DirectoryLock } from './lock.js';
 import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-loader.js';
@@ -229,7 +228,7 @@ export class Log {
     this.ensureWritable();
     const list = Array.isArray(records) ? (records as readonly RecordInput[]) : [records as RecordInput];
     if (list.length === 0) throw new InvalidArgumentError('append needs at least one record');
-    if (isCompacted(this.config)) checkKeys(list);
+    if (isCompacted(this.config)) requireKeys(list);
     const compression = options === undefined ? this.config.compression : this.appendCompression(options);
     const now = this.config.clock();
     const baseOffset = this.nextOffset;
@@ -734,16 +733,6 @@ function segmentOptionsOf(config: ResolvedLogConfig, writable: boolean, baseOffs
     now: config.clock(),
     reserveLimit: config.preallocate ? config.segmentBytes : 0,
   };
-}
-
-/** Kafka's LogValidator for compacted topics: every record needs a key, or the whole batch is refused. */
-function checkKeys(list: readonly RecordInput[]): void {
-  for (let i = 0; i < list.length; i++) {
-    const key = list[i]?.key;
-    if (key === null || key === undefined) {
-      throw new InvalidRecordError(`a compacted log (cleanupPolicy 'compact') cannot accept a record without a key (record ${i} of the batch)`);
-    }
-  }
 }
 
 function prepareDirectory(dir: string, readOnly: boolean): void {
