@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { CorruptRecordError } from '../errors.js';
-import { CONTROL_FLAG_MASK, readAttributes, readMaxTimestamp } from '../record/batch-layout.js';
+import { CONTROL_FLAG_MASK, readAttributes } from '../record/batch-layout.js';
 import { validateBatch } from '../record/batch-reader.js';
 import { BatchCursor } from '../segment/batch-cursor.js';
 import { CLEANED_SUFFIX } from '../segment/file-names.js';
@@ -15,6 +15,7 @@ import { afterSwapStep, replaceSegments, type SegmentRetirer } from './swap.js';
 
 const INT32_MAX = 2 ** 31 - 1;
 const CHUNK_BYTES = 256 * 1024;
+const OUTPUT_BYTES = 1024 * 1024;
 
 /** The log configs a pass reads (a structural subset of the log's resolved config). */
 export interface PassConfig {
@@ -73,6 +74,10 @@ export class CleaningPass {
   private readonly truncationsAtStart: number;
   private readonly chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   private large: Buffer | null = null;
+  /** Kept batches not yet written to the cleaned segment: `output[0, pending)`. */
+  private output = Buffer.allocUnsafe(OUTPUT_BYTES);
+  private pending = 0;
+  private pendingLastOffset = -1;
   private readonly walker = new RecordWalker();
   private cleaned: LogSegment | null = null;
   private aborted = false;
@@ -196,7 +201,8 @@ export class CleaningPass {
     try {
       for (const segment of group) read += await this.cleanInto(segment, cleaned, ctx);
       cleaned.onBecomeInactiveSegment();
-      cleaned.flush();
+      // On the thread pool: a flush of a large segment would hold the appends up.
+      await cleaned.flushAsync();
       // Kafka keeps the last input's modification time (time retention of segments without timestamps uses it).
       const modified = group[group.length - 1]!.log.lastModified() / 1000;
       fs.utimesSync(cleaned.log.file, modified, modified);
@@ -204,16 +210,22 @@ export class CleaningPass {
       this.checkGroup(group);
     } catch (err) {
       this.discardCleaned();
+      // A flush cut short by the log closing fails on a closed descriptor: that is the close, not an error.
+      if (this.aborted || this.host.isClosed()) throw new CleaningAbortedError(`log ${this.host.dir} closed during cleaning`);
       throw err;
     }
     this.cleaned = null;
-    replaceSegments(this.host.dir, this.host.segments, cleaned, group, this.host.retirer);
+    await replaceSegments(this.host.dir, this.host.segments, cleaned, group, this.host.retirer);
     this.result.segmentsCleaned += group.length;
     this.result.bytesRead += read;
     this.result.bytesWritten += cleaned.size;
   }
 
-  /** Kafka's cleanInto: the kept batches of `segment` appended to `dest`, indexed as appends are. Returns the bytes read. */
+  /**
+   * Kafka's cleanInto: the kept batches of `segment` appended to `dest`, gathered in a write
+   * buffer and written in large appends (indexed batch by batch as appends are). Returns the
+   * bytes read.
+   */
   private async cleanInto(segment: LogSegment, dest: LogSegment, ctx: FilterContext): Promise<number> {
     const cursor = new BatchCursor(segment.log, this.chunk);
     cursor.seek(0, segment.size);
@@ -223,17 +235,34 @@ export class CleaningPass {
       const buf = at < 0 ? this.large! : cursor.chunkBuffer;
       const pos = Math.max(at, 0);
       const size = cursor.size;
-      const lastOffset = cursor.lastOffset;
       read += size;
       const out = filterBatch(buf, pos, size, ctx, this.result);
-      if (out === UNCHANGED) dest.append(lastOffset, cursor.maxTimestamp, lastOffset, buf.subarray(pos, pos + size), size);
-      else if (out !== null) dest.append(lastOffset, readMaxTimestamp(out, 0), lastOffset, out, out.length);
+      if (out === UNCHANGED) this.write(dest, buf, pos, size, cursor.lastOffset);
+      else if (out !== null) this.write(dest, out, 0, out.length, cursor.lastOffset);
       await this.slice();
     }
+    this.flushWrites(dest);
     if (cursor.validEnd !== segment.size) {
       throw new CorruptRecordError(`${segment.log.file} holds no whole batch at position ${cursor.validEnd}`, { file: segment.log.file, position: cursor.validEnd });
     }
     return read;
+  }
+
+  /** Adds a kept batch to the write buffer (written out when full). */
+  private write(dest: LogSegment, buf: Buffer, pos: number, size: number, lastOffset: number): void {
+    if (this.pending + size > this.output.length) {
+      this.flushWrites(dest);
+      if (size > this.output.length) this.output = Buffer.allocUnsafe(size);
+    }
+    buf.copy(this.output, this.pending, pos, pos + size);
+    this.pending += size;
+    this.pendingLastOffset = lastOffset;
+  }
+
+  private flushWrites(dest: LogSegment): void {
+    if (this.pending === 0) return;
+    dest.appendBatches(this.pendingLastOffset, this.output, this.pending);
+    this.pending = 0;
   }
 
   /**
@@ -282,6 +311,7 @@ export class CleaningPass {
   }
 
   private discardCleaned(): void {
+    this.pending = 0;
     const cleaned = this.cleaned;
     this.cleaned = null;
     cleaned?.deleteIfExists();

@@ -35,8 +35,10 @@ export class LogCleaner {
   private timer: NodeJS.Timeout | null = null;
   private current: CleaningPass | null = null;
   private queue: Promise<unknown> = Promise.resolve();
-  /** Set by the background pass when a pass fails, so the next check reports nothing new. */
+  /** The error of the last background pass that failed (it was also emitted as a process warning). */
   lastError: unknown = null;
+  /** Bytes of the key map the last pass used. */
+  lastMapBytes = 0;
 
   constructor(private readonly host: LogCleanerHost) {
     this.checkpoint = new CleanerCheckpoint(host.dir);
@@ -65,6 +67,7 @@ export class LogCleaner {
     if (this.current !== null || this.host.isClosed()) return;
     if (!shouldClean(this.state(), this.host.config)) return;
     this.enqueue().catch((err: unknown) => {
+      if (this.host.isClosed()) return;
       this.lastError = err;
       process.emitWarning(`cleaning ${this.host.dir} failed: ${(err as Error).message}`, { code: 'SEGLOG_CLEANER' });
     });
@@ -108,10 +111,11 @@ export class LogCleaner {
       if (end !== null) this.checkpoint.write(end);
       else if (offsets.forceUpdateCheckpoint) this.checkpoint.write(offsets.firstDirtyOffset);
     } catch (err) {
-      if (!(err instanceof CleaningAbortedError)) throw err;
       if (this.host.isClosed()) throw new LogClosedError(`log ${this.host.dir} closed during compaction`);
+      if (!(err instanceof CleaningAbortedError)) throw err;
     } finally {
       this.current = null;
+      this.lastMapBytes = pass.mapBytes;
     }
     return pass.result;
   }

@@ -1,4 +1,4 @@
-import { fsyncDirectory } from '../files/checkpoint.js';
+import { fsyncDirectoryAsync } from '../files/checkpoint.js';
 import { CLEANED_SUFFIX, SWAP_SUFFIX } from '../segment/file-names.js';
 import type { LogSegment } from '../segment/log-segment.js';
 import type { LogSegments } from '../segment/log-segments.js';
@@ -11,7 +11,8 @@ export const swapHooks: { afterStep: ((step: SwapStep) => void) | null } = { aft
 
 /** Where a swap renames the replaced segments to `.deleted` and deletes them later (retention's deleter). */
 export interface SegmentRetirer {
-  retire(segments: readonly LogSegment[]): void;
+  /** Renames to `.deleted` now, deletes later; `syncDirectory: false`: the caller fsyncs the directory. */
+  retire(segments: readonly LogSegment[], syncDirectory?: boolean): void;
 }
 
 /** Calls the test hook, if any, after `step`. */
@@ -24,17 +25,19 @@ export function afterSwapStep(step: SwapStep): void {
  * flushed): the new files are renamed `.cleaned` -> `.swap` (`.log` first); the new segment takes
  * its place in the list and the old ones leave it; the old ones are renamed `.deleted` (their
  * deletion follows after `fileDeleteDelayMs`, so a reader holding one keeps reading); the `.swap`
- * suffix is dropped; the directory is fsynced. A crash at any point is finished or undone by the
- * loader (see src/log/swap-recovery.ts). Runs synchronously, between two appends.
+ * suffix is dropped. The renames and the list change happen at once, between two appends (a few
+ * renames: well under a millisecond); the directory fsync that makes them durable, as Kafka's
+ * `flushDir` at the end of the swap, runs on the thread pool, and the returned promise resolves
+ * after it. A crash at any point is finished or undone by the loader (src/log/swap-recovery.ts).
  */
-export function replaceSegments(dir: string, segments: LogSegments, cleaned: LogSegment, old: readonly LogSegment[], retirer: SegmentRetirer): void {
+export function replaceSegments(dir: string, segments: LogSegments, cleaned: LogSegment, old: readonly LogSegment[], retirer: SegmentRetirer): Promise<void> {
   cleaned.changeFileSuffixes(CLEANED_SUFFIX, SWAP_SUFFIX);
   afterSwapStep('renamed-to-swap');
   segments.add(cleaned);
   for (const segment of old) if (segment.baseOffset !== cleaned.baseOffset) segments.remove(segment.baseOffset);
-  retirer.retire(old);
+  retirer.retire(old, false);
   afterSwapStep('old-segments-retired');
   cleaned.changeFileSuffixes(SWAP_SUFFIX, '');
-  fsyncDirectory(dir);
   afterSwapStep('swap-renamed');
+  return fsyncDirectoryAsync(dir);
 }

@@ -3,6 +3,7 @@ import { CorruptRecordError, LogIOError, OffsetOverflowError } from '../errors.j
 import { OffsetIndex } from '../index/offset-index.js';
 import { TimeIndex } from '../index/time-index.js';
 import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js';
+import { readBatchSize, readLastOffset, readMaxTimestamp } from '../record/batch-layout.js';
 import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
@@ -215,6 +216,42 @@ export class LogSegment {
       this.bytesSinceLastIndexEntry = 0;
     }
     this.bytesSinceLastIndexEntry += length;
+    this.cachedNextOffset = largestOffset + 1;
+  }
+
+  /**
+   * Appends `length` bytes of whole batches at once (the cleaner's output), with the index entries
+   * a call of `append` per batch would add: Kafka's LogSegment.append over a multi-batch
+   * MemoryRecords. `largestOffset` is the last offset of the last batch.
+   */
+  appendBatches(largestOffset: number, batches: Buffer, length: number): void {
+    if (!this.canConvertToRelativeOffset(largestOffset)) {
+      throw new OffsetOverflowError(`offset ${largestOffset} cannot be stored relative to segment ${this.baseOffset}`, {
+        file: this.log.file,
+        offset: largestOffset,
+      });
+    }
+    let position = this.log.size;
+    if (position === 0 && length > 0) this.rollingBasedTimestamp = readMaxTimestamp(batches, 0);
+    this.maxTimestamp; // loads the max timestamp so far before the batches raise it
+    this.log.append(batches, length);
+    for (let at = 0; at < length; ) {
+      const size = readBatchSize(batches, at);
+      const lastOffset = readLastOffset(batches, at);
+      const maxTimestamp = readMaxTimestamp(batches, at);
+      if (maxTimestamp > this.maxTimestampSoFar) {
+        this.maxTimestampSoFar = maxTimestamp;
+        this.offsetOfMaxTimestampSoFar = lastOffset;
+      }
+      if (this.bytesSinceLastIndexEntry > this.options.indexIntervalBytes) {
+        this.offsetIndex.append(lastOffset, position);
+        this.timeIndex.maybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar);
+        this.bytesSinceLastIndexEntry = 0;
+      }
+      this.bytesSinceLastIndexEntry += size;
+      position += size;
+      at += size;
+    }
     this.cachedNextOffset = largestOffset + 1;
   }
 
