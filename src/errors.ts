@@ -36,7 +36,8 @@ export type SeglogErrorCode =
   | 'SEGLOG_READ_ONLY'
   | 'SEGLOG_IO'
   | 'SEGLOG_OFFSET_OVERFLOW'
-  | 'SEGLOG_CORRUPT_CHECKPOINT';
+  | 'SEGLOG_CORRUPT_CHECKPOINT'
+  | 'SEGLOG_PROTOCOL';
 
 export abstract class SeglogError extends Error {
   abstract readonly code: SeglogErrorCode;
@@ -125,4 +126,13 @@ export class OffsetOverflowError extends SeglogError {
 /** A seglog-owned checkpoint file (such as the consumer offsets) that cannot be parsed. */
 export class CorruptCheckpointError extends SeglogError {
   readonly code = 'SEGLOG_CORRUPT_CHECKPOINT' as const;
+}
+
+/**
+ * A Kafka protocol frame that cannot be decoded (truncated, a negative or oversized length, a bad
+ * varint, an unknown API or version), or a message that cannot be encoded at the version asked
+ * for. `position` is the byte inside the frame where decoding stopped.
+ */
+export class ProtocolError extends SeglogError {
+  readonly code = 'SEGLOG_PROTOCOL' as const;
 }

@@ -50,23 +50,21 @@ export const UNCHANGED = Symbol('unchanged');
 
 /**
  * Retained records of the batch being filtered, as positions in the walker's data (reused):
- * where each starts, where its offset delta starts, where it ends, and its timestamp.
+ * where its offset delta starts, where it ends, and its timestamp.
  */
-let keptStart = new Int32Array(256);
 let keptRest = new Int32Array(256);
 let keptEnd = new Int32Array(256);
 let keptTimestamp = new Float64Array(256);
 const walker = new RecordWalker();
 
 function growKept(n: number): void {
-  if (n < keptStart.length) return;
-  const size = keptStart.length * 2;
+  if (n < keptRest.length) return;
+  const size = keptRest.length * 2;
   const grow = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
     const b = make(size);
     b.set(a);
     return b;
   };
-  keptStart = grow(keptStart, (s) => new Int32Array(s));
   keptRest = grow(keptRest, (s) => new Int32Array(s));
   keptEnd = grow(keptEnd, (s) => new Int32Array(s));
   keptTimestamp = grow(keptTimestamp, (s) => new Float64Array(s));
@@ -108,7 +106,6 @@ export function filterBatch(buf: Buffer, pos: number, size: number, ctx: FilterC
       continue;
     }
     growKept(kept);
-    keptStart[kept] = walker.recordStart;
     keptRest[kept] = walker.offsetDeltaStart;
     keptEnd[kept] = walker.recordEnd;
     keptTimestamp[kept] = walker.timestamp;

@@ -4,9 +4,9 @@ import { CorruptRecordError } from '../errors.js';
 import { CONTROL_FLAG_MASK, readAttributes } from '../record/batch-layout.js';
 import { validateBatch } from '../record/batch-reader.js';
 import { BatchCursor } from '../segment/batch-cursor.js';
-import { CLEANED_SUFFIX } from '../segment/file-names.js';
+import { CLEANED_SUFFIX } from '../files/file-names.js';
 import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
-import type { LogSegments } from '../segment/log-segments.js';
+import type { LocalLog } from '../log/local-log.js';
 import { UNCHANGED, filterBatch, type FilterContext } from './batch-filter.js';
 import { segmentsInRange, type OffsetsToClean } from './cleanable.js';
 import { OffsetMap } from './offset-map.js';
@@ -25,15 +25,16 @@ export interface PassConfig {
   cleanerDedupeBufferSize: number;
 }
 
-/** What a pass needs from the log it cleans; everything runs on the log's thread, between its calls. */
+/**
+ * What a pass needs from the log it cleans: its state object (segments, offsets, truncations,
+ * the one-step segment replacement), the `.deleted` two-step, and whether the log closed.
+ * Everything runs on the log's thread, between its other calls.
+ */
 export interface CleanerHost {
-  readonly dir: string;
-  readonly segments: LogSegments;
+  readonly log: LocalLog;
   readonly retirer: SegmentRetirer;
   /** Options for a new cleaned segment (writable, nothing reserved ahead). */
   segmentOptions(baseOffset: number): SegmentOptions;
-  /** Changes whenever records were truncated away; a pass that sees it change stops. */
-  truncations(): number;
   isClosed(): boolean;
 }
 
@@ -89,7 +90,7 @@ export class CleaningPass {
     private readonly now: number,
     private readonly sliceMs: number,
   ) {
-    this.truncationsAtStart = host.truncations();
+    this.truncationsAtStart = host.log.truncationCount;
   }
 
   /**
@@ -105,7 +106,7 @@ export class CleaningPass {
     const map = await this.buildOffsetMap(firstDirtyOffset, firstUncleanableOffset);
     const endOffset = map.latestOffset + 1;
     const ctx: FilterContext = { map, now: this.now, deleteRetentionMs: this.config.deleteRetentionMs, upperBound: firstUncleanableOffset };
-    const groups = this.groupSegmentsBySize(segmentsInRange(this.host.segments, 0, endOffset), firstUncleanableOffset);
+    const groups = this.groupSegmentsBySize(segmentsInRange(this.host.log.segments, 0, endOffset), firstUncleanableOffset);
     for (const group of groups) await this.cleanSegments(group, ctx);
     this.result.durationMs = performance.now() - this.started;
     return endOffset;
@@ -123,7 +124,7 @@ export class CleaningPass {
   private async buildOffsetMap(start: number, end: number): Promise<OffsetMap> {
     const map = new OffsetMap(OffsetMap.slotsFor(this.config.cleanerDedupeBufferSize, end - start));
     this.mapBytes = map.memoryBytes;
-    const dirty = segmentsInRange(this.host.segments, start, end);
+    const dirty = segmentsInRange(this.host.log.segments, start, end);
     for (let i = 0; i < dirty.length; i++) {
       const next = dirty[i + 1]?.baseOffset ?? end;
       if (await this.mapSegment(dirty[i]!, map, start, next)) break;
@@ -195,7 +196,7 @@ export class CleaningPass {
 
   private async cleanSegments(group: LogSegment[], ctx: FilterContext): Promise<void> {
     const base = group[0]!.baseOffset;
-    const cleaned = LogSegment.create(this.host.dir, base, this.host.segmentOptions(base), CLEANED_SUFFIX);
+    const cleaned = LogSegment.create(this.host.log.dir, base, this.host.segmentOptions(base), CLEANED_SUFFIX);
     this.cleaned = cleaned;
     let read = 0;
     try {
@@ -211,11 +212,11 @@ export class CleaningPass {
     } catch (err) {
       this.discardCleaned();
       // A flush cut short by the log closing fails on a closed descriptor: that is the close, not an error.
-      if (this.aborted || this.host.isClosed()) throw new CleaningAbortedError(`log ${this.host.dir} closed during cleaning`);
+      if (this.aborted || this.host.isClosed()) throw new CleaningAbortedError(`log ${this.host.log.dir} closed during cleaning`);
       throw err;
     }
     this.cleaned = null;
-    await replaceSegments(this.host.dir, this.host.segments, cleaned, group, this.host.retirer);
+    await replaceSegments(this.host.log, cleaned, group, this.host.retirer);
     this.result.segmentsCleaned += group.length;
     this.result.bytesRead += read;
     this.result.bytesWritten += cleaned.size;
@@ -286,7 +287,7 @@ export class CleaningPass {
   /** Before a swap: the group is still what the log holds (retention or a truncation may have taken some of it). */
   private checkGroup(group: readonly LogSegment[]): void {
     this.checkOpen();
-    const { segments } = this.host;
+    const { segments } = this.host.log;
     for (const segment of group) {
       if (segments.get(segment.baseOffset) !== segment || segment === segments.activeSegment) {
         throw new CleaningAbortedError(`segment ${segment.log.file} left the log during cleaning`);
@@ -306,8 +307,8 @@ export class CleaningPass {
   }
 
   private checkOpen(): void {
-    if (this.aborted || this.host.isClosed()) throw new CleaningAbortedError(`log ${this.host.dir} closed during cleaning`);
-    if (this.host.truncations() !== this.truncationsAtStart) throw new CleaningAbortedError(`log ${this.host.dir} was truncated during cleaning`);
+    if (this.aborted || this.host.isClosed()) throw new CleaningAbortedError(`log ${this.host.log.dir} closed during cleaning`);
+    if (this.host.log.truncationCount !== this.truncationsAtStart) throw new CleaningAbortedError(`log ${this.host.log.dir} was truncated during cleaning`);
   }
 
   private discardCleaned(): void {

@@ -1,6 +1,7 @@
 import { InvalidConfigError, LogClosedError } from '../errors.js';
 import { cleanableOffsets, dirtyState, shouldClean, type CleaningConfig, type DirtyState } from './cleanable.js';
 import { CleanerCheckpoint } from './cleaner-checkpoint.js';
+import type { LocalLog } from '../log/local-log.js';
 import { CleaningAbortedError, CleaningPass, type CleanerHost, type CompactionResult, type PassConfig } from './cleaner.js';
 
 /** The log configs the cleaner reads (a structural subset of the log's resolved config). */
@@ -10,11 +11,9 @@ export interface CleanerConfig extends CleaningConfig, PassConfig {
   clock: () => number;
 }
 
-/** What the cleaner needs from its log beyond a pass's needs: its offsets. */
+/** What the cleaner needs from its log beyond a pass's needs: its config. */
 export interface LogCleanerHost extends CleanerHost {
   readonly config: CleanerConfig;
-  startOffset(): number;
-  endOffset(): number;
 }
 
 /**
@@ -41,7 +40,7 @@ export class LogCleaner {
   lastMapBytes = 0;
 
   constructor(private readonly host: LogCleanerHost) {
-    this.checkpoint = new CleanerCheckpoint(host.dir);
+    this.checkpoint = new CleanerCheckpoint(host.log.dir);
   }
 
   /** Starts the background check (none for a log that does not compact, or when the backoff is 0). */
@@ -69,14 +68,14 @@ export class LogCleaner {
     this.enqueue().catch((err: unknown) => {
       if (this.host.isClosed()) return;
       this.lastError = err;
-      process.emitWarning(`cleaning ${this.host.dir} failed: ${(err as Error).message}`, { code: 'SEGLOG_CLEANER' });
+      process.emitWarning(`cleaning ${this.host.log.dir} failed: ${(err as Error).message}`, { code: 'SEGLOG_CLEANER' });
     });
   }
 
   /** A pass now, whatever the dirty ratio, after any pass already running. */
   compact(): Promise<CompactionResult> {
     if (this.host.config.cleanupPolicy === 'delete') {
-      return Promise.reject(new InvalidConfigError(`log ${this.host.dir} has cleanupPolicy 'delete': set 'compact' or 'compact,delete' to compact it`));
+      return Promise.reject(new InvalidConfigError(`log ${this.host.log.dir} has cleanupPolicy 'delete': set 'compact' or 'compact,delete' to compact it`));
     }
     return this.enqueue();
   }
@@ -101,7 +100,7 @@ export class LogCleaner {
   }
 
   private async runPass(): Promise<CompactionResult> {
-    if (this.host.isClosed()) throw new LogClosedError(`log ${this.host.dir} is closed`);
+    if (this.host.isClosed()) throw new LogClosedError(`log ${this.host.log.dir} is closed`);
     const now = this.host.config.clock();
     const offsets = cleanableOffsets(this.logView(), this.checkpoint.read(), this.host.config, now);
     const pass = new CleaningPass(this.host, this.host.config, now, SLICE_MS);
@@ -111,7 +110,7 @@ export class LogCleaner {
       if (end !== null) this.checkpoint.write(end);
       else if (offsets.forceUpdateCheckpoint) this.checkpoint.write(offsets.firstDirtyOffset);
     } catch (err) {
-      if (this.host.isClosed()) throw new LogClosedError(`log ${this.host.dir} closed during compaction`);
+      if (this.host.isClosed()) throw new LogClosedError(`log ${this.host.log.dir} closed during compaction`);
       if (!(err instanceof CleaningAbortedError)) throw err;
     } finally {
       this.current = null;
@@ -120,7 +119,8 @@ export class LogCleaner {
     return pass.result;
   }
 
-  private logView(): { segments: CleanerHost['segments']; startOffset: number; endOffset: number } {
-    return { segments: this.host.segments, startOffset: this.host.startOffset(), endOffset: this.host.endOffset() };
+  private logView(): { segments: LocalLog['segments']; startOffset: number; endOffset: number } {
+    const { log } = this.host;
+    return { segments: log.segments, startOffset: log.startOffset, endOffset: log.endOffset };
   }
 }

@@ -1,7 +1,7 @@
 import { fsyncDirectoryAsync } from '../files/checkpoint.js';
-import { CLEANED_SUFFIX, SWAP_SUFFIX } from '../segment/file-names.js';
+import { CLEANED_SUFFIX, SWAP_SUFFIX } from '../files/file-names.js';
 import type { LogSegment } from '../segment/log-segment.js';
-import type { LogSegments } from '../segment/log-segments.js';
+import type { LocalLog } from '../log/local-log.js';
 
 /** The steps of a swap, in order (crash tests copy the directory after each one). */
 export type SwapStep = 'cleaned-written' | 'renamed-to-swap' | 'old-segments-retired' | 'swap-renamed';
@@ -30,14 +30,13 @@ export function afterSwapStep(step: SwapStep): void {
  * `flushDir` at the end of the swap, runs on the thread pool, and the returned promise resolves
  * after it. A crash at any point is finished or undone by the loader (src/log/swap-recovery.ts).
  */
-export function replaceSegments(dir: string, segments: LogSegments, cleaned: LogSegment, old: readonly LogSegment[], retirer: SegmentRetirer): Promise<void> {
+export function replaceSegments(log: LocalLog, cleaned: LogSegment, old: readonly LogSegment[], retirer: SegmentRetirer): Promise<void> {
   cleaned.changeFileSuffixes(CLEANED_SUFFIX, SWAP_SUFFIX);
   afterSwapStep('renamed-to-swap');
-  segments.add(cleaned);
-  for (const segment of old) if (segment.baseOffset !== cleaned.baseOffset) segments.remove(segment.baseOffset);
+  log.replaceSegments([cleaned], old);
   retirer.retire(old, false);
   afterSwapStep('old-segments-retired');
   cleaned.changeFileSuffixes(SWAP_SUFFIX, '');
   afterSwapStep('swap-renamed');
-  return fsyncDirectoryAsync(dir);
+  return fsyncDirectoryAsync(log.dir);
 }

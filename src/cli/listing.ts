@@ -16,7 +16,7 @@ import {
   TIME_INDEX_SUFFIX,
   TXN_INDEX_SUFFIX,
   offsetFromFileName,
-} from '../segment/file-names.js';
+} from '../files/file-names.js';
 import { InputError } from './args.js';
 
 // ---------------------------------------------------------------------------------------------

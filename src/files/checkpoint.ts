@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LogIOError } from '../errors.js';
-import { TMP_SUFFIX } from '../segment/file-names.js';
+import { TMP_SUFFIX } from './file-names.js';
 
 /**
  * Kafka's offset checkpoint files (`recovery-point-offset-checkpoint`,

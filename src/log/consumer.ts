@@ -1,7 +1,6 @@
 import { InvalidArgumentError, LogClosedError, OffsetOutOfRangeError } from '../errors.js';
 import { requireOffset, requireOptions } from './arguments.js';
-import type { Log } from './log.js';
-import type { LogStream } from './stream.js';
+import type { LogStream, StreamOptions } from './stream.js';
 import { commitConsumerOffset, readConsumerOffsets, requireConsumerName, updateConsumerOffsetsSync } from './consumer-offsets.js';
 
 /** Where a consumer starts when it has no commit, or its commit is below `startOffset` (Kafka's `auto.offset.reset`). */
@@ -29,6 +28,15 @@ export interface ConsumerStreamOptions {
   maxBytes?: number;
 }
 
+/** What a consumer uses of its `Log` (the public members). */
+export interface ConsumerSource {
+  readonly dir: string;
+  readonly isClosed: boolean;
+  readonly startOffset: number;
+  readonly endOffset: number;
+  stream(options?: StreamOptions): LogStream;
+}
+
 const CONSUMER_KEYS = ['autoOffsetReset', 'retainUncommitted'] as const;
 const CONSUMER_STREAM_KEYS = ['follow', 'signal', 'maxBytes'] as const;
 const RESETS: readonly AutoOffsetReset[] = ['earliest', 'latest', 'none'];
@@ -52,7 +60,7 @@ export class Consumer {
   readonly autoOffsetReset: AutoOffsetReset;
 
   constructor(
-    private readonly log: Log,
+    private readonly log: ConsumerSource,
     name: string,
     options?: ConsumerOptions,
   ) {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { LogIOError, LogLockedError } from '../errors.js';
-import { LOCK_FILE } from '../segment/file-names.js';
+import { LOCK_FILE } from '../files/file-names.js';
 
 const require = createRequire(import.meta.url);
 const { tryLock, unlock } = require('fs-native-extensions') as {

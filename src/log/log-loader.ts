@@ -15,11 +15,11 @@ import {
   offsetFromFileName,
   offsetIndexFile,
   timeIndexFile,
-} from '../segment/file-names.js';
+} from '../files/file-names.js';
 import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
 import { LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, fsyncDirectory } from '../files/checkpoint.js';
 import { LogSegments } from '../segment/log-segments.js';
-import { completePendingTruncation } from '../retention/truncation.js';
+import { completePendingTruncation } from './truncation-intent.js';
 import {
   completeSwaps,
   isGone,

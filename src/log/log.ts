@@ -10,7 +10,7 @@ import {
 } from '../errors.js';
 import { encodeBatch } from '../record/batch-builder.js';
 import type { CompressionType, LogRecord, RecordInput } from '../record/types.js';
-import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
+import type { LogSegment, SegmentOptions } from '../segment/log-segment.js';
 import { optionalPositive, requireOffset, requireOptions, requireTimestamp } from './arguments.js';
 import {
   LOG_START_OFFSET_CHECKPOINT,
@@ -19,16 +19,13 @@ import {
   fsyncDirectoryAsync,
   readCheckpoint,
   topicPartitionOf,
-  writeCheckpoint,
   writeFileAtomically,
-  type TopicPartition,
 } from '../files/checkpoint.js';
 import { deletesByRetention, isCompacted, requireKeys, resolveConfig, type LogConfig, type ResolvedLogConfig } from './config.js';
 import { GroupCommit } from './flusher.js';
+import { LocalLog, type LocalLogState } from './local-log.js';
 import { DirectoryLock } from './lock.js';
 import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-loader.js';
-import { LogReader } from './log-reader.js';
-import { LogSegments } from '../segment/log-segments.js';
 import { LogRetention, segmentDeleterFor } from '../retention/log-retention.js';
 import type { SegmentDeleter } from '../retention/segment-deleter.js';
 import { LogCleaner } from '../cleaner/log-cleaner.js';
@@ -78,11 +75,9 @@ export interface SegmentInfo {
  * `docs/ARCHITECTURE.md`; every method is synchronous unless it returns a promise.
  */
 export class Log {
-  private readonly segmentsList: LogSegments;
-  private readonly reader: LogReader;
-  private readonly tp: TopicPartition;
+  /** The segments and offsets (src/log/local-log.ts); everything else here is behaviour around them. */
+  private readonly local: LocalLog;
   private readonly groupCommit: GroupCommit;
-  private readonly appendWaiters = new Set<() => void>();
   /** Offsets below which retention may delete; the lowest one wins (see `addRetentionFloor`). */
   private readonly retentionFloors = new Set<() => number | null>();
   /** Retention, log start offset and truncation (src/retention/), made on first use. */
@@ -90,18 +85,9 @@ export class Log {
   /** Key compaction (src/cleaner/), made on first use. */
   private cleanerState: LogCleaner | null = null;
   private deleterState: SegmentDeleter | null = null;
-  /** Recent truncations `{ count, offset }`, newest last (see `truncationsSince`). */
-  private readonly recentTruncations: { count: number; offset: number }[] = [];
-  /** @internal How many truncations this log has seen (streams compare it). */
-  truncationCount = 0;
-  private logStartOffset: number;
-  private nextOffset: number;
-  private recoveryPoint: number;
   private closed = false;
   private unflushedMessages = 0;
   private directoryDirty = false;
-  /** The recovery point when an fsync first failed, or null (see `noteSyncFailure`). */
-  private syncFailedAt: number | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private dirMtimeMs = 0;
 
@@ -110,23 +96,34 @@ export class Log {
     readonly dir: string,
     private readonly config: ResolvedLogConfig,
     private readonly lock: DirectoryLock | null,
-    loaded: { segments: LogSegments; logStartOffset: number; recoveryPoint: number },
+    loaded: LocalLogState,
     /** What opening found and repaired. */
     readonly recovery: RecoveryReport,
   ) {
-    this.segmentsList = loaded.segments;
-    this.reader = new LogReader(this.segmentsList);
-    this.tp = topicPartitionOf(dir);
-    this.logStartOffset = loaded.logStartOffset;
-    this.recoveryPoint = loaded.recoveryPoint;
-    this.nextOffset = this.readEndOffset();
+    const writable = !config.readOnly;
+    this.local = new LocalLog(
+      {
+        dir,
+        config,
+        writable,
+        segmentOptions: (baseOffset) => segmentOptionsOf(config, writable, baseOffset),
+        events: {
+          rolled: () => this.afterRoll(),
+          recoveryPointLowered: (offset) => this.groupCommit.truncateTo(offset),
+          truncated: (offset) => {
+            if (writable) clampConsumerOffsets(this.dir, offset);
+          },
+        },
+      },
+      loaded,
+    );
     this.groupCommit = new GroupCommit(
       {
-        currentEndOffset: () => this.nextOffset,
+        currentEndOffset: () => this.local.endOffset,
         syncAsync: (end) => this.syncAsync(end),
         isClosed: () => this.closed,
       },
-      this.recoveryPoint,
+      this.local.recoveryPoint,
     );
   }
 
@@ -175,23 +172,21 @@ export class Log {
   get startOffset(): number {
     this.ensureOpen();
     this.refresh();
-    return this.logStartOffset;
+    return this.local.startOffset;
   }
 
   /** The offset the next appended record will get. */
   get endOffset(): number {
     this.ensureOpen();
     this.refresh();
-    return this.nextOffset;
+    return this.local.endOffset;
   }
 
   /** Bytes of all `.log` files. */
   get size(): number {
     this.ensureOpen();
     this.refresh();
-    let total = 0;
-    for (const s of this.segmentsList.values()) total += s.size;
-    return total;
+    return this.local.size;
   }
 
   /** True after `close()`. */
@@ -208,10 +203,10 @@ export class Log {
   segments(): SegmentInfo[] {
     this.ensureOpen();
     this.refresh();
-    const list = this.segmentsList.values();
+    const list = this.local.segments.values();
     return list.map((s, i) => ({
       baseOffset: s.baseOffset,
-      endOffset: i === list.length - 1 ? this.nextOffset : s.readNextOffset(this.reader.cursorFor(s)),
+      endOffset: i === list.length - 1 ? this.local.endOffset : s.readNextOffset(this.local.reader.cursorFor(s)),
       sizeBytes: s.size,
       maxTimestamp: s.maxTimestamp,
       path: s.log.file,
@@ -231,17 +226,12 @@ export class Log {
     if (isCompacted(this.config)) requireKeys(list);
     const compression = options === undefined ? this.config.compression : this.appendCompression(options);
     const now = this.config.clock();
-    const baseOffset = this.nextOffset;
+    const baseOffset = this.local.endOffset;
     const batch = encodeBatch(list, baseOffset, { compression, timestampType: this.config.timestampType, now });
     const size = batch.buffer.length;
     this.checkBatchSize(size);
     const lastOffset = baseOffset + batch.lastOffsetDelta;
-    let segment = this.segmentsList.activeSegment;
-    if (segment.shouldRoll(size, batch.maxTimestamp, lastOffset, this.config.segmentBytes, this.config.segmentMs, now)) {
-      segment = this.rollAt(baseOffset);
-    }
-    segment.append(lastOffset, batch.maxTimestamp, lastOffset, batch.buffer, size);
-    this.nextOffset = lastOffset + 1;
+    this.local.appendBatch(batch.buffer, size, lastOffset, batch.maxTimestamp, now);
     this.afterAppend(batch.recordCount);
     return { baseOffset, lastOffset };
   }
@@ -271,11 +261,6 @@ export class Log {
       this.unflushedMessages = 0;
       this.flush().catch(() => undefined);
     }
-    if (this.appendWaiters.size > 0) {
-      const waiters = [...this.appendWaiters];
-      this.appendWaiters.clear();
-      for (const wake of waiters) wake();
-    }
   }
 
   /**
@@ -291,8 +276,9 @@ export class Log {
     const maxRecords = optionalPositive('maxRecords', opts.maxRecords, Number.MAX_SAFE_INTEGER);
     this.refresh();
     this.checkReadable(offset);
-    if (offset === this.nextOffset) return [];
-    return this.reader.read(offset, this.nextOffset, maxBytes, maxRecords);
+    const end = this.local.endOffset;
+    if (offset === end) return [];
+    return this.local.reader.read(offset, end, maxBytes, maxRecords);
   }
 
   /**
@@ -306,8 +292,9 @@ export class Log {
     const maxBytes = optionalPositive('maxBytes', opts.maxBytes, DEFAULT_MAX_BYTES);
     this.refresh();
     this.checkReadable(offset);
-    if (offset === this.nextOffset) return Buffer.alloc(0);
-    return this.reader.readBatches(offset, this.nextOffset, maxBytes);
+    const end = this.local.endOffset;
+    if (offset === end) return Buffer.alloc(0);
+    return this.local.reader.readBatches(offset, end, maxBytes);
   }
 
   /** The earliest offset whose record timestamp is >= `timestamp`, or null when there is none. */
@@ -315,8 +302,8 @@ export class Log {
     this.ensureOpen();
     requireTimestamp('timestamp', timestamp);
     this.refresh();
-    const found = this.reader.offsetForTimestamp(timestamp, this.logStartOffset);
-    return found !== null && found < this.nextOffset ? found : null;
+    const found = this.local.reader.offsetForTimestamp(timestamp, this.local.startOffset);
+    return found !== null && found < this.local.endOffset ? found : null;
   }
 
   /**
@@ -326,7 +313,7 @@ export class Log {
    */
   stream(options?: StreamOptions): LogStream {
     this.ensureOpen();
-    return followLog(this, options);
+    return followLog(this, this.local, options);
   }
 
   /**
@@ -341,21 +328,15 @@ export class Log {
   /** Starts a new active segment now (a no-op when the active segment is empty). */
   roll(): void {
     this.ensureWritable();
-    if (this.segmentsList.activeSegment.size === 0) return;
-    this.rollAt(this.nextOffset);
+    this.local.roll();
   }
 
-  private rollAt(baseOffset: number): LogSegment {
-    const previous = this.segmentsList.activeSegment;
-    if (previous.size === 0 && previous.baseOffset === baseOffset) return previous;
-    previous.onBecomeInactiveSegment();
-    const segment = LogSegment.create(this.dir, baseOffset, segmentOptionsOf(this.config, true, baseOffset));
-    this.segmentsList.add(segment);
+  /** After any roll (appends, `roll()`, retention): the new segment's directory entry needs a sync. */
+  private afterRoll(): void {
     this.directoryDirty = true;
     // Kafka's roll: everything below the new segment is flushed in the background, which moves
-    // the recovery point past the rolled segment (the round covers offsets below `baseOffset`).
+    // the recovery point past the rolled segment (the round covers offsets below its base offset).
     this.flush().catch(() => undefined);
-    return segment;
   }
 
   /**
@@ -375,15 +356,11 @@ export class Log {
   /** @internal The log's cleaner (the CLI and tests read its checkpoint and dirty state). */
   get cleaner(): LogCleaner {
     this.cleanerState ??= new LogCleaner({
-      dir: this.dir,
+      log: this.local,
       config: this.config,
-      segments: this.segmentsList,
       retirer: this.deleter,
       segmentOptions: (base) => ({ ...segmentOptionsOf(this.config, true, base), reserveLimit: 0 }),
-      truncations: () => this.truncationCount,
       isClosed: () => this.closed,
-      startOffset: () => this.logStartOffset,
-      endOffset: () => this.nextOffset,
     });
     return this.cleanerState;
   }
@@ -444,29 +421,11 @@ export class Log {
 
   private get retention(): LogRetention {
     this.retentionState ??= new LogRetention({
-      dir: this.dir,
+      log: this.local,
       // With 'compact' alone only the log start offset deletes (Kafka's cleanup.policy).
       config: deletesByRetention(this.config) ? this.config : { ...this.config, retentionMs: -1, retentionBytes: -1 },
-      segments: this.segmentsList,
       deleter: this.deleter,
-      cursorFor: (segment) => this.reader.cursorFor(segment),
-      startOffset: () => this.logStartOffset,
-      setStartOffset: (offset) => {
-        this.logStartOffset = offset;
-      },
-      endOffset: () => this.nextOffset,
-      setEndOffset: (offset) => {
-        this.nextOffset = offset;
-      },
-      lowerRecoveryPoint: (offset) => {
-        this.groupCommit.truncateTo(offset);
-        if (offset >= this.recoveryPoint) return;
-        this.recoveryPoint = offset;
-        this.writeRecoveryCheckpoint();
-      },
-      roll: () => this.roll(),
       retentionFloor: () => this.retentionFloor(),
-      truncated: (offset) => this.noteTruncation(offset),
       isClosed: () => this.closed,
     });
     return this.retentionState;
@@ -485,24 +444,18 @@ export class Log {
   /** Like `flush()`, in place: blocks until everything appended so far is durable. */
   flushSync(): void {
     this.ensureWritable();
-    const end = this.nextOffset;
+    const end = this.local.endOffset;
     try {
-      for (const segment of this.segmentsToSync()) segment.flush();
+      for (const segment of this.local.segmentsToSync()) segment.flush();
       if (this.directoryDirty) {
         fsyncDirectory(this.dir);
         this.directoryDirty = false;
       }
     } catch (err) {
-      this.noteSyncFailure();
+      this.local.noteSyncFailure();
       throw err;
     }
     this.afterSync(end);
-  }
-
-  private segmentsToSync(): LogSegment[] {
-    const list = this.segmentsList.values();
-    const from = Math.max(0, this.segmentsList.floorIndex(this.recoveryPoint));
-    return list.slice(from);
   }
 
   /**
@@ -511,7 +464,7 @@ export class Log {
    * (they are trusted after a crash), and the directory when segment files were created.
    */
   private async syncAsync(end: number): Promise<void> {
-    const segments = this.segmentsToSync();
+    const segments: LogSegment[] = this.local.segmentsToSync();
     const truncations = this.groupCommit.truncations;
     const directory = this.directoryDirty;
     this.directoryDirty = false;
@@ -522,38 +475,19 @@ export class Log {
       ]);
     } catch (err) {
       if (directory) this.directoryDirty = true;
-      if (!this.closed) this.noteSyncFailure();
+      // A failed fsync may have dropped dirty pages (see `LocalLog.noteSyncFailure`).
+      if (!this.closed) this.local.noteSyncFailure();
       throw err;
     }
     // A truncation meanwhile cut what this round synced: the recovery point must not pass it.
     if (!this.closed && truncations === this.groupCommit.truncations) this.afterSync(end);
   }
 
-  /**
-   * A failed fsync may have dropped dirty pages (Linux marks them clean), so a later successful
-   * one proves nothing about the bytes written before: from now on the recovery point on disk
-   * stays where it was and `close()` leaves no clean-shutdown mark, so the next open checks every
-   * batch from there by CRC.
-   */
-  private noteSyncFailure(): void {
-    this.syncFailedAt ??= this.recoveryPoint;
-  }
-
-  /** After a sync: recovery point advanced (checkpointed when it changes segment). */
+  /** After a sync: the recovery point moves up to `end`. */
   private afterSync(end: number): void {
-    if (end <= this.recoveryPoint) return;
-    const before = this.segmentsList.floorIndex(this.recoveryPoint);
-    this.recoveryPoint = end;
+    if (!this.local.markFlushedTo(end)) return;
     this.groupCommit.markDurable(end);
     this.unflushedMessages = 0;
-    // Recovery restarts at the segment holding the recovery point, so a checkpoint that stays
-    // inside the same segment would change nothing; writing it only on a new segment saves syncs.
-    if (this.segmentsList.floorIndex(end) !== before) this.writeRecoveryCheckpoint();
-  }
-
-  private writeRecoveryCheckpoint(): void {
-    const point = this.syncFailedAt === null ? this.recoveryPoint : Math.min(this.recoveryPoint, this.syncFailedAt);
-    writeCheckpoint(path.join(this.dir, RECOVERY_POINT_CHECKPOINT), this.tp, point);
   }
 
   /**
@@ -570,22 +504,17 @@ export class Log {
       if (!this.config.readOnly) this.closeWriter();
     } finally {
       this.closed = true;
-      for (const segment of this.segmentsList.values()) segment.closeHandlers();
+      this.local.closeHandlers();
       this.lock?.release();
-      const waiters = [...this.appendWaiters];
-      this.appendWaiters.clear();
-      for (const wake of waiters) wake();
     }
   }
 
   private closeWriter(): void {
     this.flushSync();
-    for (const segment of this.segmentsList.values()) segment.close();
-    this.recoveryPoint = this.nextOffset;
-    this.writeRecoveryCheckpoint();
-    const start = this.logStartOffset > (this.segmentsList.firstSegment?.baseOffset ?? 0) ? this.logStartOffset : null;
-    writeCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT), this.tp, start);
-    if (this.syncFailedAt === null) writeFileAtomically(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '{"version":0,"brokerEpoch":0}');
+    for (const segment of this.local.segments.values()) segment.close();
+    this.local.writeClosingCheckpoints();
+    // After a failed fsync the next open must check everything from the recovery point by CRC.
+    if (!this.local.syncFailed) writeFileAtomically(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '{"version":0,"brokerEpoch":0}');
   }
 
   /**
@@ -609,47 +538,6 @@ export class Log {
     return min;
   }
 
-  /**
-   * @internal Notes that records from `offset` on were removed (`truncateTo` calls it; a read-only
-   * view calls it when it sees the end move back): streams past `offset` go back to it, and the
-   * writer lowers consumer commits past it to it.
-   */
-  noteTruncation(offset: number): void {
-    this.truncationCount++;
-    this.recentTruncations.push({ count: this.truncationCount, offset });
-    if (this.recentTruncations.length > 64) this.recentTruncations.shift();
-    if (!this.config.readOnly) clampConsumerOffsets(this.dir, offset);
-  }
-
-  /**
-   * @internal The truncations so far and the lowest offset cut since the caller had seen `seen`
-   * of them (null when none; 0 when more happened than are remembered).
-   */
-  truncationsSince(seen: number): { count: number; lowest: number | null } {
-    let lowest: number | null = null;
-    if (seen < this.truncationCount - this.recentTruncations.length) lowest = 0;
-    for (const t of this.recentTruncations) {
-      if (t.count > seen && (lowest === null || t.offset < lowest)) lowest = t.offset;
-    }
-    return { count: this.truncationCount, lowest };
-  }
-
-  /** @internal Resolves at the next append or close; used by `stream({ follow: true })`. */
-  waitForAppend(signal?: AbortSignal, pollMs = 100): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.appendWaiters.delete(done);
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      // A read-only log cannot hear another process's appends; it polls.
-      const timer = setTimeout(done, this.config.readOnly ? pollMs : 2 ** 31 - 1);
-      this.appendWaiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
-  }
-
   private startTimers(): void {
     this.retention.startTimer();
     if (isCompacted(this.config)) this.cleaner.startTimer();
@@ -663,9 +551,10 @@ export class Log {
   }
 
   private checkReadable(offset: number): void {
-    if (offset < this.logStartOffset || offset > this.nextOffset) {
+    const { startOffset, endOffset } = this.local;
+    if (offset < startOffset || offset > endOffset) {
       throw new OffsetOutOfRangeError(
-        `offset ${offset} is out of range [${this.logStartOffset}, ${this.nextOffset}] of ${this.dir}`,
+        `offset ${offset} is out of range [${startOffset}, ${endOffset}] of ${this.dir}`,
         { offset },
       );
     }
@@ -680,12 +569,6 @@ export class Log {
     if (this.config.readOnly) throw new ReadOnlyLogError(`log ${this.dir} was opened read-only`);
   }
 
-  private readEndOffset(): number {
-    const active = this.segmentsList.count === 0 ? undefined : this.segmentsList.activeSegment;
-    if (active === undefined) return this.logStartOffset;
-    return Math.max(active.readNextOffset(this.reader.cursorFor(active)), active.baseOffset);
-  }
-
   /**
    * A read-only log catches up with the writer: new or removed segment files (the directory's
    * mtime moved) are reloaded, and the active segment's end is re-read from its file.
@@ -697,13 +580,11 @@ export class Log {
       this.dirMtimeMs = mtime;
       this.reloadSegments();
     }
-    if (this.segmentsList.count === 0) return;
-    const active = this.segmentsList.activeSegment;
+    if (this.local.segments.count === 0) return;
+    const active = this.local.activeSegment;
     const before = active.size;
     if (active.log.refreshSize() !== before) active.invalidate();
-    const end = this.readEndOffset();
-    if (end < this.nextOffset) this.noteTruncation(end);
-    this.nextOffset = end;
+    this.local.refreshEndOffset();
   }
 
   private reloadSegments(): void {
@@ -712,13 +593,10 @@ export class Log {
       writable: false,
       cleanShutdown: true,
       recoveryPoint: 0,
-      logStartOffset: readCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT), this.tp) ?? 0,
+      logStartOffset: readCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT), this.local.tp) ?? 0,
       segmentOptions: (base) => segmentOptionsOf(this.config, false, base),
     }).load();
-    for (const old of this.segmentsList.values()) old.closeHandlers();
-    this.segmentsList.clear();
-    for (const segment of fresh.segments.values()) this.segmentsList.add(segment);
-    this.logStartOffset = fresh.logStartOffset;
+    this.local.replaceAll(fresh.segments, fresh.logStartOffset);
   }
 }
 

@@ -3,9 +3,8 @@ import { CorruptRecordError, InvalidArgumentError, LogIOError, OffsetOutOfRangeE
 import { LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, readBaseOffset, readBatchSize } from '../record/batch-layout.js';
 import { crc32c } from '../record/crc32c.js';
 import type { LogRecord } from '../record/types.js';
-import { LOCK_FILE, TMP_SUFFIX } from '../segment/file-names.js';
+import { LOCK_FILE, TMP_SUFFIX } from '../files/file-names.js';
 import { optionalPositive, requireOffset, requireOptions, requireTimestamp } from './arguments.js';
-import type { Log } from './log.js';
 
 export interface StreamOptions {
   /** Where to start: an offset, or `{ timestamp }` (the first record at or after it). Default: `startOffset`. */
@@ -16,6 +15,26 @@ export interface StreamOptions {
   signal?: AbortSignal;
   /** Bytes of batches read per step; memory stays bounded by it (at least one batch is read). Default 1 MiB. */
   maxBytes?: number;
+}
+
+/** What a stream reads through: the public reads of a `Log` (each one catches a read-only view up with the writer). */
+export interface StreamSource {
+  readonly dir: string;
+  readonly readOnly: boolean;
+  readonly isClosed: boolean;
+  readonly startOffset: number;
+  readonly endOffset: number;
+  read(offset: number, options?: { maxBytes?: number; maxRecords?: number }): LogRecord[];
+  readBatches(offset: number, options?: { maxBytes?: number }): Buffer;
+  offsetForTimestamp(timestamp: number): number | null;
+}
+
+/** What a stream hears from the log state (`LocalLog`): truncations, and appends of this process. */
+export interface LogChanges {
+  readonly truncationCount: number;
+  truncationsSince(seen: number): { count: number; lowest: number | null };
+  /** Resolves at the next append or close, when `signal` aborts, or after `timeoutMs` (default: never). */
+  waitForAppend(signal?: AbortSignal, timeoutMs?: number): Promise<void>;
 }
 
 const STREAM_KEYS = ['from', 'follow', 'signal', 'maxBytes'] as const;
@@ -45,7 +64,7 @@ interface Fingerprint {
  * `Log.stream`: validates the options and returns the iterator. Throws `InvalidArgumentError` for
  * bad options and `OffsetOutOfRangeError` for a `from` offset past `endOffset`.
  */
-export function followLog(log: Log, options?: StreamOptions): LogStream {
+export function followLog(log: StreamSource, changes: LogChanges, options?: StreamOptions): LogStream {
   const opts = requireOptions<StreamOptions>('stream options', options, STREAM_KEYS);
   const maxBytes = optionalPositive('maxBytes', opts.maxBytes, DEFAULT_MAX_BYTES);
   if (opts.follow !== undefined && typeof opts.follow !== 'boolean') {
@@ -55,7 +74,7 @@ export function followLog(log: Log, options?: StreamOptions): LogStream {
     throw new InvalidArgumentError('signal must be an AbortSignal');
   }
   const from = startOf(log, opts.from);
-  return new LogStream(log, from, opts.follow === true, maxBytes, opts.signal);
+  return new LogStream(log, changes, from, opts.follow === true, maxBytes, opts.signal);
 }
 
 /**
@@ -73,7 +92,7 @@ export function followLog(log: Log, options?: StreamOptions): LogStream {
  *   recent steps (a checksum of each is kept) and resumes after the newest one that is
  *   unchanged: nothing is lost, some records may come twice.
  * - With `follow`, it waits for appends: woken at once by appends of this process (through
- *   `Log.waitForAppend`), and for a read-only log by file-system notification (`fs.watch` on the
+ *   `LocalLog.waitForAppend`), and for a read-only log by file-system notification (`fs.watch` on the
  *   partition directory: a writer's append changes the active `.log` file) with polling as a
  *   fallback (every 100 ms when notification is unavailable, every second as a safety net).
  * - It ends, without an error, when `signal` aborts, when the log closes, or on `return()`
@@ -98,14 +117,15 @@ export class LogStream implements AsyncIterableIterator<LogRecord> {
   private truncationsSeen: number;
 
   constructor(
-    private readonly log: Log,
+    private readonly log: StreamSource,
+    private readonly changes: LogChanges,
     from: number,
     private readonly follow: boolean,
     private readonly maxBytes: number,
     private readonly signal: AbortSignal | undefined,
   ) {
     this.position = from;
-    this.truncationsSeen = log.truncationsSince(Number.MAX_SAFE_INTEGER).count;
+    this.truncationsSeen = changes.truncationCount;
     if (signal?.aborted === true) this.finish();
     else signal?.addEventListener('abort', this.onUserAbort, { once: true });
   }
@@ -120,7 +140,7 @@ export class LogStream implements AsyncIterableIterator<LogRecord> {
   }
 
   next(): Promise<IteratorResult<LogRecord>> {
-    if (this.inFlight === 0 && this.index < this.batch.length && !this.shouldEnd() && this.log.truncationCount === this.truncationsSeen) {
+    if (this.inFlight === 0 && this.index < this.batch.length && !this.shouldEnd() && this.changes.truncationCount === this.truncationsSeen) {
       return Promise.resolve({ done: false, value: this.take() });
     }
     this.inFlight++;
@@ -160,7 +180,7 @@ export class LogStream implements AsyncIterableIterator<LogRecord> {
       let retries = 0;
       for (;;) {
         if (this.shouldEnd()) return DONE;
-        if (this.log.truncationCount !== this.truncationsSeen) this.applyTruncations();
+        if (this.changes.truncationCount !== this.truncationsSeen) this.applyTruncations();
         if (this.index < this.batch.length) return { done: false, value: this.take() };
         const seen = this.watch?.seq ?? 0;
         let progressed: boolean;
@@ -242,7 +262,7 @@ export class LogStream implements AsyncIterableIterator<LogRecord> {
    * past it, and drops what it had read ahead from there.
    */
   private applyTruncations(): void {
-    const { count, lowest } = this.log.truncationsSince(this.truncationsSeen);
+    const { count, lowest } = this.changes.truncationsSince(this.truncationsSeen);
     this.truncationsSeen = count;
     if (lowest === null) return;
     if (this.index < this.batch.length && this.batch[this.batch.length - 1]!.offset >= lowest) {
@@ -308,7 +328,8 @@ export class LogStream implements AsyncIterableIterator<LogRecord> {
     const unsubscribe = this.watch?.subscribe(onStop);
     try {
       const pollMs = this.watch?.watching === true ? SAFETY_POLL_MS : POLL_MS;
-      await this.log.waitForAppend(wake.signal, pollMs);
+      // A read-only view cannot hear another process's appends: it polls.
+      await this.changes.waitForAppend(wake.signal, this.log.readOnly ? pollMs : undefined);
     } finally {
       this.stop.signal.removeEventListener('abort', onStop);
       unsubscribe?.();
@@ -329,7 +350,7 @@ export class LogStream implements AsyncIterableIterator<LogRecord> {
   }
 }
 
-function startOf(log: Log, from: StreamOptions['from']): number {
+function startOf(log: StreamSource, from: StreamOptions['from']): number {
   if (from === undefined) return log.startOffset;
   if (typeof from === 'number') {
     requireOffset('from', from);

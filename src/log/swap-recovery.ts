@@ -3,7 +3,7 @@ import path from 'node:path';
 import { CorruptRecordError, LogIOError } from '../errors.js';
 import { BatchCursor } from '../segment/batch-cursor.js';
 import { FileRecords } from '../segment/file-records.js';
-import { CLEANED_SUFFIX, LOG_SUFFIX, SWAP_SUFFIX, isLogFile, offsetFromFileName } from '../segment/file-names.js';
+import { CLEANED_SUFFIX, LOG_SUFFIX, SWAP_SUFFIX, isLogFile, offsetFromFileName } from '../files/file-names.js';
 
 /**
  * The loader's half of the cleaner's file protocol (Kafka's `LogLoader` on `.cleaned` and `.swap`

@@ -165,7 +165,7 @@ function framingError(detail: string): CorruptRecordError {
 }
 
 function readRecords(batch: RecordsView, start: number, out: LogRecord[], minOffset: number, maxRecords: number): number {
-  const { data, end, count } = batch;
+  const { end, count } = batch;
   cursor.pos = start;
   let appended = 0;
   for (let i = 0; i < count; i++) {

@@ -1,8 +1,5 @@
-import path from 'node:path';
 import { OffsetOutOfRangeError } from '../errors.js';
-import { LOG_START_OFFSET_CHECKPOINT, topicPartitionOf, writeCheckpoint, type TopicPartition } from '../files/checkpoint.js';
-import type { LogSegments } from '../segment/log-segments.js';
-import type { BatchCursor } from '../segment/batch-cursor.js';
+import type { LocalLog } from '../log/local-log.js';
 import type { LogSegment } from '../segment/log-segment.js';
 import { RETENTION_STEPS, deletableForStep, type LogSummary, type RetentionReason, type SegmentSummary } from './retention-policy.js';
 import { SegmentDeleter, type SyncRounds } from './segment-deleter.js';
@@ -18,30 +15,16 @@ export interface RetentionConfig {
 }
 
 /**
- * What retention and truncation need from the `Log` they work on: its segment list and its
- * offsets. The `Log` builds one of these over its private state; everything here runs on the
- * `Log`'s thread, between its other calls.
+ * What retention and truncation work with: the log state (segments and offsets, changed only
+ * through its methods), the config, the `.deleted` two-step, and two questions for the `Log`.
+ * Everything here runs on the `Log`'s thread, between its other calls.
  */
 export interface RetentionHost {
-  readonly dir: string;
+  readonly log: LocalLog;
   readonly config: RetentionConfig;
-  readonly segments: LogSegments;
   readonly deleter: SegmentDeleter;
-  /** A batch cursor over `segment` (the log's reader shares one chunk buffer among them). */
-  cursorFor(segment: LogSegment): BatchCursor;
-  startOffset(): number;
-  /** Sets the in-memory log start offset (the caller has checkpointed it). */
-  setStartOffset(offset: number): void;
-  endOffset(): number;
-  setEndOffset(offset: number): void;
-  /** recoveryPoint = min(recoveryPoint, offset), checkpointed when it moved; flushes forget what they knew past it. */
-  lowerRecoveryPoint(offset: number): void;
-  /** Rolls a new active segment at the log end offset (the log's `roll()`). */
-  roll(): void;
   /** The lowest offset a consumer asked retention to keep, or null. */
   retentionFloor(): number | null;
-  /** Tells streams and views that records from `offset` on were removed. */
-  truncated(offset: number): void;
   isClosed(): boolean;
 }
 
@@ -55,12 +38,9 @@ export type RetentionResult = Record<RetentionReason, number>;
  * the `.deleted` two-step of `segment-deleter.ts` and the periodic background pass.
  */
 export class LogRetention {
-  private readonly tp: TopicPartition;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly host: RetentionHost) {
-    this.tp = topicPartitionOf(host.dir);
-  }
+  constructor(private readonly host: RetentionHost) {}
 
   /**
    * Starts the background pass every `retentionCheckIntervalMs` (none when it is 0). The timer is
@@ -75,7 +55,7 @@ export class LogRetention {
       try {
         this.applyRetention(this.host.config.clock());
       } catch (err) {
-        warn(`retention pass on ${this.host.dir} failed: ${(err as Error).message}`);
+        warn(`retention pass on ${this.host.log.dir} failed: ${(err as Error).message}`);
       }
     }, interval);
     this.timer.unref();
@@ -90,7 +70,7 @@ export class LogRetention {
   applyRetention(now: number): RetentionResult {
     const result: RetentionResult = { 'log-start-offset': 0, size: 0, time: 0 };
     for (const reason of RETENTION_STEPS) {
-      const list = this.host.segments.values();
+      const list = this.host.log.segments.values();
       const count = deletableForStep(reason, this.summary(list), this.host.config, now);
       if (count > 0) result[reason] = this.deleteSegments(list.slice(0, count));
     }
@@ -104,22 +84,23 @@ export class LogRetention {
    * it is an explicit request, like Kafka's `deleteRecords`.
    */
   deleteRecordsBefore(offset: number): number {
-    const end = this.host.endOffset();
+    const { log } = this.host;
+    const end = log.endOffset;
     if (offset > end) {
-      throw new OffsetOutOfRangeError(`cannot delete records before ${offset} in ${this.host.dir}: past the end offset ${end}`, { offset });
+      throw new OffsetOutOfRangeError(`cannot delete records before ${offset} in ${log.dir}: past the end offset ${end}`, { offset });
     }
-    if (offset > this.host.startOffset()) {
-      this.raiseStartOffset(offset);
-      const list = this.host.segments.values();
+    if (offset > log.startOffset) {
+      log.advanceStartOffset(offset);
+      const list = log.segments.values();
       const count = deletableForStep('log-start-offset', this.summary(list), this.host.config, this.host.config.clock());
       if (count > 0) this.deleteSegments(list.slice(0, count));
     }
-    return this.host.startOffset();
+    return log.startOffset;
   }
 
   /** See `truncateLog`. */
   truncateTo(offset: number): void {
-    truncateLog(this.host, offset);
+    truncateLog(this.host.log, this.host.deleter, this.host.config.clock(), offset);
   }
 
   /** Stops the timer and deletes the segments still waiting for their delay (the log is closing). */
@@ -140,8 +121,8 @@ export class LogRetention {
     }));
     return {
       segments,
-      logStartOffset: this.host.startOffset(),
-      logEndOffset: this.host.endOffset(),
+      logStartOffset: this.host.log.startOffset,
+      logEndOffset: this.host.log.endOffset,
       floor: this.host.retentionFloor(),
     };
   }
@@ -153,26 +134,15 @@ export class LogRetention {
    * them to `.deleted` (their deletion follows after `fileDeleteDelayMs`).
    */
   private deleteSegments(deletable: LogSegment[]): number {
-    const { segments } = this.host;
-    if (deletable.length === segments.count) this.host.roll();
-    const survivor = segments.higherSegment(deletable[deletable.length - 1]!.baseOffset)!;
-    this.raiseStartOffset(survivor.baseOffset);
-    for (const segment of deletable) segments.remove(segment.baseOffset);
+    const { log } = this.host;
+    if (deletable.length === log.segments.count) log.roll();
+    const survivor = log.segments.higherSegment(deletable[deletable.length - 1]!.baseOffset)!;
+    // Checkpointed before the renames, even when it equals the first segment's base offset then,
+    // so that a crash between this and the renames never brings back offsets below it.
+    log.advanceStartOffset(survivor.baseOffset);
+    log.removeSegments(deletable);
     this.host.deleter.retire(deletable);
     return deletable.length;
-  }
-
-  /**
-   * Moves the log start offset up to `offset` and writes it to the log-start-offset checkpoint
-   * (Kafka's format, atomically). The entry is written even when it equals the first segment's
-   * base offset at that moment, so a crash between this and the renames never brings back
-   * offsets below it; `close()` writes it again by Kafka's rule (no entry when it equals the first
-   * segment's base offset).
-   */
-  private raiseStartOffset(offset: number): void {
-    if (offset <= this.host.startOffset()) return;
-    writeCheckpoint(path.join(this.host.dir, LOG_START_OFFSET_CHECKPOINT), this.tp, offset);
-    this.host.setStartOffset(offset);
   }
 }
 

@@ -1,6 +1,6 @@
 import { LogIOError } from '../errors.js';
 import { fsyncDirectory } from '../files/checkpoint.js';
-import { DELETED_SUFFIX } from '../segment/file-names.js';
+import { DELETED_SUFFIX } from '../files/file-names.js';
 import type { LogSegment } from '../segment/log-segment.js';
 
 /** Segments renamed together, deleted together once `dueAt` (wall-clock ms) has passed. */

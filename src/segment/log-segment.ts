@@ -4,10 +4,9 @@ import { OffsetIndex } from '../index/offset-index.js';
 import { TimeIndex } from '../index/time-index.js';
 import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js';
 import { readBatchSize, readLastOffset, readMaxTimestamp } from '../record/batch-layout.js';
-import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
-import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from './file-names.js';
+import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from '../files/file-names.js';
 
 const INT32_MAX = 2 ** 31 - 1;
 const NOT_LOADED = -2;
@@ -58,6 +57,7 @@ export class LogSegment {
   private _timeIndex: TimeIndex | null = null;
   private maxTimestampSoFar = NOT_LOADED;
   private offsetOfMaxTimestampSoFar = -1;
+  /** Bytes appended since the last index entry; in memory only, 0 for every segment opened (as Kafka). */
   private bytesSinceLastIndexEntry = 0;
   private rollingBasedTimestamp = NOT_LOADED;
   private created: number;
@@ -89,8 +89,9 @@ export class LogSegment {
     const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true, options.reserveLimit), options, suffix);
     segment.maxTimestampSoFar = -1;
     segment.cachedNextOffset = baseOffset;
-    segment.offsetIndex;
-    segment.timeIndex;
+    // Opening the indexes creates their files, preallocated.
+    void segment.offsetIndex;
+    void segment.timeIndex;
     return segment;
   }
 
@@ -233,7 +234,7 @@ export class LogSegment {
     }
     let position = this.log.size;
     if (position === 0 && length > 0) this.rollingBasedTimestamp = readMaxTimestamp(batches, 0);
-    this.maxTimestamp; // loads the max timestamp so far before the batches raise it
+    void this.maxTimestamp; // loads the max timestamp so far before the batches raise it
     this.log.append(batches, length);
     for (let at = 0; at < length; ) {
       const size = readBatchSize(batches, at);
@@ -451,7 +452,10 @@ export class LogSegment {
     const truncatedBytes = this.log.truncateTo(validBytes);
     this.appendFinalTimeIndexEntry();
     this.cachedNextOffset = previousLastOffset + 1;
-    this.bytesSinceLastIndexEntry = validBytes - lastIndexedPosition;
+    // Kafka keeps this count in memory only and recover() leaves it alone: a segment opened after
+    // a restart starts at 0, so the first batches after it get no entry until the interval is
+    // crossed again. Following that keeps our index files byte-identical to a broker's.
+    this.bytesSinceLastIndexEntry = 0;
     this.rollingBasedTimestamp = NOT_LOADED;
     return reason === undefined ? { truncatedBytes } : { truncatedBytes, reason };
   }

@@ -62,7 +62,7 @@ function modelPass(model: ModelRecord[], firstDirty: number, end: number, now: n
 
 function check(c: ClockedLog, model: ModelRecord[]): void {
   const { log } = c;
-  const expected = model.filter((r) => r.present && r.offset >= log.startOffset).map(({ present, horizon, ...r }) => r);
+  const expected = model.filter((r) => r.present && r.offset >= log.startOffset).map(({ present: _present, horizon: _horizon, ...r }) => r);
   expect(readAll(log)).toEqual(expected);
   expect(log.endOffset).toBe(model.length);
   // A read from any offset, inside a gap or not, starts at the next kept record.

@@ -4,10 +4,9 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Log } from '../../src/index.js';
 import { ensureDist } from '../support/dist.js';
-import { repoRoot, tmpDir } from '../support/tmp.js';
+import { tmpDir } from '../support/tmp.js';
 
 const here = import.meta.dirname;
-const dist = path.join(repoRoot, 'dist', 'index.js');
 
 /** The children import `dist/`: built once (under a lock shared with the other test files) when stale. */
 async function ensureBuilt(): Promise<void> {

@@ -27,7 +27,7 @@ async function collect(iter: AsyncIterable<LogRecord>, limit = Infinity): Promis
 }
 
 function waiters(log: Log): number {
-  return (log as unknown as { appendWaiters: Set<unknown> }).appendWaiters.size;
+  return (log as unknown as { local: { appendWaiters: Set<unknown> } }).local.appendWaiters.size;
 }
 
 const tick = (ms = 0): Promise<void> => new Promise((r) => setTimeout(r, ms));

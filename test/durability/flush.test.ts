@@ -11,7 +11,7 @@ import { SMALL, appendBatches, crashImage, expectRecords, logFiles, partitionDir
  */
 
 function recoveryPoint(log: Log): number {
-  return (log as unknown as { recoveryPoint: number }).recoveryPoint;
+  return (log as unknown as { local: { recoveryPoint: number } }).local.recoveryPoint;
 }
 
 function checkpoint(dir: string): number | null {

@@ -5,7 +5,7 @@ import { encodeBatch, type EncodeOptions } from '../../src/record/batch-builder.
 import { parseBatchHeader } from '../../src/record/batch-layout.js';
 import { decodeBatch, decodeRecords, validateBatch } from '../../src/record/batch-reader.js';
 import { isCompressionSupported } from '../../src/record/compression.js';
-import type { BytesInput, CompressionType, LogRecord, RecordInput, TimestampType } from '../../src/record/types.js';
+import type { BytesInput, LogRecord, RecordInput, TimestampType } from '../../src/record/types.js';
 
 const CODECS = (['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const).filter((c) => isCompressionSupported(c));
 const NOW = 1_700_000_123_456;

@@ -1,0 +1,345 @@
+import path from 'node:path';
+import {
+  LOG_START_OFFSET_CHECKPOINT,
+  RECOVERY_POINT_CHECKPOINT,
+  topicPartitionOf,
+  writeCheckpoint,
+  type TopicPartition,
+} from '../files/checkpoint.js';
+import { LOG_OVERHEAD, readBatchSize, readLastOffsetDelta, readMaxTimestamp, writeBaseOffset } from '../record/batch-layout.js';
+import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
+import type { LogSegments } from '../segment/log-segments.js';
+import { LogReader } from './log-reader.js';
+
+/** The config keys the log state reads (a structural subset of the log's resolved config). */
+export interface LocalLogConfig {
+  segmentBytes: number;
+  segmentMs: number;
+}
+
+/** What the owner of a `LocalLog` hears about changes it did not make itself. */
+export interface LocalLogEvents {
+  /** A new active segment was created: its directory entry still has to be synced. */
+  rolled(segment: LogSegment): void;
+  /** The recovery point went down to `offset` (a truncation): a sync in flight must not raise it past. */
+  recoveryPointLowered(offset: number): void;
+  /** Records from `offset` on were removed (streams go back, consumer commits are lowered). */
+  truncated(offset: number): void;
+}
+
+/** How `LocalLog` starts: what the loader found. */
+export interface LocalLogState {
+  segments: LogSegments;
+  logStartOffset: number;
+  recoveryPoint: number;
+}
+
+export interface LocalLogParams {
+  dir: string;
+  config: LocalLogConfig;
+  writable: boolean;
+  /** Options of a segment created by a roll at `baseOffset`. */
+  segmentOptions: (baseOffset: number) => SegmentOptions;
+  events: LocalLogEvents;
+}
+
+/** Truncations remembered for streams that look late (see `truncationsSince`). */
+const RECENT_TRUNCATIONS = 64;
+
+/**
+ * The one state object of a partition, Kafka's `LocalLog`: the segments, the log end offset (the
+ * next offset to assign), the log start offset and the recovery point, with the operations that
+ * change them together: roll, append of an encoded batch at the end, removing and replacing
+ * segments, the end moving back after a truncation. The public `Log`, retention, truncation and
+ * streams all work on this one object; nothing else holds a copy of these offsets.
+ *
+ * It also announces appends (`waitForAppend`, woken by every append and by `close`) and keeps
+ * the recent truncations, so that readers in this process can follow both.
+ *
+ * Not safe for concurrent use: every call runs on the owning `Log`'s thread, between its calls.
+ */
+export class LocalLog {
+  readonly dir: string;
+  readonly segments: LogSegments;
+  /** Reads records across the segments (one shared chunk buffer for every cursor). */
+  readonly reader: LogReader;
+  readonly tp: TopicPartition;
+  private logStartOffset: number;
+  private nextOffset: number;
+  private recovery: number;
+  /** The recovery point when an fsync first failed, or null (see `noteSyncFailure`). */
+  private syncFailedAt: number | null = null;
+  private readonly appendWaiters = new Set<() => void>();
+  private readonly recentTruncations: { count: number; offset: number }[] = [];
+  private truncations = 0;
+
+  constructor(
+    private readonly params: LocalLogParams,
+    state: LocalLogState,
+  ) {
+    this.dir = params.dir;
+    this.segments = state.segments;
+    this.reader = new LogReader(this.segments);
+    this.tp = topicPartitionOf(params.dir);
+    this.logStartOffset = state.logStartOffset;
+    this.recovery = state.recoveryPoint;
+    this.nextOffset = this.readEndOffset();
+  }
+
+  /** The first offset that can be read. */
+  get startOffset(): number {
+    return this.logStartOffset;
+  }
+
+  /** The offset the next appended record gets. */
+  get endOffset(): number {
+    return this.nextOffset;
+  }
+
+  /** Everything below it is known to be on disk (recovery after a crash starts at its segment). */
+  get recoveryPoint(): number {
+    return this.recovery;
+  }
+
+  get activeSegment(): LogSegment {
+    return this.segments.activeSegment;
+  }
+
+  /** Bytes of all `.log` files. */
+  get size(): number {
+    let total = 0;
+    for (const s of this.segments.values()) total += s.size;
+    return total;
+  }
+
+  /** The end offset read from the files: the active segment's next offset, or the log start offset when there is none. */
+  readEndOffset(): number {
+    if (this.segments.count === 0) return this.logStartOffset;
+    const active = this.segments.activeSegment;
+    return Math.max(active.readNextOffset(this.reader.cursorFor(active)), active.baseOffset);
+  }
+
+  // ---- appends -------------------------------------------------------------------------------
+
+  /**
+   * Appends one encoded batch whose base offset is already `endOffset` and whose last offset is
+   * `lastOffset`, rolling first when the active segment says so (Kafka's `shouldRoll`). Then the
+   * end offset moves past it and every waiter is woken. The caller has checked the batch (size
+   * limits, CRC); a write error leaves the state as it was (`LogSegment.append` is all or nothing).
+   */
+  appendBatch(batch: Buffer, size: number, lastOffset: number, maxTimestamp: number, now: number): void {
+    const { segmentBytes, segmentMs } = this.params.config;
+    let segment = this.segments.activeSegment;
+    if (segment.shouldRoll(size, maxTimestamp, lastOffset, segmentBytes, segmentMs, now)) {
+      segment = this.rollAt(this.nextOffset);
+    }
+    segment.append(lastOffset, maxTimestamp, lastOffset, batch, size);
+    this.nextOffset = lastOffset + 1;
+    this.wakeWaiters();
+  }
+
+  /**
+   * Appends whole encoded v2 batches (as a producer sends them) with offsets assigned from
+   * `endOffset` on: each batch's base offset field is overwritten in `batches` (it is outside the
+   * CRC). The caller has validated every batch. Returns the first and last offsets assigned.
+   */
+  appendBatchesAssigningOffsets(batches: Buffer, now: number): { baseOffset: number; lastOffset: number } {
+    const baseOffset = this.nextOffset;
+    let lastOffset = baseOffset - 1;
+    for (let at = 0; at + LOG_OVERHEAD <= batches.length; ) {
+      const size = readBatchSize(batches, at);
+      const batch = batches.subarray(at, at + size);
+      const first = this.nextOffset;
+      writeBaseOffset(batch, 0, first);
+      lastOffset = first + readLastOffsetDelta(batch, 0);
+      this.appendBatch(batch, size, lastOffset, readMaxTimestamp(batch, 0), now);
+      at += size;
+    }
+    return { baseOffset, lastOffset };
+  }
+
+  /** Starts a new active segment at the end offset; a no-op (returning it) when the active segment is empty. */
+  roll(): LogSegment {
+    const active = this.segments.activeSegment;
+    return active.size === 0 ? active : this.rollAt(this.nextOffset);
+  }
+
+  private rollAt(baseOffset: number): LogSegment {
+    const previous = this.segments.activeSegment;
+    if (previous.size === 0 && previous.baseOffset === baseOffset) return previous;
+    previous.onBecomeInactiveSegment();
+    const segment = LogSegment.create(this.dir, baseOffset, this.params.segmentOptions(baseOffset));
+    this.segments.add(segment);
+    this.params.events.rolled(segment);
+    return segment;
+  }
+
+  /**
+   * Resolves at the next append or `close()`, when `signal` aborts, or after `timeoutMs` (default:
+   * never). A reader of another process's log passes a timeout: it cannot hear that writer's appends.
+   */
+  waitForAppend(signal?: AbortSignal, timeoutMs?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.appendWaiters.delete(done);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs ?? 2 ** 31 - 1);
+      this.appendWaiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private wakeWaiters(): void {
+    if (this.appendWaiters.size === 0) return;
+    const waiters = [...this.appendWaiters];
+    this.appendWaiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  // ---- segments ------------------------------------------------------------------------------
+
+  /** Takes `segments` (a prefix or a suffix of the list) out of the log; the caller retires their files. */
+  removeSegments(segments: readonly LogSegment[]): void {
+    for (const segment of segments) this.segments.remove(segment.baseOffset);
+  }
+
+  /**
+   * Puts `replacements` in the place of `replaced` in one step (compaction's swap): afterwards no
+   * reader sees both. The caller owns the files of both: it renames the replacements into place
+   * and retires the replaced ones.
+   */
+  replaceSegments(replacements: readonly LogSegment[], replaced: readonly LogSegment[]): void {
+    for (const segment of replaced) this.segments.remove(segment.baseOffset);
+    for (const segment of replacements) this.segments.add(segment);
+  }
+
+  /** A read-only view reloaded the directory: every segment and the log start offset are new. */
+  replaceAll(segments: LogSegments, logStartOffset: number): void {
+    for (const old of this.segments.values()) old.closeHandlers();
+    this.segments.clear();
+    for (const segment of segments.values()) this.segments.add(segment);
+    this.logStartOffset = logStartOffset;
+  }
+
+  /** The segments an fsync must cover: from the one holding the recovery point to the end. */
+  segmentsToSync(): LogSegment[] {
+    const from = Math.max(0, this.segments.floorIndex(this.recovery));
+    return this.segments.values().slice(from);
+  }
+
+  // ---- offsets -------------------------------------------------------------------------------
+
+  /**
+   * Moves the log start offset up to `offset` (never down) and writes it to the log-start-offset
+   * checkpoint first, so that a crash after this never brings back offsets below it.
+   */
+  advanceStartOffset(offset: number): void {
+    if (offset <= this.logStartOffset) return;
+    writeCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT), this.tp, offset);
+    this.logStartOffset = offset;
+  }
+
+  /**
+   * The records from `offset` on are gone from the segments (the caller cut them and synced the
+   * cut): the end offset becomes `offset`.
+   */
+  truncateEndTo(offset: number): void {
+    this.nextOffset = offset;
+  }
+
+  /** A read-only view re-reads the end from the files; a lower end means the writer truncated. */
+  refreshEndOffset(): void {
+    const end = this.readEndOffset();
+    if (end < this.nextOffset) this.noteTruncation(end);
+    this.nextOffset = end;
+  }
+
+  /** recoveryPoint = min(recoveryPoint, offset), checkpointed when it moved. */
+  lowerRecoveryPoint(offset: number): void {
+    this.params.events.recoveryPointLowered(offset);
+    if (offset >= this.recovery) return;
+    this.recovery = offset;
+    this.writeRecoveryCheckpoint();
+  }
+
+  /**
+   * Everything below `end` is on disk: the recovery point moves up to it, checkpointed when it
+   * changes segment (recovery restarts at the segment holding the recovery point, so a checkpoint
+   * inside the same segment would change nothing and cost a sync). Returns false when it did not move.
+   */
+  markFlushedTo(end: number): boolean {
+    if (end <= this.recovery) return false;
+    const before = this.segments.floorIndex(this.recovery);
+    this.recovery = end;
+    if (this.segments.floorIndex(end) !== before) this.writeRecoveryCheckpoint();
+    return true;
+  }
+
+  /**
+   * A failed fsync may have dropped dirty pages (Linux marks them clean), so a later successful
+   * one proves nothing about the bytes written before: from now on the recovery point on disk
+   * stays where it was, so the next open checks every batch from there by CRC.
+   */
+  noteSyncFailure(): void {
+    this.syncFailedAt ??= this.recovery;
+  }
+
+  /** True once an fsync failed: the log must not be marked as cleanly shut down. */
+  get syncFailed(): boolean {
+    return this.syncFailedAt !== null;
+  }
+
+  /**
+   * On a clean close (everything synced): the recovery point becomes the end offset, and the
+   * log-start-offset checkpoint is written by Kafka's rule (no entry when it equals the first
+   * segment's base offset).
+   */
+  writeClosingCheckpoints(): void {
+    this.recovery = this.nextOffset;
+    this.writeRecoveryCheckpoint();
+    const first = this.segments.firstSegment?.baseOffset ?? 0;
+    writeCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT), this.tp, this.logStartOffset > first ? this.logStartOffset : null);
+  }
+
+  private writeRecoveryCheckpoint(): void {
+    const point = this.syncFailedAt === null ? this.recovery : Math.min(this.recovery, this.syncFailedAt);
+    writeCheckpoint(path.join(this.dir, RECOVERY_POINT_CHECKPOINT), this.tp, point);
+  }
+
+  // ---- truncations, as readers see them ------------------------------------------------------
+
+  /** How many truncations this log has seen (streams compare it with what they took into account). */
+  get truncationCount(): number {
+    return this.truncations;
+  }
+
+  /** Notes that records from `offset` on were removed, and tells the owner. */
+  noteTruncation(offset: number): void {
+    this.truncations++;
+    this.recentTruncations.push({ count: this.truncations, offset });
+    if (this.recentTruncations.length > RECENT_TRUNCATIONS) this.recentTruncations.shift();
+    this.params.events.truncated(offset);
+  }
+
+  /**
+   * The truncations so far and the lowest offset cut since the caller had seen `seen` of them
+   * (null when none; 0 when more happened than are remembered).
+   */
+  truncationsSince(seen: number): { count: number; lowest: number | null } {
+    let lowest: number | null = null;
+    if (seen < this.truncations - this.recentTruncations.length) lowest = 0;
+    for (const t of this.recentTruncations) {
+      if (t.count > seen && (lowest === null || t.offset < lowest)) lowest = t.offset;
+    }
+    return { count: this.truncations, lowest };
+  }
+
+  /** Closes every segment's files without writing (the owner wrote what it had to) and wakes every waiter. */
+  closeHandlers(): void {
+    for (const segment of this.segments.values()) segment.closeHandlers();
+    this.wakeWaiters();
+  }
+}
