@@ -27,6 +27,8 @@ import {
   readRecordCount,
 } from '../record/batch-layout.js';
 import { decodeRecords } from '../record/batch-reader.js';
+import { batchOrderProblem, batchShapeProblem } from '../record/batch-rules.js';
+import { DEFAULT_CONFIG } from '../log/config.js';
 import { crc32c } from '../record/crc32c.js';
 import type { LogRecord } from '../record/types.js';
 import {
@@ -360,8 +362,8 @@ class SegmentChecker {
     }
     const codec = attributes & COMPRESSION_CODEC_MASK;
     if (codec > 4) this.batchProblem(position, base, last, `unknown compression codec id ${codec}`);
-    if (delta < 0) this.batchProblem(position, base, last, `negative last offset delta ${delta}`);
-    else if (count < 0 || count > delta + 1) this.batchProblem(position, base, last, `record count ${count} does not fit its ${delta + 1} offsets`);
+    const shape = batchShapeProblem(base, delta, count);
+    if (shape !== null) this.batchProblem(position, base, last, shape);
 
     if (base < this.seg.baseOffset) {
       this.problem({
@@ -380,15 +382,10 @@ class SegmentChecker {
         message: `batch ${base}..${last} is too far above the segment's base offset ${this.seg.baseOffset} for a 32-bit relative offset`,
       });
     }
-    if (this.previousLastOffset !== null && base <= this.previousLastOffset) {
-      const where = s.batches === 0 ? "the previous segment's last offset" : 'the previous batch, which ends at';
-      this.problem({
-        kind: 'offset-order',
-        file,
-        position,
-        offset: base,
-        message: `batch ${base}..${last} does not come after ${where} ${this.previousLastOffset}: offsets must increase`,
-      });
+    const order = this.previousLastOffset === null ? null : batchOrderProblem(base, last, this.previousLastOffset);
+    if (order !== null) {
+      const where = s.batches === 0 ? " (the previous segment's last batch)" : '';
+      this.problem({ kind: 'offset-order', file, position, offset: base, message: order + where });
     }
     if (this.options.deep && crcOk) maxTimestamp = this.checkRecords(buf, at, position, base, last, count, maxTimestamp, attributes);
 
@@ -448,7 +445,7 @@ class SegmentChecker {
     const records = this.records;
     records.length = 0;
     try {
-      decodeRecords(buf, at, records, -Infinity, Number.MAX_SAFE_INTEGER, { file: this.logFile, position });
+      decodeRecords(buf, at, records, -Infinity, Number.MAX_SAFE_INTEGER, { file: this.logFile, position, maxDecompressedBytes: DEFAULT_CONFIG.maxDecompressedBytes });
     } catch (err) {
       if (err instanceof CorruptRecordError) {
         this.problem({ kind: 'bad-records', file: this.logFile, position, offset: base, message: err.message.replace(/^Corrupt record batch at position \d+ in \S+: /, `batch ${base}..${last}: `) });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { CorruptRecordError, isSeglogError } from '../errors.js';
 import { readLastOffset, readMaxTimestamp } from '../record/batch-layout.js';
 import { decodeRecords } from '../record/batch-reader.js';
+import { DEFAULT_CONFIG } from '../log/config.js';
 import type { LogRecord } from '../record/types.js';
 import {
   EXIT_OK,
@@ -196,7 +197,7 @@ function recordReachesStart(r: LogRecord, o: DumpOptions): boolean {
 /** Decodes the batch's records into `out`; returns an error message, or null. */
 function decodeInto(buf: Buffer, at: number, position: number, file: string, out: LogRecord[]): string | null {
   try {
-    decodeRecords(buf, at, out, -Infinity, Number.MAX_SAFE_INTEGER, { file: baseName(file), position });
+    decodeRecords(buf, at, out, -Infinity, Number.MAX_SAFE_INTEGER, { file: baseName(file), position, maxDecompressedBytes: DEFAULT_CONFIG.maxDecompressedBytes });
     return null;
   } catch (err) {
     if (err instanceof CorruptRecordError) return err.message;

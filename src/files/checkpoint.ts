@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { LogIOError } from '../errors.js';
+import { LogIOError, isSeglogError } from '../errors.js';
 import { TMP_SUFFIX } from './file-names.js';
+import { O_NOFOLLOW, openForWriting } from './no-follow.js';
 
 /**
  * Kafka's offset checkpoint files (`recovery-point-offset-checkpoint`,
@@ -35,6 +36,16 @@ export function topicPartitionOf(dir: string): TopicPartition {
   return { topic: name, partition: 0 };
 }
 
+/**
+ * The topic as written in a checkpoint line. A legal Kafka topic name is written as is (so the
+ * files match Kafka's); any other directory name (`my orders-0`) has each character outside
+ * Kafka's set written as `%` and four hex digits, so a line never holds whitespace or a newline
+ * and what is written always reads back. Legal names have no `%`, so the two never collide.
+ */
+function checkpointTopic(topic: string): string {
+  return topic.replace(/[^a-zA-Z0-9._-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Reads the offset recorded for `tp`, or null when the file is missing, unreadable or has no entry. */
 export function readCheckpoint(file: string, tp: TopicPartition): number | null {
   let text: string;
@@ -49,7 +60,7 @@ export function readCheckpoint(file: string, tp: TopicPartition): number | null 
   if (!Number.isSafeInteger(count) || lines.length - 2 !== count) return null;
   for (const line of lines.slice(2)) {
     const [topic, partition, offset] = line.trim().split(/\s+/);
-    if (topic === tp.topic && Number(partition) === tp.partition) {
+    if (topic === checkpointTopic(tp.topic) && Number(partition) === tp.partition) {
       const value = Number(offset);
       return Number.isSafeInteger(value) && value >= 0 ? value : null;
     }
@@ -59,15 +70,30 @@ export function readCheckpoint(file: string, tp: TopicPartition): number | null 
 
 /** Replaces the checkpoint atomically with one entry for `tp` (or none when `offset` is null). */
 export function writeCheckpoint(file: string, tp: TopicPartition, offset: number | null): void {
-  const body = offset === null ? `${VERSION}\n0\n` : `${VERSION}\n1\n${tp.topic} ${tp.partition} ${offset}\n`;
+  const body = offset === null ? `${VERSION}\n0\n` : `${VERSION}\n1\n${checkpointTopic(tp.topic)} ${tp.partition} ${offset}\n`;
   writeFileAtomically(file, body);
 }
 
 /** Write to `<file>.tmp`, fsync, rename over `file`, fsync the directory. */
 export function writeFileAtomically(file: string, body: string | Buffer): void {
   const tmp = file + TMP_SUFFIX;
+  // The temporary is always a new file of ours (O_CREAT | O_EXCL | O_NOFOLLOW): a link someone put
+  // at its name is never written through. Whatever has the name (a leftover, such a link) is
+  // removed and the create tried once more.
+  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL;
+  let fd: number;
   try {
-    const fd = fs.openSync(tmp, 'w', 0o644);
+    fd = fs.openSync(tmp, flags | O_NOFOLLOW, 0o644);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw new LogIOError(`cannot write ${file}: ${(cause as Error).message}`, { file, cause });
+    try {
+      fs.unlinkSync(tmp);
+    } catch (unlinkCause) {
+      throw new LogIOError(`cannot remove ${tmp}: ${(unlinkCause as Error).message}`, { file: tmp, cause: unlinkCause });
+    }
+    fd = openForWriting(tmp, flags, `cannot write ${file}`);
+  }
+  try {
     try {
       fs.writeFileSync(fd, body);
       fs.fdatasyncSync(fd);
@@ -77,6 +103,7 @@ export function writeFileAtomically(file: string, body: string | Buffer): void {
     fs.renameSync(tmp, file);
     fsyncDirectory(path.dirname(file));
   } catch (cause) {
+    if (isSeglogError(cause)) throw cause;
     throw new LogIOError(`cannot write ${file}: ${(cause as Error).message}`, { file, cause });
   }
 }

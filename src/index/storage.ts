@@ -15,6 +15,7 @@
  */
 
 import fs from 'node:fs';
+import { O_NOFOLLOW, isNoFollowRefusal, symlinkRefused } from '../files/no-follow.js';
 import { createRequire } from 'node:module';
 
 import { InvalidArgumentError, LogClosedError, LogIOError, ReadOnlyLogError } from '../errors.js';
@@ -115,13 +116,14 @@ export class MmapStorage implements IndexStorage {
     let created = false;
     try {
       try {
-        fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+        fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, 0o644);
         created = true;
       } catch (err) {
         if (errnoCode(err) !== 'EEXIST') throw err;
-        fd = fs.openSync(file, fs.constants.O_RDWR);
+        fd = fs.openSync(file, fs.constants.O_RDWR | O_NOFOLLOW);
       }
     } catch (err) {
+      if (isNoFollowRefusal(err)) throw symlinkRefused(file, err);
       throw ioError('cannot open index file', file, err);
     }
     const storage = new MmapStorage(file, fd);

@@ -26,6 +26,13 @@ export interface LogConfig {
   flushMs?: number | null;
   /** Largest batch accepted by `append`, in bytes, including the 12-byte log overhead. Default 1048588. */
   maxMessageBytes?: number;
+  /**
+   * Largest records section a compressed batch may inflate to when it is read, in bytes. A batch
+   * that inflates past it is a `CorruptRecordError`, found while inflating, so a decompression
+   * bomb costs at most this much memory. Default `16 * maxMessageBytes` (16 MiB with Kafka's
+   * default), at most 2^31 - 1.
+   */
+  maxDecompressedBytes?: number;
   /** Wall-clock ms between renaming a deleted segment to `.deleted` and removing its files. Default 60000. */
   fileDeleteDelayMs?: number;
   /** Codec of appended batches. Default `'none'`. */
@@ -80,6 +87,7 @@ export interface ResolvedLogConfig {
   flushMessages: number | null;
   flushMs: number | null;
   maxMessageBytes: number;
+  maxDecompressedBytes: number;
   fileDeleteDelayMs: number;
   compression: CompressionType;
   timestampType: TimestampType;
@@ -98,6 +106,16 @@ export interface ResolvedLogConfig {
 
 const INT32_MAX = 2 ** 31 - 1;
 const DAY_MS = 24 * 60 * 60 * 1000;
+/**
+ * Compressed batches of real data inflate several times over (JSON often 5-10x), so the default
+ * cap leaves room for that, and still keeps a bomb's cost per read in the tens of MiB.
+ */
+const DECOMPRESSION_RATIO = 16;
+
+/** The default `maxDecompressedBytes` for a `maxMessageBytes`. */
+export function decompressedBytesFor(maxMessageBytes: number): number {
+  return Math.min(INT32_MAX, DECOMPRESSION_RATIO * maxMessageBytes);
+}
 
 export const DEFAULT_CONFIG: Readonly<ResolvedLogConfig> = Object.freeze({
   segmentBytes: 1024 * 1024 * 1024,
@@ -110,6 +128,7 @@ export const DEFAULT_CONFIG: Readonly<ResolvedLogConfig> = Object.freeze({
   flushMessages: null,
   flushMs: null,
   maxMessageBytes: 1048588,
+  maxDecompressedBytes: decompressedBytesFor(1048588),
   fileDeleteDelayMs: 60000,
   compression: 'none',
   timestampType: 'CreateTime',
@@ -200,6 +219,7 @@ const CHECKS: Record<keyof ResolvedLogConfig, Check> = {
   flushMessages: nullable(integer(1, Number.MAX_SAFE_INTEGER)),
   flushMs: nullable(integer(0, Number.MAX_SAFE_INTEGER)),
   maxMessageBytes: integer(61, INT32_MAX),
+  maxDecompressedBytes: integer(1, INT32_MAX),
   fileDeleteDelayMs: integer(0, Number.MAX_SAFE_INTEGER),
   compression: oneOf('none', 'gzip', 'snappy', 'lz4', 'zstd'),
   timestampType: oneOf('CreateTime', 'LogAppendTime'),
@@ -224,12 +244,16 @@ export function resolveConfig(config: LogConfig | undefined): ResolvedLogConfig 
     throw new InvalidConfigError(`config must be an object, got ${describe(config)}`);
   }
   const resolved: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  // Own keys only, looked up as own properties of CHECKS: `__proto__` (from JSON.parse),
+  // `constructor` or `hasOwnProperty` must not find Object.prototype's members.
   for (const [key, value] of Object.entries(config)) {
-    const check = (CHECKS as Record<string, Check | undefined>)[key];
-    if (check === undefined) throw new InvalidConfigError(unknownKeyMessage(key));
+    if (!Object.hasOwn(CHECKS, key)) throw new InvalidConfigError(unknownKeyMessage(key));
     if (value === undefined) continue;
-    check(key, value);
+    CHECKS[key as keyof ResolvedLogConfig](key, value);
     resolved[key] = value;
+  }
+  if (!Object.hasOwn(config, 'maxDecompressedBytes') || config.maxDecompressedBytes === undefined) {
+    resolved.maxDecompressedBytes = decompressedBytesFor(resolved.maxMessageBytes as number);
   }
   const result = resolved as unknown as ResolvedLogConfig;
   // Kafka's LogConfig.validate: the minimum lag may not exceed the maximum.

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { openForWriting } from '../files/no-follow.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CorruptCheckpointError, InvalidArgumentError, LogIOError } from '../errors.js';
@@ -51,14 +52,18 @@ export interface ConsumerEntry {
 
 export type ConsumerTable = Map<string, ConsumerEntry>;
 
-/** Throws `InvalidArgumentError` unless `name` is 1 to 249 characters with no whitespace or control character. */
+/**
+ * Throws `InvalidArgumentError` unless `name` is 1 to 249 characters with no whitespace, control
+ * character or lone UTF-16 surrogate. A lone surrogate has no UTF-8 form: it would be stored as
+ * U+FFFD, and two such names would become one repeated name in the file.
+ */
 export function requireConsumerName(name: unknown): string {
   if (typeof name !== 'string') throw new InvalidArgumentError(`consumer name must be a string, got ${typeof name}`);
   if (name.length === 0 || name.length > MAX_CONSUMER_NAME_LENGTH) {
     throw new InvalidArgumentError(`consumer name must be 1 to ${MAX_CONSUMER_NAME_LENGTH} characters, got ${name.length}`);
   }
-  if (/[\s\p{Cc}]/u.test(name)) {
-    throw new InvalidArgumentError(`consumer name must not contain whitespace or control characters, got ${JSON.stringify(name)}`);
+  if (/[\s\p{Cc}\p{Cs}]/u.test(name)) {
+    throw new InvalidArgumentError(`consumer name must not contain whitespace, control characters or lone surrogates, got ${JSON.stringify(name)}`);
   }
   return name;
 }
@@ -136,12 +141,11 @@ export function retainedConsumerFloor(dir: string): number | null {
 /** Takes the cross-process lock of `dir` if it is free: returns its fd, or null when another process holds it. */
 function tryLockDir(dir: string): number | null {
   const file = path.join(dir, CONSUMER_OFFSETS_LOCK);
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'a+', 0o644);
-  } catch (cause) {
-    throw new LogIOError(`cannot open ${file} (committing consumer offsets needs a writable partition directory): ${(cause as Error).message}`, { file, cause });
-  }
+  const fd = openForWriting(
+    file,
+    fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND,
+    `cannot open ${file} (committing consumer offsets needs a writable partition directory)`,
+  );
   try {
     if (tryLock(fd)) return fd;
   } catch (cause) {

@@ -15,6 +15,8 @@ import { LogReader } from './log-reader.js';
 export interface LocalLogConfig {
   segmentBytes: number;
   segmentMs: number;
+  /** Cap on a compressed batch's inflated records section when it is read. */
+  maxDecompressedBytes: number;
 }
 
 /** What the owner of a `LocalLog` hears about changes it did not make itself. */
@@ -79,11 +81,16 @@ export class LocalLog {
   ) {
     this.dir = params.dir;
     this.segments = state.segments;
-    this.reader = new LogReader(this.segments);
+    this.reader = new LogReader(this.segments, params.config.maxDecompressedBytes);
     this.tp = topicPartitionOf(params.dir);
     this.logStartOffset = state.logStartOffset;
     this.recovery = state.recoveryPoint;
     this.nextOffset = this.readEndOffset();
+  }
+
+  /** Cap on a compressed batch's inflated records section (`maxDecompressedBytes`). */
+  get maxDecompressedBytes(): number {
+    return this.params.config.maxDecompressedBytes;
   }
 
   /** The first offset that can be read. */
@@ -116,7 +123,10 @@ export class LocalLog {
   readEndOffset(): number {
     if (this.segments.count === 0) return this.logStartOffset;
     const active = this.segments.activeSegment;
-    return Math.max(active.readNextOffset(this.reader.cursorFor(active)), active.baseOffset);
+    // A start checkpoint past the end: the writer drops every segment and starts the log there
+    // (LogLoader.dropIfAllBelowStart); a read-only view, which deletes nothing, shows what the
+    // writer will, an empty log at the start offset, so start never passes end.
+    return Math.max(active.readNextOffset(this.reader.cursorFor(active)), active.baseOffset, this.logStartOffset);
   }
 
   // ---- appends -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { openForWriting } from '../files/no-follow.js';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { LogIOError, LogLockedError } from '../errors.js';
@@ -29,12 +30,8 @@ export class DirectoryLock {
   /** Takes the lock or throws `LogLockedError` naming the directory. */
   static acquire(dir: string): DirectoryLock {
     const file = path.join(dir, LOCK_FILE);
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'a+');
-    } catch (cause) {
-      throw new LogIOError(`cannot open lock file ${file}`, { file, cause });
-    }
+    // Never through a link: a link to a missing path would create a file outside the directory.
+    const fd = openForWriting(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND, `cannot open lock file ${file}`);
     let granted = false;
     try {
       granted = tryLock(fd);

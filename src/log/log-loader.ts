@@ -19,6 +19,7 @@ import {
 import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
 import { LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, fsyncDirectory } from '../files/checkpoint.js';
 import { LogSegments } from '../segment/log-segments.js';
+import { symlinkRefused } from '../files/no-follow.js';
 import { completePendingTruncation } from './truncation-intent.js';
 import {
   completeSwaps,
@@ -471,7 +472,10 @@ function isRegularFile(file: string): boolean {
 }
 
 /**
- * Refuses, before anything is written, the two layouts a writer cannot safely open:
+ * Refuses, before anything is written, the layouts a writer cannot safely open:
+ * - a file with one of seglog's names (segment files, checkpoints, lock, clean-shutdown mark and
+ *   their temporaries) that is a symbolic link: `InvalidArgumentError` naming it (see
+ *   `files/no-follow.ts`; read-only opens may read through links);
  * - a directory that holds no log yet but other things (every entry foreign, hidden files aside):
  *   most likely the wrong path, and seglog would scatter its files among someone else's;
  * - a segment file name (`<20 digits>.log`, `.index`, `.timeindex`) that is not a regular file.
@@ -485,6 +489,9 @@ export function checkPartitionDirectory(dir: string): void {
   } catch (cause) {
     throw new LogIOError(`cannot list partition directory ${dir}: ${(cause as Error).message}`, { file: dir, cause });
   }
+  // A writer writes, truncates or creates every file with one of its names: none may be a link.
+  const link = entries.find((e) => e.isSymbolicLink() && isOwnName(e.name));
+  if (link !== undefined) throw symlinkRefused(path.join(dir, link.name));
   const notFiles = entries.filter((e) => (isLogFile(e.name) || isIndexFile(e.name)) && !isFileEntry(dir, e));
   if (notFiles.length > 0) {
     const file = path.join(dir, notFiles[0]!.name);

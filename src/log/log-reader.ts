@@ -1,5 +1,7 @@
 import { CONTROL_FLAG_MASK, LOG_OVERHEAD, readAttributes, readBaseOffset, readBatchSize, readLastOffset } from '../record/batch-layout.js';
 import { decodeRecords } from '../record/batch-reader.js';
+import { batchOrderProblem } from '../record/batch-rules.js';
+import { CorruptRecordError } from '../errors.js';
 import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from '../segment/batch-cursor.js';
 import type { LogSegment } from '../segment/log-segment.js';
@@ -42,7 +44,11 @@ export class LogReader {
   private readonly cursors = new WeakMap<LogSegment, BatchCursor>();
   private readonly chunk = Buffer.allocUnsafe(16 * 1024);
 
-  constructor(private readonly segments: LogSegments) {}
+  constructor(
+    private readonly segments: LogSegments,
+    /** The cap on a compressed batch's inflated records section (`maxDecompressedBytes`). */
+    private readonly maxDecompressedBytes: number,
+  ) {}
 
   /** A cursor over `segment` that shares this reader's chunk buffer. */
   cursorFor(segment: LogSegment): BatchCursor {
@@ -58,23 +64,43 @@ export class LogReader {
    * Records from exactly `offset` on, in order, across segments, until `endOffset`, `maxRecords`,
    * or until the next batch would take the batches read past `maxBytes` (at least one record).
    * Control batches are skipped. The caller has checked the range.
+   *
+   * Damaged data (`CorruptRecordError`) ends the read: the records of the whole batches before it
+   * are returned, and the read that starts at the damaged batch throws. Every step must move
+   * `next` forward, so a batch whose offsets go backwards can never make a read loop.
    */
   read(offset: number, endOffset: number, maxBytes: number, maxRecords: number): LogRecord[] {
     const out: LogRecord[] = [];
+    const progress = { kept: 0 };
     let next = offset;
     let bytes = 0;
-    while (out.length < maxRecords && next < endOffset) {
-      // Until a record is found the budget does not stop the read: after compaction the batches
-      // at `offset` may hold nothing at or past it (their kept records are older, or none is).
-      const run = this.locateRun(next, endOffset, maxBytes - bytes, out.length === 0, maxRecords - out.length);
-      if (run === null) break;
-      const consumed = this.decodeRun(this.bytesOf(run, maxRecords - out.length), run, next, endOffset, maxRecords, out);
-      if (consumed.bytes === 0) break;
-      bytes += consumed.bytes;
-      next = consumed.nextOffset;
-      if (consumed.stoppedForBytes && !run.capped && out.length > 0) break;
+    try {
+      while (out.length < maxRecords && next < endOffset) {
+        // Until a record is found the budget does not stop the read: after compaction the batches
+        // at `offset` may hold nothing at or past it (their kept records are older, or none is).
+        const run = this.locateRun(next, endOffset, maxBytes - bytes, out.length === 0, maxRecords - out.length);
+        if (run === null) break;
+        const consumed = this.decodeRun(this.bytesOf(run, maxRecords - out.length), run, next, endOffset, maxRecords, out, progress);
+        if (consumed.bytes === 0) break;
+        if (consumed.nextOffset <= next) throw this.noProgress(run, next, consumed.nextOffset);
+        bytes += consumed.bytes;
+        next = consumed.nextOffset;
+        if (consumed.stoppedForBytes && !run.capped && out.length > 0) break;
+      }
+    } catch (err) {
+      if (!(err instanceof CorruptRecordError) || progress.kept === 0) throw err;
+      out.length = progress.kept;
     }
     return out;
+  }
+
+  private noProgress(run: BatchRun, from: number, to: number): CorruptRecordError {
+    const file = run.segment.log.file;
+    return new CorruptRecordError(`offsets go backwards in ${file} at position ${run.position}: a read from offset ${from} ended at ${to}`, {
+      file,
+      position: run.position,
+      offset: from,
+    });
   }
 
   /** Raw bytes of whole batches, starting with the one holding `offset`, up to `maxBytes` (at least one batch). */
@@ -87,20 +113,45 @@ export class LogReader {
       if (run === null) break;
       const { buf, start, end } = this.bytesOf(run, Number.MAX_SAFE_INTEGER);
       let at = start;
-      while (at + LOG_OVERHEAD <= end && readBaseOffset(buf, at) < endOffset) {
-        const size = readBatchSize(buf, at);
-        if (at + size > end || (bytes + size > maxBytes && (parts.length > 0 || at > start))) break;
-        run.segment.checkBatchOnce(buf, at, run.position + at - start);
-        next = readLastOffset(buf, at) + 1;
-        bytes += size;
-        at += size;
+      let damage: CorruptRecordError | null = null;
+      try {
+        while (at + LOG_OVERHEAD <= end && readBaseOffset(buf, at) < endOffset) {
+          const size = readBatchSize(buf, at);
+          if (at + size > end || (bytes + size > maxBytes && (parts.length > 0 || at > start))) break;
+          next = this.checkedNext(buf, at, run.segment, run.position + at - start, next, at > start);
+          bytes += size;
+          at += size;
+        }
+      } catch (err) {
+        // As `read`: the whole batches before the damage come back; the call starting there throws.
+        if (!(err instanceof CorruptRecordError) || (parts.length === 0 && at === start)) throw err;
+        damage = err;
       }
       if (at === start) break;
       // A copy: the caller keeps these bytes, and the writer's mapping must not leak out.
       parts.push(Buffer.from(buf.subarray(start, at)));
-      if ((at < end && !run.capped) || bytes >= maxBytes) break;
+      if (damage !== null || (at < end && !run.capped) || bytes >= maxBytes) break;
     }
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /**
+   * Checks the batch at `at` (CRC once, and offsets that only go forward: a damaged batch must
+   * never send a read back) and returns the offset after it. `next` is the offset the read has
+   * reached; `follows` is true for a batch after the first of a run.
+   */
+  private checkedNext(buf: Buffer, at: number, segment: LogSegment, position: number, next: number, follows: boolean): number {
+    segment.checkBatchOnce(buf, at, position);
+    const baseOffset = readBaseOffset(buf, at);
+    const lastOffset = readLastOffset(buf, at);
+    if (lastOffset < next || (follows && baseOffset < next)) {
+      const file = segment.log.file;
+      throw new CorruptRecordError(`offsets go backwards in ${file} at position ${position}: batch ${baseOffset}..${lastOffset} after offset ${next - 1}`, {
+        file,
+        position,
+      });
+    }
+    return lastOffset + 1;
   }
 
   /**
@@ -142,21 +193,40 @@ export class LogReader {
     return { buf: buffer, start: 0, end: n, copy: false };
   }
 
-  private decodeRun(bytes: RunBytes, run: BatchRun, from: number, endOffset: number, maxRecords: number, out: LogRecord[]): { bytes: number; nextOffset: number; stoppedForBytes: boolean } {
+  /**
+   * Decodes the batches of a run into `out`. `progress.kept` is how many records of `out` come
+   * from whole batches checked so far (what a read keeps when a later batch is damaged).
+   */
+  private decodeRun(
+    bytes: RunBytes,
+    run: BatchRun,
+    from: number,
+    endOffset: number,
+    maxRecords: number,
+    out: LogRecord[],
+    progress: { kept: number },
+  ): { bytes: number; nextOffset: number; stoppedForBytes: boolean } {
     const { buf, start, end } = bytes;
     const file = run.segment.log.file;
+    const context = { file, position: 0, maxDecompressedBytes: this.maxDecompressedBytes };
     let at = start;
     let nextOffset = from;
+    let previousLastOffset = -1;
     // Batches past endOffset may be a live writer's newest appends that this view does not count yet.
     while (at + LOG_OVERHEAD <= end && out.length < maxRecords && readBaseOffset(buf, at) < endOffset) {
       const size = readBatchSize(buf, at);
       if (at + size > end) break;
       const position = run.position + at - start;
       run.segment.checkBatchOnce(buf, at, position);
-      if ((readAttributes(buf, at) & CONTROL_FLAG_MASK) === 0) {
-        decodeRecords(buf, at, out, nextOffset, maxRecords - out.length, { file, position }, bytes.copy);
-      }
       const lastOffset = readLastOffset(buf, at);
+      const order = batchOrderProblem(readBaseOffset(buf, at), lastOffset, previousLastOffset);
+      if (order !== null) throw new CorruptRecordError(`${order} in ${file} at position ${position}`, { file, position });
+      previousLastOffset = lastOffset;
+      if ((readAttributes(buf, at) & CONTROL_FLAG_MASK) === 0) {
+        context.position = position;
+        decodeRecords(buf, at, out, nextOffset, maxRecords - out.length, context, bytes.copy);
+      }
+      progress.kept = out.length;
       at += size;
       if (out.length >= maxRecords) {
         const last = out[out.length - 1];
@@ -179,7 +249,7 @@ export class LogReader {
     for (let i = Math.max(0, list.floorIndex(startOffset)); i < list.count; i++) {
       const segment = list.at(i)!;
       if (segment.maxTimestamp < timestamp) continue;
-      const found = segment.findOffsetByTimestamp(timestamp, startOffset, this.cursorFor(segment));
+      const found = segment.findOffsetByTimestamp(timestamp, startOffset, this.cursorFor(segment), this.maxDecompressedBytes);
       if (found >= 0) return found;
     }
     return null;

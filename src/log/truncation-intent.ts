@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CorruptRecordError, LogIOError } from '../errors.js';
 import { fsyncDirectory } from '../files/checkpoint.js';
+import { O_NOFOLLOW, isNoFollowRefusal, symlinkRefused } from '../files/no-follow.js';
 import { TRUNCATING_SUFFIX, isIndexFile, isLogFile, logFile, offsetFromFileName, offsetIndexFile, timeIndexFile } from '../files/file-names.js';
 
 /**
@@ -92,9 +93,10 @@ function redo(dir: string, plan: TruncationPlan): void {
   const file = logFile(dir, plan.baseOffset);
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r+');
+    fd = fs.openSync(file, fs.constants.O_RDWR | O_NOFOLLOW);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if (isNoFollowRefusal(cause)) throw symlinkRefused(file, cause);
     throw new LogIOError(`cannot open ${file}: ${(cause as Error).message}`, { file, cause });
   }
   try {

@@ -304,6 +304,8 @@ export interface BatchContext {
   file?: string | undefined;
   /** Position of the batch in that file (defaults to the position in the buffer). */
   position?: number | undefined;
+  /** Largest records section a compressed batch may inflate to (`maxDecompressedBytes`); default: the codecs' own limit. */
+  maxDecompressedBytes?: number | undefined;
 }
 
 /** "batch at position P in FILE": the prefix of every corruption message. */

@@ -33,6 +33,7 @@ import {
   type BatchContext,
   type BatchHeader,
 } from './batch-layout.js';
+import { batchShapeProblem, recordDeltaProblem } from './batch-rules.js';
 import { decompress } from './compression.js';
 import { crc32c } from './crc32c.js';
 import { readVarint, readVarlong, type Cursor } from './varint.js';
@@ -50,6 +51,8 @@ export interface DecodedBatch {
 const cursor: Cursor = { pos: 0 };
 /** Index of the record being decoded, for error messages; -1 outside records. */
 let recordIndex = -1;
+/** Offset delta of the record decoded before, for the strictly-increasing rule. */
+let previousDelta = -1;
 
 /**
  * Checks the batch at `pos`: at least 61 bytes, magic 2, declared size within `buf`, and the
@@ -106,9 +109,11 @@ export function decodeRecords(
   copyFields = copy;
   const size = checkFraming(buf, pos, context);
   const baseOffset = readBaseOffset(buf, pos);
-  if (maxRecords <= 0 || baseOffset + readLastOffsetDelta(buf, pos) < minOffset) return 0;
+  const lastOffsetDelta = readLastOffsetDelta(buf, pos);
   const count = readRecordCount(buf, pos);
-  if (count < 0) throw corruptBatch(pos, context, `negative record count ${count}`, { offset: baseOffset });
+  const shape = batchShapeProblem(baseOffset, lastOffsetDelta, count);
+  if (shape !== null) throw corruptBatch(pos, context, shape, { offset: baseOffset });
+  if (maxRecords <= 0 || baseOffset + lastOffsetDelta < minOffset) return 0;
 
   const data = recordsSection(buf, pos, size, context);
   const start = data === buf ? pos + RECORDS_OFFSET : 0;
@@ -117,6 +122,7 @@ export function decodeRecords(
     data,
     end,
     count,
+    lastOffsetDelta,
     baseOffset,
     baseTimestamp: readBaseTimestamp(buf, pos),
     logAppendTime: readTimestampType(buf, pos) === 'LogAppendTime',
@@ -140,7 +146,7 @@ function recordsSection(buf: Buffer, pos: number, size: number, context: BatchCo
   if (type === undefined) throw corruptBatch(pos, context, `unknown compression codec id ${id}`, { offset: readBaseOffset(buf, pos) });
   if (type === 'none') return buf;
   try {
-    return decompress(type, buf.subarray(pos + RECORDS_OFFSET, pos + size));
+    return decompress(type, buf.subarray(pos + RECORDS_OFFSET, pos + size), context.maxDecompressedBytes);
   } catch (err) {
     if (!(err instanceof CorruptRecordError) && isSeglogError(err)) throw err; // codec unavailable
     const message = err instanceof Error ? err.message : String(err);
@@ -153,6 +159,7 @@ interface RecordsView {
   data: Buffer;
   end: number;
   count: number;
+  lastOffsetDelta: number;
   baseOffset: number;
   baseTimestamp: number;
   /** LogAppendTime batch: every record reads back with `maxTimestamp`. */
@@ -167,6 +174,7 @@ function framingError(detail: string): CorruptRecordError {
 function readRecords(batch: RecordsView, start: number, out: LogRecord[], minOffset: number, maxRecords: number): number {
   const { end, count } = batch;
   cursor.pos = start;
+  previousDelta = -1;
   let appended = 0;
   for (let i = 0; i < count; i++) {
     recordIndex = i;
@@ -193,7 +201,11 @@ function readRecord(batch: RecordsView, minOffset: number): LogRecord | null {
   }
   cursor.pos++; // attributes: unused
   const timestampDelta = readVarlong(data, cursor, recordEnd);
-  const offset = batch.baseOffset + readVarint(data, cursor, recordEnd);
+  const delta = readVarint(data, cursor, recordEnd);
+  const problem = recordDeltaProblem(delta, previousDelta, batch.lastOffsetDelta);
+  if (problem !== null) throw framingError(problem);
+  previousDelta = delta;
+  const offset = batch.baseOffset + delta;
   if (offset < minOffset) {
     cursor.pos = recordEnd;
     return null;
@@ -240,15 +252,23 @@ export function findOffsetByTimestamp(buf: Buffer, pos: number, timestamp: numbe
   const end = data === buf ? pos + size : data.length;
   const baseTimestamp = readBaseTimestamp(buf, pos);
   const count = readRecordCount(buf, pos);
+  const lastOffsetDelta = readLastOffsetDelta(buf, pos);
   cursor.pos = data === buf ? pos + RECORDS_OFFSET : 0;
   try {
+    const shape = batchShapeProblem(baseOffset, lastOffsetDelta, count);
+    if (shape !== null) throw framingError(shape);
+    let previous = -1;
     for (let i = 0; i < count && cursor.pos < end; i++) {
       const length = readVarint(data, cursor, end);
       const recordEnd = cursor.pos + length;
       if (length < 0 || recordEnd > end) throw framingError(`record length ${length} overruns the batch`);
       cursor.pos++;
       const ts = baseTimestamp + readVarlong(data, cursor, recordEnd);
-      const offset = baseOffset + readVarint(data, cursor, recordEnd);
+      const delta = readVarint(data, cursor, recordEnd);
+      const problem = recordDeltaProblem(delta, previous, lastOffsetDelta);
+      if (problem !== null) throw framingError(problem);
+      previous = delta;
+      const offset = baseOffset + delta;
       if (offset >= minOffset && ts >= timestamp) return offset;
       cursor.pos = recordEnd;
     }

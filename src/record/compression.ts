@@ -50,7 +50,7 @@ interface SnappyModule {
 
 interface ZstdZlib {
   zstdCompressSync?: (data: Buffer) => Buffer;
-  zstdDecompressSync?: (data: Buffer) => Buffer;
+  zstdDecompressSync?: (data: Buffer, options?: zlib.ZlibOptions) => Buffer;
 }
 
 const require = createRequire(import.meta.url);
@@ -107,30 +107,49 @@ export function compress(type: CompressionType, data: Buffer): Buffer {
   }
 }
 
+/** No output limit: what `decompress` uses when the caller gives none. */
+export const UNLIMITED = 2 ** 31 - 1;
+
 /**
- * Decompresses the records section of a batch. Malformed input throws `CorruptRecordError`; a
- * codec this process cannot run throws `InvalidConfigError`.
+ * Decompresses the records section of a batch into at most `maxBytes` bytes. Malformed input, or
+ * input that would inflate past `maxBytes`, throws `CorruptRecordError`; a codec this process
+ * cannot run throws `InvalidConfigError`.
+ *
+ * The limit stops inflation early, so a decompression bomb costs at most `maxBytes` of memory:
+ * zlib (gzip, zstd) stops at `maxOutputLength`; lz4 and snappy know each block's decompressed
+ * size before decoding it, and the running total is checked before anything is allocated.
  */
-export function decompress(type: CompressionType, data: Buffer): Buffer {
+export function decompress(type: CompressionType, data: Buffer, maxBytes = UNLIMITED): Buffer {
   if (type === 'none') return data;
   try {
     switch (type) {
       case 'gzip':
-        return zlib.gunzipSync(data);
+        return zlib.gunzipSync(data, { maxOutputLength: maxBytes });
       case 'lz4':
-        return lz4DecompressFrame(data);
+        return lz4DecompressFrame(data, maxBytes);
       case 'snappy':
-        return xerialSnappyDecompress(data);
+        return xerialSnappyDecompress(data, maxBytes);
       case 'zstd':
-        return zstdFunction('zstdDecompressSync', 'Reading')(data);
+        return zstdDecompress(data, maxBytes);
       default:
         throw new InvalidConfigError(`Unknown compression type ${String(type)}`);
     }
   } catch (err) {
     if (isSeglogError(err)) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw inflatesPast(type, maxBytes, err);
     const reason = err instanceof Error ? err.message : String(err);
     throw new CorruptRecordError(`${type} data could not be decompressed: ${reason}`, { cause: err });
   }
+}
+
+function inflatesPast(type: CompressionType, maxBytes: number, cause?: unknown): CorruptRecordError {
+  return new CorruptRecordError(`${type} data inflates past the limit of ${maxBytes} bytes (maxDecompressedBytes)`, cause === undefined ? {} : { cause });
+}
+
+function zstdDecompress(data: Buffer, maxBytes: number): Buffer {
+  const fn = zstdZlib.zstdDecompressSync;
+  if (typeof fn !== 'function') zstdFunction('zstdDecompressSync', 'Reading');
+  return fn!(data, { maxOutputLength: maxBytes });
 }
 
 function zstdFunction(name: 'zstdCompressSync' | 'zstdDecompressSync', verb: string): (data: Buffer) => Buffer {
@@ -210,7 +229,7 @@ let lz4BlockInput = Buffer.allocUnsafeSlow(LZ4_BLOCK_SIZE + LZ4_NAPI_PREFIX);
  * result is an external buffer that is only freed after the event loop turns, so decoding many
  * batches in one synchronous loop would pile those up (2.5 GB after 20k batches of 100 KiB).
  */
-function lz4DecompressFrame(data: Buffer): Buffer {
+function lz4DecompressFrame(data: Buffer, maxBytes: number): Buffer {
   if (data.length < 7 || data.readUInt32LE(0) !== LZ4_MAGIC) throw new Error('not an LZ4 frame (bad magic number)');
   const flg = data[4]!;
   const bd = data[5]!;
@@ -218,8 +237,9 @@ function lz4DecompressFrame(data: Buffer): Buffer {
   if ((flg & (LZ4_FLG_RESERVED | LZ4_FLG_DICT_ID)) !== 0) throw new Error('LZ4 frames with a dictionary are not supported');
   const blockSizeId = (bd >>> 4) & 0x07;
   if (blockSizeId < 4 || (bd & 0x8f) !== 0) throw new Error(`invalid LZ4 block descriptor 0x${bd.toString(16)}`);
-  if ((flg & LZ4_FLG_INDEPENDENT_BLOCKS) === 0) return lz4().decompressFrameSync(data);
+  if ((flg & LZ4_FLG_INDEPENDENT_BLOCKS) === 0) return lz4LinkedFrame(data, maxBytes);
   const maxBlockSize = 1 << (2 * blockSizeId + 8);
+  let total = 0;
   const checksumSize = (flg & LZ4_FLG_BLOCK_CHECKSUM) !== 0 ? 4 : 0;
   let pos = 6 + ((flg & LZ4_FLG_CONTENT_SIZE) !== 0 ? 8 : 0) + 1; // descriptor, then header checksum
   const parts: Buffer[] = [];
@@ -231,11 +251,39 @@ function lz4DecompressFrame(data: Buffer): Buffer {
     const size = sizeField & 0x7fffffff;
     if (size > maxBlockSize || size > data.length - pos) throw new Error(`LZ4 block of ${size} bytes at byte ${pos - 4} is invalid`);
     const block = data.subarray(pos, pos + size);
-    parts.push(sizeField === size ? lz4DecompressBlock(block, maxBlockSize) : block);
+    const out = sizeField === size ? lz4BoundedBlock(block, maxBlockSize, maxBytes - total, maxBytes) : block;
+    total += out.length;
+    if (total > maxBytes) throw inflatesPast('lz4', maxBytes);
+    parts.push(out);
     pos += size + checksumSize;
   }
   // A content checksum may follow the end mark; like Kafka, ignore it.
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/**
+ * A compressed block decoded into at most `room` bytes: the decoder allocates the bound it is
+ * given and fails when the block needs more, so a block is never inflated past the room left.
+ */
+function lz4BoundedBlock(block: Buffer, maxBlockSize: number, room: number, maxBytes: number): Buffer {
+  if (room >= maxBlockSize) return lz4DecompressBlock(block, maxBlockSize);
+  try {
+    return lz4DecompressBlock(block, room);
+  } catch (err) {
+    throw inflatesPast('lz4', maxBytes, err);
+  }
+}
+
+/**
+ * Linked blocks (Kafka never writes them, and rejects them) go to lz4-napi's frame decoder, which
+ * has no output limit: they are taken only when even the worst case (LZ4 inflates at most 255x)
+ * stays within the limit.
+ */
+function lz4LinkedFrame(data: Buffer, maxBytes: number): Buffer {
+  if (data.length * 255 > maxBytes) throw inflatesPast('lz4', maxBytes);
+  const out = Buffer.from(lz4().decompressFrameSync(data));
+  if (out.length > maxBytes) throw inflatesPast('lz4', maxBytes);
+  return out;
 }
 
 function lz4DecompressBlock(block: Buffer, maxBlockSize: number): Buffer {
@@ -284,13 +332,38 @@ function startsWithXerialMagic(data: Buffer, pos: number): boolean {
   return data.length - pos >= XERIAL_MAGIC.length && data.compare(XERIAL_MAGIC, 0, XERIAL_MAGIC.length, pos, pos + XERIAL_MAGIC.length) === 0;
 }
 
-function snappyBlock(data: Uint8Array): Buffer {
+/** A raw snappy block, refused before decoding when its declared length passes `room`. */
+function snappyBlock(data: Uint8Array, room: number): Buffer {
+  // A snappy block starts with its uncompressed length as a varint (at most 32 bits).
+  if (snappyDeclaredLength(data) > room) throw new RangeError('snappy block too large');
   const out = snappy().uncompressSync(data, SNAPPY_OPTIONS);
-  return typeof out === 'string' ? Buffer.from(out) : out;
+  const buffer = typeof out === 'string' ? Buffer.from(out) : out;
+  if (buffer.length > room) throw new RangeError('snappy block too large');
+  return buffer;
 }
 
-function xerialSnappyDecompress(data: Buffer): Buffer {
-  if (!startsWithXerialMagic(data, 0)) return snappyBlock(data);
+function snappyDeclaredLength(data: Uint8Array): number {
+  let value = 0;
+  for (let i = 0, shift = 0; i < 5 && i < data.length; i++, shift += 7) {
+    const byte = data[i]!;
+    value += (byte & 0x7f) * 2 ** shift;
+    if ((byte & 0x80) === 0) return value;
+  }
+  return Number.MAX_SAFE_INTEGER; // unterminated: the decoder would refuse it anyway
+}
+
+function xerialSnappyDecompress(data: Buffer, maxBytes: number): Buffer {
+  try {
+    return xerialSnappyParts(data, maxBytes);
+  } catch (err) {
+    if (err instanceof RangeError && err.message === 'snappy block too large') throw inflatesPast('snappy', maxBytes);
+    throw err;
+  }
+}
+
+function xerialSnappyParts(data: Buffer, maxBytes: number): Buffer {
+  if (!startsWithXerialMagic(data, 0)) return snappyBlock(data, maxBytes);
+  let total = 0;
   const parts: Buffer[] = [];
   let pos = 0;
   while (pos < data.length) {
@@ -306,7 +379,9 @@ function xerialSnappyDecompress(data: Buffer): Buffer {
     if (length < 0 || length > data.length - pos) {
       throw new Error(`xerial snappy chunk of ${length} bytes at byte ${pos - 4} exceeds the data`);
     }
-    parts.push(snappyBlock(data.subarray(pos, pos + length)));
+    const part = snappyBlock(data.subarray(pos, pos + length), maxBytes - total);
+    total += part.length;
+    parts.push(part);
     pos += length;
   }
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);

@@ -50,7 +50,7 @@ export function cutBatch(batch: Buffer, keepBelow: number, context: BatchContext
   if (codec === undefined) throw new CorruptRecordError(`unknown compression codec id ${codecId} in the batch at offset ${baseOffset}`, context);
   const logAppendTime = (batch[ATTRIBUTES_OFFSET + 1]! & TIMESTAMP_TYPE_MASK) !== 0;
   const baseTimestamp = readBaseTimestamp(batch, 0);
-  const data = codec === 'none' ? batch.subarray(RECORDS_OFFSET, size) : decompress(codec, batch.subarray(RECORDS_OFFSET, size));
+  const data = codec === 'none' ? batch.subarray(RECORDS_OFFSET, size) : decompress(codec, batch.subarray(RECORDS_OFFSET, size), context.maxDecompressedBytes);
   const count = readRecordCount(batch, 0);
 
   const cursor: Cursor = { pos: 0 };

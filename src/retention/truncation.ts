@@ -75,7 +75,11 @@ export function truncateLog(log: LocalLog, deleter: SegmentDeleter, now: number,
   if (segment.locate(offset, cursor)) {
     position = cursor.position;
     if (cursor.baseOffset < offset) {
-      batch = cutBatch(segment.readBatchAtCursor(cursor), offset, { file: segment.log.file, position });
+      batch = cutBatch(segment.readBatchAtCursor(cursor), offset, {
+        file: segment.log.file,
+        position,
+        maxDecompressedBytes: log.maxDecompressedBytes,
+      });
     }
   }
   const plan: TruncationPlan = { offset, baseOffset: segment.baseOffset, position, batch };

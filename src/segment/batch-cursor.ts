@@ -6,9 +6,12 @@ import {
   readBaseOffset,
   readBatchSize,
   readLastOffset,
+  readLastOffsetDelta,
   readMagic,
   readMaxTimestamp,
+  readRecordCount,
 } from '../record/batch-layout.js';
+import { batchOrderProblem, batchShapeProblem } from '../record/batch-rules.js';
 import type { FileRecords } from './file-records.js';
 
 /** Bytes read at once while walking batch headers; most batches are smaller, so one read covers several. */
@@ -29,7 +32,9 @@ const CURRENT_MAGIC = 2;
  * `next()` loads the header of the batch at `position` and returns true, or returns false at the
  * end: fewer than 12 bytes left, or a batch declared to run past `end` (a torn tail, which is not
  * an error here: recovery decides what to do with it). A size field below 14 or a magic other
- * than 2 throws `CorruptRecordError` naming the file and position. CRCs are not checked here.
+ * than 2 throws `CorruptRecordError` naming the file and position, and so does a batch that breaks
+ * the offset rules of `batch-rules.ts` (its own fields, or offsets not above the previous batch
+ * since the last `seek`): a walk never goes backwards. CRCs are not checked here.
  */
 export class BatchCursor {
   /** Position of the current batch (after `next()` returned true). */
@@ -41,6 +46,8 @@ export class BatchCursor {
   maxTimestamp = -1;
 
   private nextPosition = 0;
+  /** Last offset of the batch before, since the last `seek` (-1: none yet). */
+  private previousLastOffset = -1;
   private end = 0;
   private chunkStart = 0;
   private chunkLength = 0;
@@ -60,6 +67,7 @@ export class BatchCursor {
   /** Positions the cursor so that the next `next()` reads the batch at `position`; `end` defaults to the file size. */
   seek(position: number, end = this.records.size): this {
     this.nextPosition = position;
+    this.previousLastOffset = -1;
     this.end = end;
     this.chunkLength = 0;
     return this;
@@ -84,10 +92,19 @@ export class BatchCursor {
         { file: this.records.file, position },
       );
     }
+    const baseOffset = readBaseOffset(this.buf, at);
+    const lastOffset = readLastOffset(this.buf, at);
+    const problem =
+      batchShapeProblem(baseOffset, readLastOffsetDelta(this.buf, at), readRecordCount(this.buf, at)) ??
+      batchOrderProblem(baseOffset, lastOffset, this.previousLastOffset);
+    if (problem !== null) {
+      throw new CorruptRecordError(`${problem} in ${this.records.file} at position ${position}`, { file: this.records.file, position, offset: baseOffset });
+    }
     this.position = position;
     this.size = size;
-    this.baseOffset = readBaseOffset(this.buf, at);
-    this.lastOffset = readLastOffset(this.buf, at);
+    this.baseOffset = baseOffset;
+    this.lastOffset = lastOffset;
+    this.previousLastOffset = lastOffset;
     this.maxTimestamp = readMaxTimestamp(this.buf, at);
     this.nextPosition = position + size;
     return true;

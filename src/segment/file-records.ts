@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { openForWriting } from '../files/no-follow.js';
 import { createRequire } from 'node:module';
 import { LogIOError } from '../errors.js';
 import { reserveSpace } from '../files/preallocate.js';
@@ -96,10 +97,14 @@ export class FileRecords {
    */
   static open(file: string, writable: boolean, reserveLimit = 0): FileRecords {
     let fd: number;
-    try {
-      fd = fs.openSync(file, writable ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDONLY, 0o644);
-    } catch (cause) {
-      throw new LogIOError(`cannot open ${file}: ${(cause as Error).message}`, { file, cause });
+    if (writable) {
+      fd = openForWriting(file, fs.constants.O_RDWR | fs.constants.O_CREAT, `cannot open ${file}`);
+    } else {
+      try {
+        fd = fs.openSync(file, fs.constants.O_RDONLY);
+      } catch (cause) {
+        throw new LogIOError(`cannot open ${file}: ${(cause as Error).message}`, { file, cause });
+      }
     }
     const size = fs.fstatSync(fd).size;
     return new FileRecords(file, fd, size, writable, writable ? reserveLimit : 0);

@@ -262,8 +262,7 @@ export class LogSegment {
    * batch of this segment reaches `offset`.
    */
   locate(offset: number, cursor: BatchCursor): boolean {
-    const start = offset <= this.baseOffset ? 0 : this.offsetIndex.lookup(offset).position;
-    cursor.seek(start, this.log.size);
+    cursor.seek(this.indexedPosition(offset, cursor), this.log.size);
     while (cursor.next()) {
       if (cursor.lastOffset >= offset) return true;
     }
@@ -275,21 +274,38 @@ export class LogSegment {
    * Time index -> offset -> offset index -> position -> short forward scan of batch headers,
    * then the records of the one batch that first reaches the timestamp.
    */
-  findOffsetByTimestamp(timestamp: number, startingOffset: number, cursor: BatchCursor): number {
+  findOffsetByTimestamp(timestamp: number, startingOffset: number, cursor: BatchCursor, maxDecompressedBytes?: number): number {
     const entry = this.timeIndex.lookup(timestamp);
     const from = Math.max(entry.offset, startingOffset);
-    const start = from <= this.baseOffset ? 0 : this.offsetIndex.lookup(from).position;
-    cursor.seek(start, this.log.size);
+    cursor.seek(this.indexedPosition(from, cursor), this.log.size);
     while (cursor.next()) {
       if (cursor.maxTimestamp < timestamp || cursor.lastOffset < startingOffset) continue;
-      const found = this.firstOffsetAtOrAfter(cursor, timestamp, startingOffset);
+      const found = this.firstOffsetAtOrAfter(cursor, timestamp, startingOffset, maxDecompressedBytes);
       if (found >= 0) return found;
     }
     return -1;
   }
 
-  private firstOffsetAtOrAfter(cursor: BatchCursor, timestamp: number, startingOffset: number): number {
-    const context = { file: this.log.file, position: cursor.position };
+  /**
+   * Where a forward scan for `offset` starts: the offset index's entry at or below it, once the
+   * batch there is seen to be the one the entry names (an entry (O, P) says the batch at P ends at
+   * O). An entry that points inside a batch, or at another batch, would make the scan skip or
+   * repeat records: the scan then starts at the segment's first batch instead.
+   */
+  private indexedPosition(offset: number, cursor: BatchCursor): number {
+    if (offset <= this.baseOffset) return 0;
+    const entry = this.offsetIndex.lookup(offset);
+    if (entry.position <= 0) return 0;
+    try {
+      if (cursor.seek(entry.position, this.log.size).next() && cursor.lastOffset === entry.offset) return entry.position;
+    } catch (err) {
+      if (!(err instanceof CorruptRecordError)) throw err;
+    }
+    return 0;
+  }
+
+  private firstOffsetAtOrAfter(cursor: BatchCursor, timestamp: number, startingOffset: number, maxDecompressedBytes: number | undefined): number {
+    const context = { file: this.log.file, position: cursor.position, maxDecompressedBytes };
     const at = cursor.loadWholeBatch();
     if (at < 0) return findOffsetByTimestamp(this.readBatchAtCursor(cursor), 0, timestamp, startingOffset, context);
     this.checkBatchOnce(cursor.chunkBuffer, at, cursor.position);

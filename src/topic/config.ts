@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { InvalidConfigError } from '../errors.js';
 import { describe, resolveConfig, type LogConfig } from '../log/config.js';
-import { isPartitionCount } from './metadata.js';
+import { MAX_PARTITIONS, isPartitionCount, isTopicName } from './metadata.js';
 import { DEFAULT_STICKY_BATCH_BYTES } from './partitioner.js';
 import type { Partitioner } from './types.js';
 
@@ -33,7 +33,6 @@ export interface ResolvedTopicConfig {
 const TOPIC_KEYS = ['name', 'partitions', 'partitioner', 'stickyBatchBytes'] as const;
 
 // Kafka's rule for topic names (`Topic.validate`): what may appear in a directory name on any OS.
-const LEGAL_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 /** Validates every key before anything touches the disk; throws `InvalidConfigError` naming the key. */
 export function resolveTopicConfig(config: TopicConfig | undefined): ResolvedTopicConfig {
@@ -47,7 +46,7 @@ export function resolveTopicConfig(config: TopicConfig | undefined): ResolvedTop
   const { name, partitions, partitioner, stickyBatchBytes } = config ?? {};
   if (name !== undefined) checkTopicName(name, 'config name');
   if (partitions !== undefined && !isPartitionCount(partitions)) {
-    throw new InvalidConfigError(`config partitions must be a positive integer, got ${describe(partitions)}`);
+    throw new InvalidConfigError(`config partitions must be an integer in [1, ${MAX_PARTITIONS}], got ${describe(partitions)}`);
   }
   if (partitioner !== undefined && typeof partitioner !== 'function') {
     throw new InvalidConfigError(`config partitioner must be a function (record, numPartitions) => number, got ${describe(partitioner)}`);
@@ -67,7 +66,7 @@ export function resolveTopicConfig(config: TopicConfig | undefined): ResolvedTop
 
 /** Throws `InvalidConfigError` unless `name` is a legal Kafka topic name. */
 export function checkTopicName(name: unknown, what: string): string {
-  if (typeof name !== 'string' || !LEGAL_NAME.test(name) || name === '.' || name === '..') {
+  if (!isTopicName(name)) {
     throw new InvalidConfigError(
       `${what} must be a Kafka topic name (1-249 of a-z, A-Z, 0-9, '.', '_', '-'; not '.' or '..'), got ${describe(name)}`,
     );

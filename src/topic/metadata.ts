@@ -42,7 +42,8 @@ function parseTopicMetadata(text: string, file: string): TopicMetadata {
     parsed = null;
   }
   const { version, name, partitions } = (parsed ?? {}) as Record<string, unknown>;
-  if (version !== VERSION || typeof name !== 'string' || !isPartitionCount(partitions)) {
+  // The name becomes directory names: only a legal Kafka topic name (no '/', no '..') is taken.
+  if (version !== VERSION || !isTopicName(name) || !isPartitionCount(partitions)) {
     // Refuse rather than guess: a wrong count would send keys to the wrong partitions.
     throw new InvalidConfigError(`${file} is not a valid seglog topic file (expected {"version":1,"name":...,"partitions":N})`, { file });
   }
@@ -55,9 +56,23 @@ export function writeTopicMetadata(dir: string, metadata: TopicMetadata): void {
   writeFileAtomically(path.join(dir, TOPIC_METADATA_FILE), body);
 }
 
-/** A partition count: a positive safe integer. */
+/**
+ * Most partitions a topic may have. Kafka sets no per-topic limit, but every partition is a
+ * directory and a `Log` with open files; a bound keeps a damaged or hostile `topic.json` (or
+ * config) from making `Topic.open` create directories for minutes.
+ */
+export const MAX_PARTITIONS = 10_000;
+
+/** A partition count: an integer in [1, MAX_PARTITIONS]. */
 export function isPartitionCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= MAX_PARTITIONS;
+}
+
+const LEGAL_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/** A legal Kafka topic name: 1-249 of a-z, A-Z, 0-9, '.', '_', '-', and not '.' or '..'. */
+export function isTopicName(value: unknown): value is string {
+  return typeof value === 'string' && LEGAL_NAME.test(value) && value !== '.' && value !== '..';
 }
 
 /** Kafka's partition directory name: `<topic>-<partition>`. */

@@ -16,7 +16,9 @@ import type { StreamOptions } from '../log/stream.js';
 import { checkTopicName, defaultTopicName, resolveTopicConfig, type ResolvedTopicConfig, type TopicConfig } from './config.js';
 import { mergeIterators } from './merge.js';
 import {
+  MAX_PARTITIONS,
   TOPIC_METADATA_FILE,
+  isPartitionCount,
   listPartitionDirs,
   partitionDirName,
   readTopicMetadata,
@@ -127,10 +129,10 @@ export class Topic {
    */
   addPartitions(n: number): number {
     this.ensureWritable();
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
-      throw new InvalidArgumentError(`addPartitions needs a positive integer, got ${describe(n)}`);
-    }
     const before = this.logs.length;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || !isPartitionCount(before + n)) {
+      throw new InvalidArgumentError(`addPartitions needs a positive integer that keeps the topic at most ${MAX_PARTITIONS} partitions, got ${describe(n)}`);
+    }
     const grown: TopicMetadata = { name: this.name, partitions: before + n };
     const fresh = range(before, grown.partitions).filter((p) => !fs.existsSync(this.partitionDir(p)));
     writeTopicMetadata(this.dir, grown);

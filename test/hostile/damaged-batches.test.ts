@@ -1,0 +1,226 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CorruptRecordError, Log, isSeglogError, type LogRecord } from '../../src/index.js';
+import { batchPositions, closedLog, logFiles, partitionDir, rewriteBatch, runChild, setOffsetDeltas } from './helpers.js';
+
+/**
+ * Batches whose CRC is valid but whose offsets are not consistent (a writer bug, a hostile file, a
+ * replayed batch). Readers return what comes before the damage and then a typed error, never
+ * loop, never return an offset twice or backwards; a writer cuts the log at the damage.
+ */
+
+/** Every record a stream yields (at most `limit`), and how it ended. */
+async function drain(log: Log, limit = 10_000): Promise<{ offsets: number[]; error: unknown }> {
+  const offsets: number[] = [];
+  try {
+    for await (const r of log.stream({ maxBytes: 4096 })) {
+      offsets.push(r.offset);
+      if (offsets.length >= limit) break;
+    }
+    return { offsets, error: undefined };
+  } catch (error) {
+    return { offsets, error };
+  }
+}
+
+function expectIncreasing(offsets: number[]): void {
+  for (let i = 1; i < offsets.length; i++) expect(offsets[i]!, `offset after ${offsets[i - 1]}`).toBeGreaterThan(offsets[i - 1]!);
+}
+
+/**
+ * What a crash before the first flush leaves: no clean-shutdown mark and no recovery point, so
+ * the writer checks every batch (after a clean shutdown it checks only the active segment's tail,
+ * as Kafka does; damage elsewhere is then found by the reads, as a bad CRC would be).
+ */
+function uncleanFromScratch(dir: string): void {
+  fs.rmSync(path.join(dir, '.kafka_cleanshutdown'));
+  fs.rmSync(path.join(dir, 'recovery-point-offset-checkpoint'));
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
+
+describe('records with duplicate or decreasing offset deltas', () => {
+  it.each([
+    ['duplicate', [0, 1, 1]],
+    ['decreasing', [0, 2, 1]],
+    ['past lastOffsetDelta', [0, 1, 3]],
+  ])('are never returned (%s deltas): the records before come back, then CorruptRecordError', (_what, deltas) => {
+    const dir = closedLog(partitionDir(), 4);
+    rewriteBatch(logFiles(dir)[0]!, 1, (buf, at) => setOffsetDeltas(buf, at, deltas));
+    for (const readOnly of [true, false]) {
+      const log = Log.open(dir, { readOnly });
+      expect(log.read(0, { maxBytes: 1 << 20 }).map((r) => r.offset)).toEqual([0, 1, 2]);
+      expect(() => log.read(3)).toThrow(CorruptRecordError);
+      // One record at a time: offsets only go up, and the walk ends with the typed error, or (when
+      // the damage lies after the record each read asked for) skips what it never decoded.
+      const seen: number[] = [];
+      let thrown: unknown;
+      try {
+        for (let next = 0; next < log.endOffset; next = seen.at(-1)! + 1) seen.push(log.read(next, { maxRecords: 1 })[0]!.offset);
+      } catch (err) {
+        thrown = err;
+      }
+      expectIncreasing(seen);
+      expect(thrown === undefined || thrown instanceof CorruptRecordError).toBe(true);
+      log.close();
+    }
+  });
+});
+
+describe('a batch whose lastOffsetDelta is 0 with several records', () => {
+  it('ends a stream with CorruptRecordError after the batches before it, without repeating any', async () => {
+    const dir = closedLog(partitionDir(), 60);
+    const file = logFiles(dir)[0]!;
+    rewriteBatch(file, 20, (buf, at) => buf.writeInt32BE(0, at + 23));
+    const log = Log.open(dir, { readOnly: true });
+    const { offsets, error } = await drain(log);
+    log.close();
+    expectIncreasing(offsets);
+    expect(offsets).toEqual(range(0, 60));
+    expect(error).toBeInstanceOf(CorruptRecordError);
+  });
+
+  it('is cut off by a writer, which appends after the batches before it', () => {
+    const dir = closedLog(partitionDir(), 60);
+    rewriteBatch(logFiles(dir)[0]!, 20, (buf, at) => buf.writeInt32BE(0, at + 23));
+    uncleanFromScratch(dir);
+    const log = Log.open(dir);
+    expect(log.endOffset).toBe(60);
+    expect(log.recovery.truncatedBytes).toBeGreaterThan(0);
+    expect(log.append({ value: 'fresh' }).baseOffset).toBe(60);
+    expect(log.read(59, { maxRecords: 2 }).map((r) => r.offset)).toEqual([59, 60]);
+    log.close();
+  });
+});
+
+describe('offset index entries that do not point at the batch they name', () => {
+  /** A closed log of several segments with dense indexes; `mutate` damages an inactive segment's .index. */
+  function damagedIndex(mutate: (index: Buffer) => void): string {
+    const dir = closedLog(partitionDir(), 200, 3, { segmentBytes: 8192, indexIntervalBytes: 100 });
+    const file = logFiles(dir)[0]!.replace(/\.log$/, '.index');
+    const index = fs.readFileSync(file);
+    expect(index.length).toBeGreaterThanOrEqual(8 * 6);
+    mutate(index);
+    fs.writeFileSync(file, index);
+    return dir;
+  }
+
+  it.each([
+    ['an entry pointing inside a batch', (index: Buffer) => index.writeInt32BE(index.readInt32BE(4 + 8 * 2) + 5, 4 + 8 * 2)],
+    ['an entry pointing at a later batch', (index: Buffer) => index.writeInt32BE(index.readInt32BE(4 + 8 * 4), 4 + 8 * 2)],
+    ['a flipped position byte', (index: Buffer) => (index[4 + 8 * 3 + 2] ^= 0x01)],
+    ['a flipped offset byte', (index: Buffer) => (index[8 * 3 + 3] ^= 0x02)],
+  ])('%s: streams and reads see every record exactly once', async (_what, mutate) => {
+    const dir = damagedIndex(mutate);
+    for (const readOnly of [true, false]) {
+      const log = Log.open(dir, { readOnly });
+      const { offsets, error } = await drain(log);
+      expect(error).toBeUndefined();
+      expect(offsets).toEqual(range(0, 600));
+      // A read from every offset starts exactly there (a lookup through the damaged entry included).
+      const firsts = range(0, 600).map((at) => log.read(at, { maxRecords: 1 })[0]!.offset);
+      expect(firsts).toEqual(range(0, 600));
+      const streamed = [];
+      for await (const r of log.stream({ from: 250, maxBytes: 200 })) streamed.push(r.offset);
+      expect(streamed).toEqual(range(250, 600));
+      log.close();
+    }
+  });
+});
+
+describe('a batch whose baseOffset was rewritten to 0', () => {
+  it('makes read(0, { maxBytes: Infinity }) return the records before it, at once, and the next read throw', () => {
+    const dir = closedLog(partitionDir(), 30);
+    rewriteBatch(logFiles(dir)[0]!, 10, (buf, at) => buf.writeBigInt64BE(0n, at));
+    const r = runChild(
+      `const log = seglog.Log.open(process.argv[1], { readOnly: true });
+       const out = log.read(0, { maxBytes: Infinity }).map((r) => r.offset);
+       let code = null;
+       try { log.read(out.at(-1) + 1, { maxBytes: Infinity }); } catch (err) { code = seglog.isSeglogError(err) ? err.code : 'RAW ' + err; }
+       console.log(JSON.stringify({ out, code }));`,
+      30_000,
+      [dir],
+    );
+    expect(r.timedOut).toBe(false);
+    expect(JSON.parse(r.stdout)).toEqual({ out: range(0, 30), code: 'SEGLOG_CORRUPT_RECORD' });
+  });
+});
+
+describe('a batch replayed at the end of the active segment', () => {
+  it('is cut by the writer: endOffset stays, and the next append gets a fresh offset', () => {
+    const dir = closedLog(partitionDir(), 30);
+    const file = logFiles(dir).at(-1)!;
+    const buf = fs.readFileSync(file);
+    const positions = batchPositions(buf);
+    const replayed = buf.subarray(positions.at(-3)!, positions.at(-2)!);
+    fs.appendFileSync(file, replayed);
+    for (const readOnly of [true, false]) {
+      const log = Log.open(dir, { readOnly });
+      expect(log.endOffset).toBe(90);
+      const all: LogRecord[] = [];
+      for (let next = 0; next < log.endOffset; ) {
+        const got = log.read(next, { maxBytes: 1 << 20 });
+        all.push(...got);
+        next = got.at(-1)!.offset + 1;
+      }
+      expect(all.map((r) => r.offset)).toEqual(range(0, 90));
+      if (!readOnly) {
+        expect(log.recovery.truncatedBytes).toBe(replayed.length);
+        expect(log.append({ value: 'fresh' }).baseOffset).toBe(90);
+      }
+      log.close();
+    }
+  });
+});
+
+describe('a log-start checkpoint past the end of the log', () => {
+  it('gives a read-only opener a start offset no greater than its end offset, as the writer will see it', () => {
+    const dir = closedLog(partitionDir(), 30);
+    const tp = path.basename(dir).replace(/-0$/, '');
+    fs.writeFileSync(path.join(dir, 'log-start-offset-checkpoint'), `0\n1\n${tp} 0 2436\n`);
+    const reader = Log.open(dir, { readOnly: true });
+    expect(reader.startOffset).toBeLessThanOrEqual(reader.endOffset);
+    expect([reader.startOffset, reader.endOffset]).toEqual([2436, 2436]);
+    expect(reader.read(2436)).toEqual([]);
+    reader.close();
+    const writer = Log.open(dir);
+    expect([writer.startOffset, writer.endOffset]).toEqual([2436, 2436]);
+    writer.close();
+  });
+});
+
+describe('batch header fields out of range (valid CRC)', () => {
+  it.each([
+    ['a negative lastOffsetDelta', (buf: Buffer, at: number) => buf.writeInt32BE(-5, at + 23)],
+    ['a negative record count', (buf: Buffer, at: number) => buf.writeInt32BE(-1, at + 57)],
+    ['a record count past lastOffsetDelta + 1', (buf: Buffer, at: number) => buf.writeInt32BE(4, at + 57)],
+    ['a negative base offset', (buf: Buffer, at: number) => buf.writeBigInt64BE(-3n, at)],
+  ])('%s: readers stop before it with a seglog error, the writer cuts it', (_what, mutate) => {
+    const dir = closedLog(partitionDir(), 10);
+    rewriteBatch(logFiles(dir)[0]!, 4, mutate);
+    const reader = Log.open(dir, { readOnly: true });
+    let got: number[] = [];
+    let thrown: unknown;
+    try {
+      for (let next = 0; next < reader.endOffset; ) {
+        const records = reader.read(next);
+        got = got.concat(records.map((r) => r.offset));
+        next = records.at(-1)!.offset + 1;
+      }
+    } catch (err) {
+      thrown = err;
+    }
+    reader.close();
+    expect(got).toEqual(range(0, 12));
+    expect(isSeglogError(thrown)).toBe(true);
+    uncleanFromScratch(dir);
+    const writer = Log.open(dir);
+    expect(writer.endOffset).toBe(12);
+    expect(writer.append({ value: 'x' }).baseOffset).toBe(12);
+    writer.close();
+  });
+});
+
