@@ -30,7 +30,6 @@ export class RecordWalker {
   keyStart = -1;
   keyEnd = -1;
   valueIsNull = false;
-  recordStart = 0;
   recordEnd = 0;
   /** Where the offset delta starts: from here to `recordEnd` nothing depends on the base timestamp. */
   offsetDeltaStart = 0;
@@ -71,7 +70,6 @@ export class RecordWalker {
     if (this.remaining <= 0) return false;
     this.remaining--;
     const { data, cursor } = this;
-    this.recordStart = cursor.pos;
     const length = readVarint(data, cursor, this.end);
     const recordEnd = cursor.pos + length;
     if (length < 0 || recordEnd > this.end) throw new CorruptRecordError(`record of ${length} bytes overruns the batch at offset ${this.baseOffset}`);
