@@ -52,3 +52,5 @@ export type { TopicConfig } from './topic/config.js';
 export type { Partitioner, TopicAppendResult, TopicRecord, TopicRecordInput } from './topic/types.js';
 export { partitionForKey, DEFAULT_STICKY_BATCH_BYTES } from './topic/partitioner.js';
 export { murmur2, toPositive } from './topic/murmur2.js';
+export { Broker } from './broker/broker.js';
+export type { BrokerOptions } from './broker/broker.js';

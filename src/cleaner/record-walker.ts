@@ -1,4 +1,4 @@
-import { CorruptRecordError } from '../errors.js';
+import { CorruptRecordError, InvalidRecordError } from '../errors.js';
 import {
   RECORDS_OFFSET,
   TIMESTAMP_TYPE_MASK,
@@ -93,5 +93,18 @@ export class RecordWalker {
     this.recordEnd = recordEnd;
     cursor.pos = recordEnd;
     return true;
+  }
+}
+
+/**
+ * Kafka's LogValidator for a compacted topic's produce: every record of the (CRC-checked) batch at
+ * `buf[pos, pos + size)` needs a key, or the batch is refused (`InvalidRecordError`).
+ */
+export function requireKeysInBatch(buf: Buffer, pos: number, size: number): void {
+  const walker = new RecordWalker().begin(buf, pos, size);
+  while (walker.next()) {
+    if (walker.keyStart < 0) {
+      throw new InvalidRecordError(`a compacted log cannot accept a record without a key (offset delta ${walker.offsetDelta} of the batch); nothing was written`);
+    }
   }
 }

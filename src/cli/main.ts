@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
  * The `seglog` command: inspect, dump, verify and follow partition directories on disk, seglog's
- * and Kafka's alike. Everything it does is read-only.
+ * and Kafka's alike. Everything it does is read-only, except `serve`, a Kafka broker over a directory of topics.
  */
 import fs from 'node:fs';
 import { isSeglogError } from '../errors.js';
 import { CliError, EXIT_PROBLEMS, EXIT_USAGE, UsageError } from './args.js';
 import { dumpCommand, dumpSpec } from './dump.js';
+import { serveCommand, serveSpec } from './serve.js';
 import { segmentsCommand, segmentsSpec } from './segments.js';
 import { tailCommand, tailSpec } from './tail.js';
 import { verifyCommand, verifySpec } from './verify.js';
@@ -16,6 +17,7 @@ const COMMANDS = {
   dump: { spec: dumpSpec, run: dumpCommand },
   verify: { spec: verifySpec, run: verifyCommand },
   tail: { spec: tailSpec, run: tailCommand },
+  serve: { spec: serveSpec, run: serveCommand },
 } as const;
 
 type CommandName = keyof typeof COMMANDS;
@@ -26,7 +28,7 @@ function usage(): string {
     'Usage: seglog <command> [options]',
     '',
     "Inspect partition directories in Apache Kafka's on-disk format, written by seglog or by Kafka.",
-    'Read-only and safe next to a live writer.',
+    'Read-only and safe next to a live writer (serve is the exception: it is the writer).',
     '',
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.spec.summary}`),
@@ -38,6 +40,7 @@ function usage(): string {
     '  seglog dump data/sensor-data/sensor-data-0 --records --from 4321 --limit 5',
     '  seglog verify data/sensor-data/sensor-data-0',
     '  seglog tail data/sensor-data/sensor-data-0 -f',
+    '  seglog serve data --port 9092',
     '',
   ];
   return lines.join('\n');

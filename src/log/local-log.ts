@@ -6,9 +6,10 @@ import {
   writeCheckpoint,
   type TopicPartition,
 } from '../files/checkpoint.js';
-import { LOG_OVERHEAD, readBatchSize, readLastOffsetDelta, readMaxTimestamp, writeBaseOffset } from '../record/batch-layout.js';
+import type { TimestampType } from '../record/types.js';
 import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
 import type { LogSegments } from '../segment/log-segments.js';
+import { assignOffsets, type EncodedBatchInfo } from './encoded-batches.js';
 import { LogReader } from './log-reader.js';
 
 /** The config keys the log state reads (a structural subset of the log's resolved config). */
@@ -149,23 +150,19 @@ export class LocalLog {
   }
 
   /**
-   * Appends whole encoded v2 batches (as a producer sends them) with offsets assigned from
-   * `endOffset` on: each batch's base offset field is overwritten in `batches` (it is outside the
-   * CRC). The caller has validated every batch. Returns the first and last offsets assigned.
+   * Appends a producer's record set (`checkEncodedBatches` has checked every batch in it): each
+   * batch gets its offsets from `endOffset` on written in place (see `assignOffsets`) and is
+   * appended as it is. Returns the first and last offsets assigned.
    */
-  appendBatchesAssigningOffsets(batches: Buffer, now: number): { baseOffset: number; lastOffset: number } {
+  appendEncodedBatches(records: Buffer, batches: readonly EncodedBatchInfo[], timestampType: TimestampType, now: number): { baseOffset: number; lastOffset: number } {
     const baseOffset = this.nextOffset;
-    let lastOffset = baseOffset - 1;
-    for (let at = 0; at + LOG_OVERHEAD <= batches.length; ) {
-      const size = readBatchSize(batches, at);
-      const batch = batches.subarray(at, at + size);
+    for (const batch of batches) {
       const first = this.nextOffset;
-      writeBaseOffset(batch, 0, first);
-      lastOffset = first + readLastOffsetDelta(batch, 0);
-      this.appendBatch(batch, size, lastOffset, readMaxTimestamp(batch, 0), now);
-      at += size;
+      assignOffsets(records, batch, first, timestampType, now);
+      const bytes = records.subarray(batch.position, batch.position + batch.size);
+      this.appendBatch(bytes, batch.size, first + batch.lastOffsetDelta, batch.maxTimestamp, now);
     }
-    return { baseOffset, lastOffset };
+    return { baseOffset, lastOffset: this.nextOffset - 1 };
   }
 
   /** Starts a new active segment at the end offset; a no-op (returning it) when the active segment is empty. */

@@ -9,6 +9,7 @@ import {
   RecordTooLargeError,
 } from '../errors.js';
 import { encodeBatch } from '../record/batch-builder.js';
+import { checkEncodedBatches } from './encoded-batches.js';
 import type { CompressionType, LogRecord, RecordInput } from '../record/types.js';
 import type { LogSegment, SegmentOptions } from '../segment/log-segment.js';
 import { optionalPositive, requireOffset, requireOptions, requireTimestamp } from './arguments.js';
@@ -29,6 +30,7 @@ import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-l
 import { LogRetention, segmentDeleterFor } from '../retention/log-retention.js';
 import type { SegmentDeleter } from '../retention/segment-deleter.js';
 import { LogCleaner } from '../cleaner/log-cleaner.js';
+import { requireKeysInBatch } from '../cleaner/record-walker.js';
 import type { CompactionResult } from '../cleaner/cleaner.js';
 import { followLog, type LogStream, type StreamOptions } from './stream.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
@@ -43,6 +45,12 @@ const DEFAULT_MAX_BYTES = 1024 * 1024;
 export interface AppendResult {
   baseOffset: number;
   lastOffset: number;
+}
+
+/** @internal What `appendEncoded` assigned. */
+export interface EncodedAppendResult extends AppendResult {
+  /** The time written into LogAppendTime batches, or -1. */
+  logAppendTime: number;
 }
 
 export interface AppendOptions {
@@ -234,6 +242,30 @@ export class Log {
     this.local.appendBatch(batch.buffer, size, lastOffset, batch.maxTimestamp, now);
     this.afterAppend(batch.recordCount);
     return { baseOffset, lastOffset };
+  }
+
+  /**
+   * @internal Appends a Kafka producer's record set (one or more encoded v2 batches) as it is:
+   * every batch is checked first (`checkEncodedBatches`), then each gets its offsets written in
+   * place and goes to the segment unchanged. Returns the offsets assigned and the append time
+   * (-1 for CreateTime). Throws `InvalidRecordError`, `RecordTooLargeError`, `LogIOError`.
+   */
+  appendEncoded(records: Buffer): EncodedAppendResult {
+    this.ensureWritable();
+    const batches = checkEncodedBatches(records, this.config.maxMessageBytes);
+    for (const batch of batches) this.checkBatchSize(batch.size);
+    if (isCompacted(this.config)) for (const batch of batches) requireKeysInBatch(records, batch.position, batch.size);
+    const now = this.config.clock();
+    const { baseOffset, lastOffset } = this.local.appendEncodedBatches(records, batches, this.config.timestampType, now);
+    let count = 0;
+    for (const batch of batches) count += batch.recordCount;
+    this.afterAppend(count);
+    return { baseOffset, lastOffset, logAppendTime: this.config.timestampType === 'LogAppendTime' ? now : -1 };
+  }
+
+  /** @internal Resolves at the next append or close, or when `signal` aborts (the broker's Fetch long-poll). */
+  waitForAppend(signal?: AbortSignal): Promise<void> {
+    return this.local.waitForAppend(signal);
   }
 
   private appendCompression(options: AppendOptions): CompressionType {

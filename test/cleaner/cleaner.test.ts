@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError, InvalidRecordError, Log, LogClosedError, ReadOnlyLogError, Topic } from '../../src/index.js';
+import { logConfigOf } from '../../src/broker/topic-configs.js';
+import { encodeBatch } from '../../src/record/batch-builder.js';
 import { ClockedLog, partitionDir, readAll, segmentFiles } from './helpers.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -45,6 +47,24 @@ describe('keys', () => {
     const plain = Log.open(partitionDir());
     expect(plain.append({ value: 'keyless' }).baseOffset).toBe(0);
     plain.close();
+  });
+
+  it("a compacted log refuses a producer's encoded batch holding a record without a key (the broker's Produce)", () => {
+    const c = new ClockedLog(partitionDir());
+    // Copies: the encoder reuses its buffer.
+    const keyed = Buffer.from(encodeBatch([{ key: 'a', value: '1' }], 0, { compression: 'none', timestampType: 'CreateTime', now: 1 }).buffer);
+    const keyless = Buffer.from(encodeBatch([{ key: 'a', value: '1' }, { value: 'no key' }], 0, { compression: 'gzip', timestampType: 'CreateTime', now: 1 }).buffer);
+    expect(() => c.log.appendEncoded(keyless)).toThrow(/without a key/);
+    expect(c.log.endOffset).toBe(0);
+    expect(c.log.appendEncoded(keyed).baseOffset).toBe(0);
+    c.log.close();
+  });
+
+  it("the broker maps Kafka's cleaner topic configs", () => {
+    expect(
+      logConfigOf({ 'cleanup.policy': 'delete,compact', 'min.cleanable.dirty.ratio': '0.3', 'max.compaction.lag.ms': '9223372036854775807', 'delete.retention.ms': '1000', 'min.compaction.lag.ms': '5' }, true),
+    ).toEqual({ cleanupPolicy: 'compact,delete', minCleanableDirtyRatio: 0.3, maxCompactionLagMs: Number.MAX_SAFE_INTEGER, deleteRetentionMs: 1000, minCompactionLagMs: 5 });
+    expect(logConfigOf({ 'cleanup.policy': 'compact' }, true)).toEqual({ cleanupPolicy: 'compact' });
   });
 
   it('a compacted topic refuses the whole call before writing to any partition', () => {

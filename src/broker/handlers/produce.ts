@@ -1,0 +1,129 @@
+import type { Log } from '../../log/log.js';
+import { RECORD_BATCH_OVERHEAD, readBaseSequence, readBatchSize, readLastOffsetDelta, readProducerEpoch, readProducerId } from '../../record/batch-layout.js';
+import { lastSequence } from '../producer-state.js';
+import { ApiKey, ErrorCode } from '../protocol/index.js';
+import type { EncodeInput, ProducePartitionProduceResponse } from '../protocol/index.js';
+import { code, errorCodeOf, type BrokerContext, type Handler } from './context.js';
+
+type PartitionResult = EncodeInput<ProducePartitionProduceResponse>;
+
+/**
+ * Produce: each partition's record set is checked and appended as it came (see
+ * `Log.appendEncoded`), with errors per partition. acks=0 gets no response; acks=1 and acks=-1
+ * are answered once the batches are in the page cache, or with `flushOnAck` an acks=-1 produce
+ * once they are on disk. Batches of idempotent producers go through their producer's sequence
+ * check first: a retry is acknowledged with the offsets it got the first time.
+ */
+export const produce: Handler<typeof ApiKey.Produce> = async (ctx, request) => {
+  const acks = request.acks;
+  if (acks !== 0 && acks !== 1 && acks !== -1) {
+    return respond(request.topicData.map((t) => ({ name: t.name, partitionResponses: t.partitionData.map((p) => failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS)) })));
+  }
+  const touched = new Set<Log>();
+  const responses = request.topicData.map((topicData) => {
+    const served = ctx.topics.get(topicData.name);
+    return {
+      name: topicData.name,
+      partitionResponses: topicData.partitionData.map((data): PartitionResult => {
+        if (request.transactionalId !== null) return failed(data.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported by seglog');
+        if (served === undefined || !Number.isInteger(data.index) || data.index < 0 || data.index >= served.topic.partitions) {
+          return failed(data.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        }
+        if (data.records === null || data.records.length === 0) return failed(data.index, ErrorCode.CORRUPT_MESSAGE, 'no records');
+        const log = served.topic.partition(data.index);
+        const result = appendPartition(ctx, log, data.index, data.records);
+        if (result.errorCode === 0) touched.add(log);
+        return result;
+      }),
+    };
+  });
+  if (acks === 0) return null;
+  if (acks === -1 && ctx.flushOnAck && touched.size > 0) await flushAll(ctx, touched, responses);
+  return respond(responses);
+};
+
+function respond(responses: { name: string; partitionResponses: PartitionResult[] }[]) {
+  return { responses, throttleTimeMs: 0 };
+}
+
+function failed(index: number, errorCode: number, errorMessage: string | null = null): PartitionResult {
+  return { index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, errorMessage };
+}
+
+function appendPartition(ctx: BrokerContext, log: Log, index: number, records: Buffer): PartitionResult {
+  try {
+    const producerId = records.length >= RECORD_BATCH_OVERHEAD ? readProducerId(records, 0) : -1;
+    const appended = producerId >= 0 ? appendIdempotent(ctx, log, records) : log.appendEncoded(records);
+    if ('error' in appended) return failed(index, code(appended.error));
+    return {
+      index,
+      errorCode: 0,
+      baseOffset: BigInt(appended.baseOffset),
+      logAppendTimeMs: BigInt(appended.logAppendTime),
+      logStartOffset: BigInt(log.startOffset),
+      errorMessage: null,
+    };
+  } catch (err) {
+    return failed(index, errorCodeOf(err), (err as Error).message);
+  }
+}
+
+/**
+ * The batches of an idempotent producer, one by one: a retry of a batch already written is
+ * answered with its first offsets, an out-of-order or fenced one stops the record set there.
+ */
+function appendIdempotent(
+  ctx: BrokerContext,
+  log: Log,
+  records: Buffer,
+): { baseOffset: number; logAppendTime: number } | { error: 'OUT_OF_ORDER_SEQUENCE_NUMBER' | 'INVALID_PRODUCER_EPOCH' } {
+  const state = ctx.producers.of(log);
+  let first: { baseOffset: number; logAppendTime: number } | null = null;
+  let pos = 0;
+  while (pos < records.length) {
+    const size = records.length - pos >= RECORD_BATCH_OVERHEAD ? readBatchSize(records, pos) : records.length - pos;
+    const batch = records.subarray(pos, pos + Math.max(size, 1));
+    const producerId = batch.length >= RECORD_BATCH_OVERHEAD ? readProducerId(batch, 0) : -1;
+    if (producerId < 0 || readBaseSequence(batch, 0) < 0) {
+      const plain = log.appendEncoded(batch);
+      first ??= plain;
+    } else {
+      const epoch = readProducerEpoch(batch, 0);
+      const firstSeq = readBaseSequence(batch, 0);
+      const lastSeq = lastSequence(firstSeq, readLastOffsetDelta(batch, 0));
+      const check = state.check(producerId, epoch, firstSeq, lastSeq);
+      if (check.kind === 'error') return { error: check.error };
+      if (check.kind === 'duplicate') {
+        first ??= { baseOffset: check.firstOffset, logAppendTime: -1 };
+      } else {
+        const appended = log.appendEncoded(batch);
+        state.record(producerId, epoch, firstSeq, lastSeq, appended.baseOffset, appended.lastOffset);
+        first ??= appended;
+      }
+    }
+    pos += Math.max(size, 1);
+  }
+  return first!;
+}
+
+/** flushOnAck: waits for the touched partitions' group commit; a partition whose flush fails reports KAFKA_STORAGE_ERROR. */
+async function flushAll(ctx: BrokerContext, logs: Set<Log>, responses: { name: string; partitionResponses: PartitionResult[] }[]): Promise<void> {
+  const failedDirs = new Set<string>();
+  await Promise.all(
+    [...logs].map((log) =>
+      log.flush().catch((err: unknown) => {
+        ctx.log(`flush of ${log.dir} failed: ${(err as Error).message}`);
+        failedDirs.add(log.dir);
+      }),
+    ),
+  );
+  if (failedDirs.size === 0) return;
+  for (const topic of responses) {
+    const served = ctx.topics.get(topic.name);
+    for (const p of topic.partitionResponses) {
+      if (served !== undefined && p.errorCode === 0 && failedDirs.has(served.topic.partition(p.index!).dir)) {
+        p.errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
+      }
+    }
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The broker's sockets: Kafka's framing (a 4-byte size, then the request), one request at a time
+ * decoded and handed to its handler as it arrives, and the responses written back in request
+ * order per connection, even when an earlier one (a long-polling Fetch, a held JoinGroup) is
+ * still waiting. A frame over `maxRequestBytes`, a frame that does not decode, an unknown API or
+ * an unserved version closes that one connection with one log line; nothing a client sends can
+ * stop the broker.
+ */
+import net from 'node:net';
+import { HANDLERS, type BrokerContext } from './handlers/index.js';
+import {
+  ApiKey,
+  SUPPORTED_VERSIONS,
+  apiName,
+  decodeRequest,
+  decodeRequestHeader,
+  encodeResponse,
+  encodeUnsupportedApiVersions,
+  type RequestHeader,
+} from './protocol/index.js';
+
+/** Requests decoded but not yet answered on one connection before it stops reading. */
+const MAX_IN_FLIGHT = 256;
+const SIZE_PREFIX = 4;
+
+interface Slot {
+  chunks: Buffer[] | null;
+}
+
+/** One client connection. */
+class Connection {
+  private readonly pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private readonly queue: Slot[] = [];
+  private closed = false;
+  private readonly name: string;
+  /** Aborted when this connection or the broker closes: requests held for it answer at once. */
+  private readonly gone = new AbortController();
+  private readonly ctx: BrokerContext;
+
+  constructor(
+    private readonly socket: net.Socket,
+    broker: BrokerContext,
+    private readonly maxRequestBytes: number,
+    private readonly onClose: (c: Connection) => void,
+  ) {
+    this.ctx = { ...broker, closing: AbortSignal.any([broker.closing, this.gone.signal]) };
+    this.name = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    socket.setNoDelay(true);
+    socket.on('data', (data: Buffer) => {
+      try {
+        this.onData(data);
+      } catch (err) {
+        // A bug, not bad input (that is handled where it is read): this connection pays, not the broker.
+        this.close(`internal error: ${(err as Error)?.stack ?? String(err)}`);
+      }
+    });
+    socket.on('error', () => this.close(null));
+    socket.on('close', () => this.close(null));
+    socket.on('drain', () => this.maybeResume());
+  }
+
+  /** Requests still to be answered. */
+  get inFlight(): number {
+    return this.queue.length;
+  }
+
+  private onData(data: Buffer): void {
+    this.pending.push(data);
+    this.pendingBytes += data.length;
+    while (!this.closed) {
+      const frame = this.nextFrame();
+      if (frame === null) break;
+      this.handleFrame(frame);
+    }
+    this.maybePause();
+  }
+
+  /** The next whole frame (without its size), or null when it has not all arrived. */
+  private nextFrame(): Buffer | null {
+    if (this.pendingBytes < SIZE_PREFIX) return null;
+    const head = this.pending[0]!.length >= SIZE_PREFIX ? this.pending[0]! : this.joinPending();
+    const size = head.readInt32BE(0);
+    if (size < 0 || size > this.maxRequestBytes) {
+      this.close(`request of ${size} bytes is over maxRequestBytes (${this.maxRequestBytes})`);
+      return null;
+    }
+    if (this.pendingBytes < SIZE_PREFIX + size) return null;
+    const all = this.joinPending();
+    const frame = all.subarray(SIZE_PREFIX, SIZE_PREFIX + size);
+    const rest = all.subarray(SIZE_PREFIX + size);
+    this.pending.length = 0;
+    this.pendingBytes = rest.length;
+    if (rest.length > 0) this.pending.push(rest);
+    return frame;
+  }
+
+  private joinPending(): Buffer {
+    if (this.pending.length > 1) {
+      const joined = Buffer.concat(this.pending, this.pendingBytes);
+      this.pending.length = 0;
+      this.pending.push(joined);
+    }
+    return this.pending[0]!;
+  }
+
+  private handleFrame(frame: Buffer): void {
+    let header: RequestHeader;
+    try {
+      header = decodeRequestHeader(frame);
+    } catch (err) {
+      this.close(`malformed request header: ${(err as Error).message}`);
+      return;
+    }
+    const range = SUPPORTED_VERSIONS.get(header.apiKey);
+    const handler = HANDLERS.get(header.apiKey);
+    if (range === undefined || handler === undefined) {
+      this.close(`unknown API key ${header.apiKey}`);
+      return;
+    }
+    if (header.apiVersion < range.min || header.apiVersion > range.max) {
+      if (header.apiKey === ApiKey.ApiVersions) {
+        this.enqueue(Promise.resolve(encodeUnsupportedApiVersions(header.correlationId)), header);
+        return;
+      }
+      this.close(`${apiName(header.apiKey)} v${header.apiVersion} is not served (v${range.min}-${range.max})`);
+      return;
+    }
+    let body: unknown;
+    try {
+      body = decodeRequest(header.apiKey, header.apiVersion, frame, header.bodyOffset);
+    } catch (err) {
+      this.close(`malformed ${apiName(header.apiKey)} v${header.apiVersion} request: ${(err as Error).message}`);
+      return;
+    }
+    // The handler starts now, in arrival order (a produce appends before the next request is read).
+    let result: ReturnType<typeof handler>;
+    try {
+      result = handler(this.ctx, body, header);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    const encoded = Promise.resolve(result).then((out) => (out === null ? [] : encodeResponse(header.apiKey, header.apiVersion, header.correlationId, out)));
+    this.enqueue(encoded, header);
+  }
+
+  private enqueue(response: Promise<Buffer[]>, header: RequestHeader): void {
+    const slot: Slot = { chunks: null };
+    this.queue.push(slot);
+    response.then(
+      (chunks) => {
+        slot.chunks = chunks;
+        this.writeReady();
+      },
+      (err: unknown) => this.close(`${apiName(header.apiKey)} v${header.apiVersion} failed: ${(err as Error)?.stack ?? String(err)}`),
+    );
+  }
+
+  /** Writes the answered responses at the head of the queue, in request order. */
+  private writeReady(): void {
+    if (this.closed) return;
+    this.socket.cork();
+    while (this.queue.length > 0 && this.queue[0]!.chunks !== null) {
+      for (const chunk of this.queue.shift()!.chunks!) this.socket.write(chunk);
+    }
+    this.socket.uncork();
+    this.maybeResume();
+  }
+
+  private maybePause(): void {
+    if (!this.closed && (this.queue.length >= MAX_IN_FLIGHT || this.socket.writableNeedDrain)) this.socket.pause();
+  }
+
+  private maybeResume(): void {
+    if (!this.closed && this.socket.isPaused() && this.queue.length < MAX_IN_FLIGHT && !this.socket.writableNeedDrain) this.socket.resume();
+  }
+
+  /** Closes the connection; `reason` (when given) is logged as one line. */
+  close(reason: string | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (reason !== null) this.ctx.log(`closing connection ${this.name}: ${reason}`);
+    this.gone.abort();
+    this.socket.destroy();
+    this.onClose(this);
+  }
+
+  /** Resolves once every request read so far is answered (or the connection closed). */
+  async drained(): Promise<void> {
+    while (!this.closed && this.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  maxRequestBytes: number;
+}
+
+/** The listening socket and its connections. */
+export class KafkaServer {
+  private readonly server: net.Server;
+  private readonly connections = new Set<Connection>();
+
+  private constructor(server: net.Server) {
+    this.server = server;
+  }
+
+  static listen(ctx: () => BrokerContext, options: ServerOptions): Promise<KafkaServer> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer();
+      const kafka = new KafkaServer(server);
+      server.on('connection', (socket) => {
+        const connection = new Connection(socket, ctx(), options.maxRequestBytes, (c) => kafka.connections.delete(c));
+        kafka.connections.add(connection);
+      });
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => ctx().log(`server error: ${err.message}`));
+        resolve(kafka);
+      });
+    });
+  }
+
+  get address(): { host: string; port: number } {
+    const address = this.server.address() as net.AddressInfo;
+    return { host: address.address, port: address.port };
+  }
+
+  /** Stops accepting connections. */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Waits (up to `timeoutMs`) for every connection's requests to be answered, then closes them all. */
+  async closeConnections(timeoutMs: number): Promise<void> {
+    const all = [...this.connections];
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+    await Promise.race([Promise.all(all.map((c) => c.drained())), timeout]);
+    clearTimeout(timer);
+    for (const c of all) c.close(null);
+  }
+}
