@@ -9,9 +9,10 @@
  * file to exactly `entries * entrySize` bytes when the segment is rolled or closed. Everything here
  * is synchronous and single-threaded.
  *
- * Two backings (see `storage.ts`): mode `'write'` maps the file (one such instance per file: a
- * second mapping in the same process would take SIGBUS once the first one trims the file), mode
- * `'read'` reads it with `pread` only and is safe next to a live writer in another process.
+ * Two backings: mode `'write'` maps the file (`storage.ts`; one such instance per file: a second
+ * mapping in the same process would take SIGBUS once the first one trims the file), mode `'read'`
+ * holds the entries in memory (`memory-storage.ts`) and is safe next to a live writer in another
+ * process.
  *
  * Entry count of an existing file: `floor(length / entrySize)`, as Kafka assumes (a cleanly closed
  * index is trimmed, so every slot is an entry). With `detectZeroTail`, the count stops instead at the
@@ -21,7 +22,8 @@
 import fs from 'node:fs';
 
 import { InvalidArgumentError, LogClosedError, LogIOError, OffsetOverflowError, ReadOnlyLogError } from '../errors.js';
-import { ClosedStorage, type IndexStorage, MmapStorage, PreadStorage } from './storage.js';
+import { MemoryStorage } from './memory-storage.js';
+import { ClosedStorage, type IndexStorage, MmapStorage } from './storage.js';
 
 /** Kafka's `segment.index.bytes` default: 10 MiB. */
 /** Up to this many bytes of entries, `reset()` zeroes them in place instead of re-creating the file. */
@@ -55,6 +57,11 @@ export interface IndexOptions {
    * live writer still appends to. Costs about 2·log2(slots) entry reads at open (and at `refresh`).
    */
   detectZeroTail?: boolean | undefined;
+  /**
+   * Read mode only: these entries (the file's format, a whole number of entries) instead of the
+   * file's, for a read-only opener that built them from the `.log`. The file is never read.
+   */
+  contents?: Buffer | undefined;
 }
 
 function roundDown(value: number, factor: number): number {
@@ -105,7 +112,8 @@ export abstract class AbstractIndex {
       this.storage = storage;
       this.countEntries(created);
     } else {
-      this.storage = PreadStorage.open(file);
+      const contents = options.contents;
+      this.storage = contents === undefined ? MemoryStorage.load(file, entrySize, this.detectZeroTail) : MemoryStorage.fromBytes(file, entrySize, contents);
       this.countEntries(false);
     }
   }
@@ -133,6 +141,11 @@ export abstract class AbstractIndex {
   /** The file's length in bytes as this handle sees it (for `'read'`: as of open or `refresh`). */
   get fileLength(): number {
     return this.storage.length;
+  }
+
+  /** Read mode: false when the file did not exist at open (or at the last `refresh`). */
+  get fileFound(): boolean {
+    return !(this.storage instanceof MemoryStorage) || this.storage.exists;
   }
 
   /** False after `close`, `closeWithoutTrim` or `deleteIfExists`. */
@@ -239,14 +252,16 @@ export abstract class AbstractIndex {
   }
 
   /**
-   * Read mode: take in what the writer has done since open: re-read the file's length (re-opening
-   * the path if it now names another file) and recount the entries. Write mode: no-op.
+   * Read mode: take in what the writer has done since open: the entries it appended (only the new
+   * tail is read), or all of them again when the path now names another file or the entries held
+   * were cut. Returns whether the entries changed. Write mode: no-op.
    */
-  refresh(): void {
-    if (this.mode !== 'read' || !(this.storage instanceof PreadStorage)) return;
-    this.storage.refresh();
+  refresh(): boolean {
+    if (this.mode !== 'read' || !(this.storage instanceof MemoryStorage)) return false;
+    if (!this.storage.refresh()) return false;
     this.countEntries(false);
     this.onEntriesChanged();
+    return true;
   }
 
   /** Trim the file to its entries (write mode), then drop the mapping and close it. Idempotent. */

@@ -26,7 +26,7 @@ const EMPTY = new DataView(new ArrayBuffer(0));
 
 /** Byte access to an index file. Positions are byte positions in the file. */
 export interface IndexStorage {
-  readonly kind: 'mmap' | 'pread' | 'closed';
+  readonly kind: 'mmap' | 'pread' | 'memory' | 'closed';
   /** The file's length in bytes as this backing sees it (for `pread`: as of open or `refresh`). */
   readonly length: number;
   /** Path used in error messages; updated when the index is renamed. */

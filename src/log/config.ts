@@ -70,6 +70,13 @@ export interface LogConfig {
   cleanerDedupeBufferSize?: number;
   /** How often the background cleaner checks whether to run, in ms; 0 turns it off. Default 15000. */
   cleanerBackoffMs?: number;
+  /**
+   * Inactive segments whose files (a `.log` descriptor; for a writer also two index files and
+   * their mappings) stay open at once; the least recently used are closed first and reopened on
+   * demand, so a log of any number of segments works under a low `ulimit -n`. Default null: one
+   * bound of 64 shared by every log of the process (a topic's partitions share it too).
+   */
+  maxOpenSegments?: number | null;
 }
 
 /** Kafka's `cleanup.policy` values. */
@@ -102,6 +109,7 @@ export interface ResolvedLogConfig {
   deleteRetentionMs: number;
   cleanerDedupeBufferSize: number;
   cleanerBackoffMs: number;
+  maxOpenSegments: number | null;
 }
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -143,6 +151,7 @@ export const DEFAULT_CONFIG: Readonly<ResolvedLogConfig> = Object.freeze({
   deleteRetentionMs: DAY_MS,
   cleanerDedupeBufferSize: 128 * 1024 * 1024,
   cleanerBackoffMs: 15000,
+  maxOpenSegments: null,
 });
 
 /** True when the policy compacts (`'compact'` or `'compact,delete'`). */
@@ -235,6 +244,7 @@ const CHECKS: Record<keyof ResolvedLogConfig, Check> = {
   // Room for at least a few thousand keys (24 bytes each): below that a pass makes little progress.
   cleanerDedupeBufferSize: integer(64 * 1024, INT32_MAX),
   cleanerBackoffMs: integer(0, INT32_MAX),
+  maxOpenSegments: nullable(integer(1, INT32_MAX)),
 };
 
 /** Applies defaults and validates every key; throws `InvalidConfigError` naming the key. */

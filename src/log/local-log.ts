@@ -223,11 +223,27 @@ export class LocalLog {
     for (const segment of replacements) this.segments.add(segment);
   }
 
-  /** A read-only view reloaded the directory: every segment and the log start offset are new. */
+  /**
+   * A read-only view reloaded the directory: the segments and the log start offset as listed now.
+   * A segment whose `.log` is the same file as before is kept, with its open file and the index
+   * entries it holds in memory (re-read only if the file changed); the others (gone, or replaced after a
+   * truncation) are closed.
+   */
   replaceAll(segments: LogSegments, logStartOffset: number): void {
-    for (const old of this.segments.values()) old.closeHandlers();
+    const kept = new Map(this.segments.values().map((s) => [s.baseOffset, s]));
     this.segments.clear();
-    for (const segment of segments.values()) this.segments.add(segment);
+    for (const segment of segments.values()) {
+      const old = kept.get(segment.baseOffset);
+      if (old !== undefined && old.log.sameFileAs(segment.log)) {
+        kept.delete(segment.baseOffset);
+        segment.closeHandlers();
+        if (old.log.refresh()) old.invalidate();
+        this.segments.add(old);
+      } else {
+        this.segments.add(segment);
+      }
+    }
+    for (const old of kept.values()) old.closeHandlers();
     this.logStartOffset = logStartOffset;
   }
 

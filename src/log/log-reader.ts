@@ -162,6 +162,7 @@ export class LogReader {
   private locateRun(offset: number, endOffset: number, budget: number, atLeastOne: boolean, recordsWanted: number): BatchRun | null {
     let segment = this.segments.floorSegment(offset);
     while (segment !== undefined) {
+      segment.touch();
       const cursor = this.cursorFor(segment);
       if (segment.locate(offset, cursor)) {
         if (!atLeastOne && cursor.size > budget) return null;
@@ -249,6 +250,7 @@ export class LogReader {
     for (let i = Math.max(0, list.floorIndex(startOffset)); i < list.count; i++) {
       const segment = list.at(i)!;
       if (segment.maxTimestamp < timestamp) continue;
+      segment.touch();
       const found = segment.findOffsetByTimestamp(timestamp, startOffset, this.cursorFor(segment), this.maxDecompressedBytes);
       if (found >= 0) return found;
     }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  CorruptRecordError,
   InvalidArgumentError,
   LogClosedError,
   LogIOError,
@@ -27,6 +28,7 @@ import { GroupCommit } from './flusher.js';
 import { LocalLog, type LocalLogState } from './local-log.js';
 import { DirectoryLock } from './lock.js';
 import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-loader.js';
+import { DEFAULT_OPEN_SEGMENTS, HandlePool } from '../segment/handle-pool.js';
 import { LogRetention, segmentDeleterFor } from '../retention/log-retention.js';
 import type { SegmentDeleter } from '../retention/segment-deleter.js';
 import { LogCleaner } from '../cleaner/log-cleaner.js';
@@ -40,6 +42,8 @@ import { clampConsumerOffsets, retainedConsumerFloor } from './consumer-offsets.
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 
 const DEFAULT_MAX_BYTES = 1024 * 1024;
+/** Reloads a read-only view tries before an error in a read is taken as real (see `catchingUp`). */
+const READ_ATTEMPTS = 5;
 
 /** The offsets `append` assigned: `baseOffset` to `lastOffset`, inclusive. */
 export interface AppendResult {
@@ -179,22 +183,19 @@ export class Log {
   /** The log start offset: the first offset that can be read. */
   get startOffset(): number {
     this.ensureOpen();
-    this.refresh();
-    return this.local.startOffset;
+    return this.catchingUp(() => this.local.startOffset);
   }
 
   /** The offset the next appended record will get. */
   get endOffset(): number {
     this.ensureOpen();
-    this.refresh();
-    return this.local.endOffset;
+    return this.catchingUp(() => this.local.endOffset);
   }
 
   /** Bytes of all `.log` files. */
   get size(): number {
     this.ensureOpen();
-    this.refresh();
-    return this.local.size;
+    return this.catchingUp(() => this.local.size);
   }
 
   /** True after `close()`. */
@@ -210,15 +211,16 @@ export class Log {
   /** The segments, oldest first. */
   segments(): SegmentInfo[] {
     this.ensureOpen();
-    this.refresh();
-    const list = this.local.segments.values();
-    return list.map((s, i) => ({
-      baseOffset: s.baseOffset,
-      endOffset: i === list.length - 1 ? this.local.endOffset : s.readNextOffset(this.local.reader.cursorFor(s)),
-      sizeBytes: s.size,
-      maxTimestamp: s.maxTimestamp,
-      path: s.log.file,
-    }));
+    return this.catchingUp(() => {
+      const list = this.local.segments.values();
+      return list.map((s, i) => ({
+        baseOffset: s.baseOffset,
+        endOffset: i === list.length - 1 ? this.local.endOffset : s.readNextOffset(this.local.reader.cursorFor(s)),
+        sizeBytes: s.size,
+        maxTimestamp: s.maxTimestamp,
+        path: s.log.file,
+      }));
+    });
   }
 
   /**
@@ -306,11 +308,12 @@ export class Log {
     const opts = requireOptions<ReadOptions>('read options', options, ['maxBytes', 'maxRecords']);
     const maxBytes = optionalPositive('maxBytes', opts.maxBytes, DEFAULT_MAX_BYTES);
     const maxRecords = optionalPositive('maxRecords', opts.maxRecords, Number.MAX_SAFE_INTEGER);
-    this.refresh();
-    this.checkReadable(offset);
-    const end = this.local.endOffset;
-    if (offset === end) return [];
-    return this.local.reader.read(offset, end, maxBytes, maxRecords);
+    return this.catchingUp(() => {
+      this.checkReadable(offset);
+      const end = this.local.endOffset;
+      if (offset === end) return [];
+      return this.local.reader.read(offset, end, maxBytes, maxRecords);
+    });
   }
 
   /**
@@ -322,20 +325,22 @@ export class Log {
     requireOffset('offset', offset);
     const opts = requireOptions<ReadOptions>('readBatches options', options, ['maxBytes']);
     const maxBytes = optionalPositive('maxBytes', opts.maxBytes, DEFAULT_MAX_BYTES);
-    this.refresh();
-    this.checkReadable(offset);
-    const end = this.local.endOffset;
-    if (offset === end) return Buffer.alloc(0);
-    return this.local.reader.readBatches(offset, end, maxBytes);
+    return this.catchingUp(() => {
+      this.checkReadable(offset);
+      const end = this.local.endOffset;
+      if (offset === end) return Buffer.alloc(0);
+      return this.local.reader.readBatches(offset, end, maxBytes);
+    });
   }
 
   /** The earliest offset whose record timestamp is >= `timestamp`, or null when there is none. */
   offsetForTimestamp(timestamp: number): number | null {
     this.ensureOpen();
     requireTimestamp('timestamp', timestamp);
-    this.refresh();
-    const found = this.local.reader.offsetForTimestamp(timestamp, this.local.startOffset);
-    return found !== null && found < this.local.endOffset ? found : null;
+    return this.catchingUp(() => {
+      const found = this.local.reader.offsetForTimestamp(timestamp, this.local.startOffset);
+      return found !== null && found < this.local.endOffset ? found : null;
+    });
   }
 
   /**
@@ -602,6 +607,25 @@ export class Log {
   }
 
   /**
+   * Refreshes the view, then runs `read`. A read-only view can find a file renamed, deleted or cut
+   * by the writer between its listing and its read (`LogIOError`, `CorruptRecordError`): that is
+   * the writer's normal work, not an error, so the view reloads every segment and tries again; an
+   * error that outlasts READ_ATTEMPTS reloads is real and thrown.
+   */
+  private catchingUp<T>(read: () => T): T {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.refresh();
+        return read();
+      } catch (err) {
+        const race = err instanceof LogIOError || err instanceof CorruptRecordError;
+        if (!this.config.readOnly || this.closed || !race || attempt >= READ_ATTEMPTS) throw err;
+        this.dirMtimeMs = -1;
+      }
+    }
+  }
+
+  /**
    * A read-only log catches up with the writer: new or removed segment files (the directory's
    * mtime moved) are reloaded, and the active segment's end is re-read from its file.
    */
@@ -614,8 +638,7 @@ export class Log {
     }
     if (this.local.segments.count === 0) return;
     const active = this.local.activeSegment;
-    const before = active.size;
-    if (active.log.refreshSize() !== before) active.invalidate();
+    if (active.log.refresh()) active.invalidate();
     this.local.refreshEndOffset();
   }
 
@@ -632,6 +655,20 @@ export class Log {
   }
 }
 
+/** The bound on open inactive segments shared by every log that sets no `maxOpenSegments`. */
+const SHARED_POOL = new HandlePool(DEFAULT_OPEN_SEGMENTS);
+const ownPools = new WeakMap<ResolvedLogConfig, HandlePool>();
+
+function poolOf(config: ResolvedLogConfig): HandlePool {
+  if (config.maxOpenSegments === null) return SHARED_POOL;
+  let pool = ownPools.get(config);
+  if (pool === undefined) {
+    pool = new HandlePool(config.maxOpenSegments);
+    ownPools.set(config, pool);
+  }
+  return pool;
+}
+
 function segmentOptionsOf(config: ResolvedLogConfig, writable: boolean, baseOffset: number): SegmentOptions {
   const jitter = config.segmentJitterMs === 0 ? 0 : Math.floor(Math.random() * Math.min(config.segmentJitterMs, config.segmentMs));
   void baseOffset;
@@ -642,6 +679,7 @@ function segmentOptionsOf(config: ResolvedLogConfig, writable: boolean, baseOffs
     writable,
     now: config.clock(),
     reserveLimit: config.preallocate ? config.segmentBytes : 0,
+    pool: poolOf(config),
   };
 }
 

@@ -238,6 +238,44 @@ function readBytes(data: Buffer, end: number): Buffer | null {
 }
 
 /**
+ * Checks the offsets of the records of an uncompressed batch at `pos` against `batch-rules.ts`
+ * (deltas strictly increasing within `[0, lastOffsetDelta]`, the declared count filling the
+ * batch exactly), walking only each record's length, timestamp delta and offset delta: what
+ * recovery adds to the CRC so that it cuts at a batch whose records go backwards. A compressed
+ * batch is not inflated here (its records are checked when read). Throws `CorruptRecordError`.
+ */
+export function checkRecordOffsets(buf: Buffer, pos: number, context: BatchContext = {}): void {
+  const size = checkFraming(buf, pos, context);
+  const baseOffset = readBaseOffset(buf, pos);
+  const lastOffsetDelta = readLastOffsetDelta(buf, pos);
+  const count = readRecordCount(buf, pos);
+  const shape = batchShapeProblem(baseOffset, lastOffsetDelta, count);
+  if (shape !== null) throw corruptBatch(pos, context, shape, { offset: baseOffset });
+  if (compressionTypeOf(readCompressionId(buf, pos)) !== 'none') return;
+  const end = pos + size;
+  cursor.pos = pos + RECORDS_OFFSET;
+  let previous = -1;
+  try {
+    for (let i = 0; i < count; i++) {
+      const length = readVarint(buf, cursor, end);
+      const recordEnd = cursor.pos + length;
+      if (length < 0 || recordEnd > end) throw framingError(`record ${i} of ${count}: record length ${length} overruns the batch`);
+      cursor.pos++; // attributes
+      readVarlong(buf, cursor, recordEnd);
+      const delta = readVarint(buf, cursor, recordEnd);
+      const problem = recordDeltaProblem(delta, previous, lastOffsetDelta);
+      if (problem !== null) throw framingError(`record ${i} of ${count}: ${problem}`);
+      previous = delta;
+      cursor.pos = recordEnd;
+    }
+    if (cursor.pos !== end) throw framingError(`${end - cursor.pos} bytes remain after the ${count} declared records`);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw corruptBatch(pos, context, message, { offset: baseOffset, cause: err });
+  }
+}
+
+/**
  * The offset of the first record of the batch at `pos` whose offset is >= `minOffset` and whose
  * timestamp is >= `timestamp`, or -1. Walks only the length, timestamp and offset of each record
  * (no keys, values or headers are materialised): the last step of a seek by time.

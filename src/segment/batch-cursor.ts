@@ -1,5 +1,5 @@
 import { CorruptRecordError } from '../errors.js';
-import { validateBatch } from '../record/batch-reader.js';
+import { checkRecordOffsets, validateBatch } from '../record/batch-reader.js';
 import {
   LOG_OVERHEAD,
   RECORD_BATCH_OVERHEAD,
@@ -130,7 +130,8 @@ export class BatchCursor {
   }
 
   /**
-   * Checks the current batch's framing, magic and CRC-32C; throws `CorruptRecordError` naming the
+   * Checks the current batch's framing, magic, CRC-32C and record offsets (`checkRecordOffsets`:
+   * uncompressed batches only); throws `CorruptRecordError` naming the
    * file and position. Reads the batch into the chunk (or, when larger than the chunk, into a
    * second buffer kept for the next large batch), so checking allocates nothing per batch.
    */
@@ -142,6 +143,7 @@ export class BatchCursor {
     const at = this.loadWholeBatch();
     if (at >= 0) {
       validateBatch(this.buf, at, context);
+      checkRecordOffsets(this.buf, at, context);
       return;
     }
     if (this.large === null || this.large.length < this.size) this.large = Buffer.allocUnsafe(this.size);
@@ -149,7 +151,9 @@ export class BatchCursor {
     if (n < this.size) {
       throw new CorruptRecordError(`${this.records.file} ended inside the batch at position ${this.position}`, context);
     }
-    validateBatch(this.large.subarray(0, this.size), 0, context);
+    const batch = this.large.subarray(0, this.size);
+    validateBatch(batch, 0, context);
+    checkRecordOffsets(batch, 0, context);
   }
 
   /** The reused read buffer; valid until the next `next()`. */

@@ -67,8 +67,19 @@ export async function syncFileAsync(path: string): Promise<void> {
  * memory (never re-read from the file system on the hot path); a read-only opener takes it from
  * the file and refreshes it with `refreshSize()`, which is how it sees a live writer's appends.
  */
+/** `fd` of a file closed by the pool of open files (`suspend`): reopened on its next use. */
+const SUSPENDED = -2;
+
 export class FileRecords {
+  /** Open descriptor, -1 once closed, or SUSPENDED. */
   private fd: number;
+  /** Identity of the file, so that a reopen by name can tell it is still the same file. */
+  private ino = -1;
+  private dev = -1;
+  /** Modification time at the last `refresh` (read-only openers). */
+  private seenMtimeMs = -1;
+  /** Called when a suspended file is opened again (the pool counts it as open). */
+  onReopen: (() => void) | null = null;
   private _size: number;
   /** True when a failed append could not be cut off: the file may hold bytes past `size`. */
   private tailDirty = false;
@@ -106,8 +117,69 @@ export class FileRecords {
         throw new LogIOError(`cannot open ${file}: ${(cause as Error).message}`, { file, cause });
       }
     }
-    const size = fs.fstatSync(fd).size;
-    return new FileRecords(file, fd, size, writable, writable ? reserveLimit : 0);
+    const stat = fs.fstatSync(fd);
+    const records = new FileRecords(file, fd, stat.size, writable, writable ? reserveLimit : 0);
+    records.ino = stat.ino;
+    records.dev = stat.dev;
+    records.seenMtimeMs = stat.mtimeMs;
+    return records;
+  }
+
+  /**
+   * An existing file, looked at (stat) but not opened: it is opened on first use. Opening a log of
+   * many segments then holds no descriptor per segment.
+   */
+  static openLazily(file: string, writable: boolean, reserveLimit = 0): FileRecords {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(file);
+    } catch (cause) {
+      throw new LogIOError(`cannot open ${file}: ${(cause as Error).message}`, { file, cause });
+    }
+    const records = new FileRecords(file, SUSPENDED, stat.size, writable, writable ? reserveLimit : 0);
+    records.ino = stat.ino;
+    records.dev = stat.dev;
+    records.seenMtimeMs = stat.mtimeMs;
+    return records;
+  }
+
+  /** The open descriptor; a suspended file is opened again (it must still be the same file). */
+  private handle(): number {
+    if (this.fd !== SUSPENDED) return this.fd;
+    const file = this._file;
+    let fd: number;
+    try {
+      fd = fs.openSync(file, this.writable ? fs.constants.O_RDWR : fs.constants.O_RDONLY);
+    } catch (cause) {
+      throw new LogIOError(`cannot open ${file} again: ${(cause as Error).message}`, { file, cause });
+    }
+    const stat = fs.fstatSync(fd);
+    if (stat.ino !== this.ino || stat.dev !== this.dev) {
+      fs.closeSync(fd);
+      // Another process replaced the file (a read-only opener next to a writer that truncated).
+      throw new LogIOError(`${file} is no longer the file that was opened`, { file });
+    }
+    this.fd = fd;
+    this.onReopen?.();
+    return fd;
+  }
+
+  /** True while a descriptor is open (not closed, not suspended). */
+  get isOpen(): boolean {
+    return this.fd >= 0;
+  }
+
+  /**
+   * Closes the descriptor (and drops the mapping) until the next use reopens the file by name:
+   * the pool of open files does this to inactive segments. Not when a failed append left bytes
+   * past `size` to cut off (`close` does that).
+   */
+  suspend(): void {
+    if (this.fd < 0 || this.tailDirty) return;
+    const fd = this.fd;
+    this.fd = SUSPENDED;
+    this.mapping = null;
+    fs.closeSync(fd);
   }
 
   get file(): string {
@@ -129,7 +201,7 @@ export class FileRecords {
     let written = 0;
     try {
       while (written < length) {
-        written += fs.writeSync(this.fd, data, written, length - written, position + written);
+        written += fs.writeSync(this.handle(), data, written, length - written, position + written);
       }
     } catch (cause) {
       this.cutBackTo(position);
@@ -152,7 +224,7 @@ export class FileRecords {
   private reserveAhead(end: number): void {
     const from = Math.max(this.reservedTo, this._size);
     const to = Math.min(this.reserveLimit, end + RESERVE_CHUNK_BYTES);
-    if (to <= end || !reserveSpace(this.fd, from, to - from)) {
+    if (to <= end || !reserveSpace(this.handle(), from, to - from)) {
       this.reserveLimit = 0;
       return;
     }
@@ -177,7 +249,7 @@ export class FileRecords {
 
   private cutBackTo(size: number): void {
     try {
-      fs.ftruncateSync(this.fd, size);
+      fs.ftruncateSync(this.handle(), size);
       this.reservedTo = 0;
     } catch {
       // The truncate failed as well. The logical size still excludes the partial write: the next
@@ -191,7 +263,7 @@ export class FileRecords {
     let total = 0;
     try {
       while (total < length) {
-        const n = fs.readSync(this.fd, into, intoOffset + total, length - total, position + total);
+        const n = fs.readSync(this.handle(), into, intoOffset + total, length - total, position + total);
         if (n === 0) break;
         total += n;
       }
@@ -213,7 +285,7 @@ export class FileRecords {
    * whatever they hand out, since a view of a later-truncated region would fault.
    */
   mappedView(): Buffer | null {
-    if (!this.writable || this.fd < 0 || this._size === 0) return null;
+    if (!this.writable || this.fd === -1 || this._size === 0) return null;
     if (this.mapping === null || this.mapping.length < this._size) this.mapping = this.map();
     return this.mapping;
   }
@@ -226,7 +298,7 @@ export class FileRecords {
     // Mapping past the end of the file is allowed; those pages are never touched (reads stop at size).
     // Default advice, not MADV_RANDOM: the kernel's fault-around maps neighbouring cached pages
     // on each first touch, which keeps the walk through a large batch to a few faults.
-    return mmap.map(Math.min(length, MAX_MAPPING_BYTES), mmap.PROT_READ, mmap.MAP_SHARED, this.fd, 0);
+    return mmap.map(Math.min(length, MAX_MAPPING_BYTES), mmap.PROT_READ, mmap.MAP_SHARED, this.handle(), 0);
   }
 
   /** True when the batch at `position` was CRC-checked by this process since the file last shrank. */
@@ -244,12 +316,12 @@ export class FileRecords {
   /** Cuts the file to `size` bytes; a no-op when it is not smaller than the current size. */
   truncateTo(size: number): number {
     const original = this._size;
-    if (size >= original && fs.fstatSync(this.fd).size <= size) return 0;
+    if (size >= original && fs.fstatSync(this.handle()).size <= size) return 0;
     // Before the cut: nothing may read the mapping past the new end, and rewritten bytes need a new check.
     this._size = Math.min(this._size, size);
     this.verified.clear();
     try {
-      fs.ftruncateSync(this.fd, size);
+      fs.ftruncateSync(this.handle(), size);
     } catch (cause) {
       throw new LogIOError(`cannot truncate ${this._file} to ${size} bytes`, { file: this._file, cause });
     }
@@ -267,16 +339,37 @@ export class FileRecords {
     if (!this.writable && size < this._size) this._size = size;
   }
 
+  /**
+   * True when both stand for the same file (device and inode, as of open), whatever its name now;
+   * false when either is closed.
+   */
+  sameFileAs(other: FileRecords): boolean {
+    if (this.fd === -1 || other.fd === -1) return false;
+    return this.ino === other.ino && this.dev === other.dev;
+  }
+
   /** Re-reads the file's length (read-only openers, to see a live writer's appends). */
   refreshSize(): number {
-    this._size = fs.fstatSync(this.fd).size;
+    this.refresh();
     return this._size;
+  }
+
+  /**
+   * Re-reads the file's length and modification time; true when either changed since the last
+   * look. The time catches a writer that cut the file and wrote it back to the same length.
+   */
+  refresh(): boolean {
+    const stat = fs.fstatSync(this.handle());
+    const changed = stat.size !== this._size || stat.mtimeMs !== this.seenMtimeMs;
+    this._size = stat.size;
+    this.seenMtimeMs = stat.mtimeMs;
+    return changed;
   }
 
   /** fdatasync: the batches written so far survive a power cut once this returns. */
   flush(): void {
     try {
-      fs.fdatasyncSync(this.fd);
+      fs.fdatasyncSync(this.handle());
     } catch (cause) {
       throw new LogIOError(`fdatasync of ${this._file} failed: ${(cause as Error).message}`, { file: this._file, cause });
     }
@@ -285,9 +378,10 @@ export class FileRecords {
   /** The same as `flush()` on the thread pool, for callers that must not block the event loop. */
   flushAsync(): Promise<void> {
     // Closed (the segment was deleted, or the log closed and synced in place): nothing left to sync here.
-    if (this.fd < 0) return Promise.resolve();
+    if (this.fd === -1) return Promise.resolve();
+    const fd = this.handle();
     return new Promise((resolve, reject) => {
-      fs.fdatasync(this.fd, (err) => {
+      fs.fdatasync(fd, (err) => {
         if (err === null) resolve();
         else reject(new LogIOError(`fdatasync of ${this._file} failed: ${err.message}`, { file: this._file, cause: err }));
       });
@@ -296,7 +390,7 @@ export class FileRecords {
 
   /** The file's last-modified time in ms (Kafka's fallback when a segment has no timestamps). */
   lastModified(): number {
-    return fs.fstatSync(this.fd).mtimeMs;
+    return fs.fstatSync(this.handle()).mtimeMs;
   }
 
   /**
@@ -305,9 +399,8 @@ export class FileRecords {
    * swap, a deletion), the names may belong to a newer generation of the segment.
    */
   isStillAtItsName(): boolean {
-    if (this.fd < 0) return false;
     try {
-      const mine = fs.fstatSync(this.fd);
+      const mine = this.fd >= 0 ? fs.fstatSync(this.fd) : { ino: this.ino, dev: this.dev };
       const there = fs.statSync(this._file);
       return mine.ino === there.ino && mine.dev === there.dev;
     } catch {
@@ -325,6 +418,7 @@ export class FileRecords {
    * back blocks it reserved.
    */
   close(): void {
+    if (this.fd === SUSPENDED) this.fd = -1;
     if (this.fd < 0) return;
     if (this.writable) this.releaseReserved();
     if (this.tailDirty && this.writable) {

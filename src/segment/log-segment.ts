@@ -6,12 +6,14 @@ import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js'
 import { readBatchSize, readLastOffset, readMaxTimestamp } from '../record/batch-layout.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
+import type { HandlePool, PooledSegment } from './handle-pool.js';
+import { buildIndexes } from './index-builder.js';
 import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from '../files/file-names.js';
 
 const INT32_MAX = 2 ** 31 - 1;
 const NOT_LOADED = -2;
-/** Names no file: an index opened under it reads as empty (a read-only segment whose index is not its own). */
-const STALE_SUFFIX = '.not-this-generation';
+/** Chunk of the cursor that checks an index entry against the `.log` (a batch header or two). */
+const CHECK_CHUNK_BYTES = 4096;
 
 export interface SegmentOptions {
   /** Bytes of batches between two offset-index entries (Kafka: index.interval.bytes). */
@@ -29,6 +31,8 @@ export interface SegmentOptions {
    * are reserved ahead of them up to it (see `FileRecords.reserveAhead`). 0 reserves nothing.
    */
   reserveLimit: number;
+  /** Bounds the files held open by inactive segments (see `handle-pool.ts`); none: unbounded. */
+  pool?: HandlePool | undefined;
 }
 
 /** What the caller learns from `LogSegment.recover()`. */
@@ -49,7 +53,7 @@ export interface SegmentRecovery {
  * The indexes are opened on first use, so opening a log of many segments costs one `open` each.
  * Not safe for concurrent use; the `Log` above it serialises every call.
  */
-export class LogSegment {
+export class LogSegment implements PooledSegment {
   readonly log: FileRecords;
   private offsetIndexFile: string;
   private timeIndexFile: string;
@@ -62,8 +66,15 @@ export class LogSegment {
   private rollingBasedTimestamp = NOT_LOADED;
   private created: number;
   private cachedNextOffset = -1;
-  /** Read-only: the time index was replaced by an empty one (see `isStaleGeneration`). */
-  private staleTimeIndex = false;
+  /** Read-only: the writer may have appended index entries since they were read (see `invalidate`). */
+  private indexesStale = false;
+  /** Read-only: the indexes were built from the `.log` (no usable files); they are never re-read. */
+  private builtIndexes = false;
+  /** Start and last offset of the last batch `readNextOffset` walked to (-1: none yet). */
+  private lastBatchPosition = -1;
+  private lastBatchOffset = -1;
+  /** The writer's active segment: its files are never closed by the pool. */
+  pinned = false;
 
   private constructor(
     readonly dir: string,
@@ -76,6 +87,32 @@ export class LogSegment {
     this.offsetIndexFile = offsetIndexFile(dir, baseOffset, suffix);
     this.timeIndexFile = timeIndexFile(dir, baseOffset, suffix);
     this.created = options.now;
+    const pool = options.pool;
+    if (pool !== undefined) log.onReopen = () => this.touch();
+  }
+
+  /** Counts the segment as just used in the pool of open files (which may close others). */
+  touch(): void {
+    if (!this.pinned) this.options.pool?.use(this);
+  }
+
+  /**
+   * Closes the `.log` descriptor and the indexes (a writer's are trimmed already: the segment is
+   * inactive) until the next use opens them again. Called by the pool of open files.
+   */
+  releaseHandles(): void {
+    if (this.pinned) return;
+    if (this.options.writable) {
+      this._offsetIndex?.close();
+      this._timeIndex?.close();
+    } else {
+      this._offsetIndex?.closeWithoutTrim();
+      this._timeIndex?.closeWithoutTrim();
+    }
+    this._offsetIndex = null;
+    this._timeIndex = null;
+    this.builtIndexes = false;
+    this.log.suspend();
   }
 
   /**
@@ -87,6 +124,7 @@ export class LogSegment {
     // A stray file of the same name (a crash between creating and using it) holds nothing we keep.
     for (const f of [file, offsetIndexFile(dir, baseOffset, suffix), timeIndexFile(dir, baseOffset, suffix)]) fs.rmSync(f, { force: true });
     const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true, options.reserveLimit), options, suffix);
+    segment.pinned = true;
     segment.maxTimestampSoFar = -1;
     segment.cachedNextOffset = baseOffset;
     // Opening the indexes creates their files, preallocated.
@@ -96,50 +134,81 @@ export class LogSegment {
   }
 
   /**
-   * Opens an existing segment; its indexes stay closed until first used. `suffix`: files named
-   * `<base>.log<suffix>` (a read-only view opens a finished cleaner's `.swap` files).
+   * Opens an existing segment: its `.log` is looked at (its size) but opened, like its indexes,
+   * only when first used, so a log of many segments opens without a descriptor per segment.
+   * `suffix`: files named `<base>.log<suffix>` (a read-only view opens a finished cleaner's `.swap` files).
    */
   static open(dir: string, baseOffset: number, options: SegmentOptions, suffix = ''): LogSegment {
-    const records = FileRecords.open(logFile(dir, baseOffset, suffix), options.writable, options.reserveLimit);
-    return new LogSegment(dir, baseOffset, records, options, suffix);
+    return new LogSegment(dir, baseOffset, FileRecords.openLazily(logFile(dir, baseOffset, suffix), options.writable, options.reserveLimit), options, suffix);
   }
 
   get offsetIndex(): OffsetIndex {
     if (this._offsetIndex === null) {
-      const open = (file: string): OffsetIndex =>
-        new OffsetIndex(file, this.baseOffset, { maxIndexSize: this.options.maxIndexSize, mode: this.options.writable ? 'write' : 'read', detectZeroTail: true });
-      this._offsetIndex = open(this.offsetIndexFile);
-      if (this.isStaleGeneration()) {
-        this._offsetIndex.closeWithoutTrim();
-        this._offsetIndex = open(this.offsetIndexFile + STALE_SUFFIX);
-      }
+      if (!this.options.writable) return this.openReadOnlyIndexes().offsets;
+      this._offsetIndex = new OffsetIndex(this.offsetIndexFile, this.baseOffset, {
+        maxIndexSize: this.options.maxIndexSize,
+        mode: 'write',
+        detectZeroTail: true,
+      });
+      this.touch();
     }
     return this._offsetIndex;
   }
 
   get timeIndex(): TimeIndex {
     if (this._timeIndex === null) {
-      const open = (file: string): TimeIndex =>
-        new TimeIndex(file, this.baseOffset, { maxIndexSize: this.options.maxIndexSize, mode: this.options.writable ? 'write' : 'read', detectZeroTail: true });
-      this._timeIndex = open(this.timeIndexFile);
-      if (this.isStaleGeneration()) {
-        this._timeIndex.closeWithoutTrim();
-        this._timeIndex = open(this.timeIndexFile + STALE_SUFFIX);
-        this.staleTimeIndex = true;
-      }
+      if (!this.options.writable) return this.openReadOnlyIndexes().times;
+      this._timeIndex = new TimeIndex(this.timeIndexFile, this.baseOffset, {
+        maxIndexSize: this.options.maxIndexSize,
+        mode: 'write',
+        detectZeroTail: true,
+      });
+      this.touch();
     }
     return this._timeIndex;
   }
 
   /**
-   * Read-only openers only: true when the writer renamed this segment's `.log` away after we
-   * opened it (a cleaner swap or a deletion), checked after opening an index by name. The writer
-   * renames a segment's `.log` before its indexes, so when the `.log` is still ours after the
-   * index was opened, the index is ours too; otherwise it may be a newer segment's with the same
-   * base offset, and this segment goes on without indexes (reads scan from its start).
+   * Read-only openers: both indexes, their entries held in memory (see `index/memory-storage.ts`).
+   * When an index file is missing, or the offset index's last entry does not point at a batch of
+   * the `.log`, both are built from the `.log` instead, by the rule the writer's recovery follows
+   * (Kafka's loader rebuilds them on open; a reader cannot write, so it keeps them in memory).
    */
-  private isStaleGeneration(): boolean {
-    return !this.options.writable && !this.log.isStillAtItsName();
+  private openReadOnlyIndexes(): { offsets: OffsetIndex; times: TimeIndex } {
+    this.closeIndexes();
+    const options = { mode: 'read' as const, detectZeroTail: true };
+    let offsets = new OffsetIndex(this.offsetIndexFile, this.baseOffset, options);
+    let times = new TimeIndex(this.timeIndexFile, this.baseOffset, options);
+    const cursor = new BatchCursor(this.log, Buffer.allocUnsafe(CHECK_CHUNK_BYTES));
+    // A writer renames a segment's `.log` before its indexes: when our `.log` is no longer under its
+    // name after the index files were opened, they may be a newer segment's with the same base
+    // offset (a cleaner swap), so they are built from our `.log` instead.
+    const sameGeneration = this.log.isStillAtItsName();
+    if (!sameGeneration || !offsets.fileFound || !times.fileFound || !this.pointsAtBatch(offsets, offsets.entries - 1, cursor)) {
+      offsets.close();
+      times.close();
+      ({ offsets, times } = buildIndexes(this.log, this.baseOffset, this.options.indexIntervalBytes, cursor, this.offsetIndexFile, this.timeIndexFile));
+      this.builtIndexes = true;
+    }
+    this._offsetIndex = offsets;
+    this._timeIndex = times;
+    this.indexesStale = false;
+    this.touch();
+    return { offsets, times };
+  }
+
+  /** Whether entry `slot` of `index` (none when < 0) names the start of a batch at or before its offset. */
+  private pointsAtBatch(index: OffsetIndex, slot: number, cursor: BatchCursor): boolean {
+    if (slot < 0) return true;
+    const entry = index.entry(slot);
+    return batchAt(cursor, entry.position, entry.offset, this.log.size);
+  }
+
+  private closeIndexes(): void {
+    this._offsetIndex?.closeWithoutTrim();
+    this._timeIndex?.closeWithoutTrim();
+    this._offsetIndex = null;
+    this._timeIndex = null;
   }
 
   /** True when the index files exist (a segment written by a tool that wrote no indexes has none). */
@@ -158,27 +227,18 @@ export class LogSegment {
   }
 
   private loadMaxTimestamp(): void {
+    if (!this.options.writable) {
+      // A reader may be looking at a live writer's active segment, whose time index lags its tail.
+      if (this.indexesStale) this.refreshIndexes();
+      this.loadLargestTimestamp(new BatchCursor(this.log, Buffer.allocUnsafe(CHECK_CHUNK_BYTES)));
+      return;
+    }
     const last = this.timeIndex.lastEntry;
     this.maxTimestampSoFar = last.timestamp;
     this.offsetOfMaxTimestampSoFar = last.offset;
-    if (this.staleTimeIndex) this.scanMaxTimestamp();
   }
 
-  /** The max timestamp from the batch headers (a read-only segment whose time index cannot be trusted). */
-  private scanMaxTimestamp(): void {
-    const cursor = new BatchCursor(this.log);
-    cursor.seek(0, this.log.size);
-    try {
-      while (cursor.next()) {
-        if (cursor.maxTimestamp > this.maxTimestampSoFar) {
-          this.maxTimestampSoFar = cursor.maxTimestamp;
-          this.offsetOfMaxTimestampSoFar = cursor.lastOffset;
-        }
-      }
-    } catch (err) {
-      if (!(err instanceof CorruptRecordError)) throw err;
-    }
-  }
+
 
   /** Kafka's largestTimestamp: the max record timestamp, or the `.log` file's mtime when there is none. */
   largestTimestamp(): number {
@@ -262,10 +322,10 @@ export class LogSegment {
    * batch of this segment reaches `offset`.
    */
   locate(offset: number, cursor: BatchCursor): boolean {
-    cursor.seek(this.indexedPosition(offset, cursor), this.log.size);
-    while (cursor.next()) {
+    if (!this.seekFor(offset, cursor)) return false;
+    do {
       if (cursor.lastOffset >= offset) return true;
-    }
+    } while (cursor.next());
     return false;
   }
 
@@ -275,33 +335,66 @@ export class LogSegment {
    * then the records of the one batch that first reaches the timestamp.
    */
   findOffsetByTimestamp(timestamp: number, startingOffset: number, cursor: BatchCursor, maxDecompressedBytes?: number): number {
+    if (this.indexesStale && timestamp > this.timeIndex.lastEntry.timestamp) this.refreshIndexes();
     const entry = this.timeIndex.lookup(timestamp);
-    const from = Math.max(entry.offset, startingOffset);
-    cursor.seek(this.indexedPosition(from, cursor), this.log.size);
-    while (cursor.next()) {
+    if (!this.seekFor(Math.max(entry.offset, startingOffset), cursor)) return -1;
+    do {
       if (cursor.maxTimestamp < timestamp || cursor.lastOffset < startingOffset) continue;
       const found = this.firstOffsetAtOrAfter(cursor, timestamp, startingOffset, maxDecompressedBytes);
       if (found >= 0) return found;
-    }
+    } while (cursor.next());
     return -1;
   }
 
   /**
-   * Where a forward scan for `offset` starts: the offset index's entry at or below it, once the
-   * batch there is seen to be the one the entry names (an entry (O, P) says the batch at P ends at
-   * O). An entry that points inside a batch, or at another batch, would make the scan skip or
-   * repeat records: the scan then starts at the segment's first batch instead.
+   * Loads into `cursor` the batch a forward scan for `offset` starts at: the offset index's entry
+   * at or below it, once the batch there is seen to be the one the entry names (an entry (O, P)
+   * says the batch at P ends at O); the first batch when the index has nothing at or below it.
+   * False when there is no batch there. For a writer, an entry that points inside a batch or at
+   * another batch (which would make the scan skip or repeat records) means the first batch.
    */
-  private indexedPosition(offset: number, cursor: BatchCursor): number {
-    if (offset <= this.baseOffset) return 0;
+  private seekFor(offset: number, cursor: BatchCursor): boolean {
+    const size = this.log.size;
+    if (offset <= this.baseOffset) return cursor.seek(0, size).next();
+    if (!this.options.writable) return this.seekReadOnly(offset, cursor, size);
     const entry = this.offsetIndex.lookup(offset);
-    if (entry.position <= 0) return 0;
-    try {
-      if (cursor.seek(entry.position, this.log.size).next() && cursor.lastOffset === entry.offset) return entry.position;
-    } catch (err) {
-      if (!(err instanceof CorruptRecordError)) throw err;
+    if (entry.position > 0 && batchAt(cursor, entry.position, entry.offset, size)) return true;
+    return cursor.seek(0, size).next();
+  }
+
+  /**
+   * A read-only opener checks the entry it starts from against the `.log`: the writer may have
+   * truncated and rewritten the segment since the entries were read, or the file may be damaged.
+   * An entry that does not name the batch there makes it read the index file again, then build
+   * the indexes from the `.log`, then start from the first batch.
+   */
+  private seekReadOnly(offset: number, cursor: BatchCursor, size: number): boolean {
+    if (this.indexesStale && offset > this.offsetIndex.lastOffset) this.refreshIndexes();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const entry = this.offsetIndex.lookup(offset);
+      if (entry.position === 0) return cursor.seek(0, size).next();
+      if (batchAt(cursor, entry.position, entry.offset, size)) return true;
+      if (attempt === 0 && !this.builtIndexes) this.openReadOnlyIndexes();
+      else this.rebuildIndexes(cursor);
     }
-    return 0;
+    return cursor.seek(0, size).next();
+  }
+
+  /** Read-only: takes in the index entries the writer appended since they were read. */
+  private refreshIndexes(): void {
+    this.indexesStale = false;
+    this._offsetIndex?.refresh();
+    this._timeIndex?.refresh();
+  }
+
+  /** Read-only: both indexes built from the `.log` again, as it is now. */
+  private rebuildIndexes(cursor: BatchCursor): void {
+    this.closeIndexes();
+    const built = buildIndexes(this.log, this.baseOffset, this.options.indexIntervalBytes, cursor, this.offsetIndexFile, this.timeIndexFile);
+    this._offsetIndex = built.offsets;
+    this._timeIndex = built.times;
+    this.builtIndexes = true;
+    this.indexesStale = false;
   }
 
   private firstOffsetAtOrAfter(cursor: BatchCursor, timestamp: number, startingOffset: number, maxDecompressedBytes: number | undefined): number {
@@ -345,9 +438,16 @@ export class LogSegment {
 
   /** The offset after the last batch: reads from the last offset-index entry to the end (cached). */
   readNextOffset(cursor: BatchCursor): number {
-    if (this.cachedNextOffset >= 0 && this.options.writable) return this.cachedNextOffset;
-    const last = this.offsetIndex.lookup(Number.MAX_SAFE_INTEGER);
-    let next = this.walkToEnd(cursor, last.position, last.offset);
+    // A reader's cache is dropped by `invalidate` whenever the `.log` changed.
+    if (this.cachedNextOffset >= 0) return this.cachedNextOffset;
+    let next = -1;
+    // A reader next to a live writer goes on from the last batch it walked to (if that is still
+    // the same batch) rather than from the last index entry it holds, which may be far behind.
+    if (!this.options.writable && this.lastBatchPosition > 0) next = this.walkToEnd(cursor, this.lastBatchPosition, this.lastBatchOffset);
+    if (next < 0) {
+      const last = this.offsetIndex.lookup(Number.MAX_SAFE_INTEGER);
+      next = this.walkToEnd(cursor, last.position, last.offset);
+    }
     // The last entry does not describe the batch it points at: a crashed writer's index (only a
     // read-only opener sees one; the writer rebuilt it). Walk the whole segment instead.
     if (next < 0) next = this.walkToEnd(cursor, 0, -1);
@@ -359,14 +459,15 @@ export class LogSegment {
   /**
    * The offset after the last batch, walking from `position`, where an index entry says a batch
    * ending at `expectLastOffset` starts (-1: no expectation); -1 when the batch there is not that.
+   * Remembers where the last batch starts (`lastBatchPosition`).
    */
   private walkToEnd(cursor: BatchCursor, position: number, expectLastOffset: number): number {
     let next = this.baseOffset;
     cursor.seek(position, this.log.size);
     try {
       if (position > 0 && (!cursor.next() || cursor.lastOffset !== expectLastOffset)) return -1;
-      if (position > 0) next = cursor.lastOffset + 1;
-      while (cursor.next()) next = cursor.lastOffset + 1;
+      if (position > 0) next = this.noteLastBatch(cursor);
+      while (cursor.next()) next = this.noteLastBatch(cursor);
     } catch (err) {
       // A read-only opener of a crashed log sees it up to the damage, as the writer will after recovery.
       if (this.options.writable || !(err instanceof CorruptRecordError)) throw err;
@@ -375,13 +476,21 @@ export class LogSegment {
     return next;
   }
 
+  /** Remembers the batch under `cursor` as the last one walked to; returns the offset after it. */
+  private noteLastBatch(cursor: BatchCursor): number {
+    this.lastBatchPosition = cursor.position;
+    this.lastBatchOffset = cursor.lastOffset;
+    return cursor.lastOffset + 1;
+  }
+
   /** Forgets the cached next offset (read-only openers, after the writer appended). */
   invalidate(): void {
     this.cachedNextOffset = -1;
     if (!this.options.writable) {
       this.maxTimestampSoFar = NOT_LOADED;
-      this._offsetIndex?.refresh();
-      this._timeIndex?.refresh();
+      // Read again only when a lookup goes past the entries held (see `seekReadOnly`): entries
+      // before the last one held stay valid while the writer appends.
+      this.indexesStale = true;
     }
   }
 
@@ -420,6 +529,9 @@ export class LogSegment {
     this.appendFinalTimeIndexEntry();
     this.offsetIndex.trimToValidSize();
     this.timeIndex.trimToValidSize();
+    // Its files stay open, now under the pool's bound.
+    this.pinned = false;
+    this.touch();
   }
 
   private appendFinalTimeIndexEntry(): void {
@@ -494,6 +606,8 @@ export class LogSegment {
 
   /** Makes a loaded segment the active one: its indexes get their full preallocated size back. */
   prepareForAppends(): void {
+    this.pinned = true;
+    this.options.pool?.forget(this);
     this.offsetIndex.resize(this.options.maxIndexSize);
     this.timeIndex.resize(this.options.maxIndexSize);
   }
@@ -528,6 +642,7 @@ export class LogSegment {
 
   /** Closes the files without writing anything (read-only openers, or a segment being deleted). */
   closeHandlers(): void {
+    this.options.pool?.forget(this);
     if (this.options.writable) {
       this._offsetIndex?.close();
       this._timeIndex?.close();
@@ -551,6 +666,9 @@ export class LogSegment {
   truncateTo(offset: number, cursor: BatchCursor, now: number): number {
     // Translate the offset before the index loses the entries that lead to it.
     const position = this.locate(offset, cursor) ? cursor.position : this.log.size;
+    // It becomes the active segment: the pool of open files must not close (and trim) its indexes.
+    this.pinned = true;
+    this.options.pool?.forget(this);
     const offsetIndex = this.offsetIndex;
     const timeIndex = this.timeIndex;
     offsetIndex.truncateTo(offset);
@@ -568,15 +686,30 @@ export class LogSegment {
 
   /** Kafka's loadLargestTimestamp: the time index's last entry, or a larger timestamp found in the batches after it. */
   private loadLargestTimestamp(cursor: BatchCursor): void {
+    // A reader of a segment that changes under it keeps what it had if the `.log` turns out damaged.
+    if (!this.options.writable) {
+      try {
+        this.loadLargestTimestampFrom(cursor);
+      } catch (err) {
+        if (!(err instanceof CorruptRecordError)) throw err;
+        if (this.maxTimestampSoFar === NOT_LOADED) this.maxTimestampSoFar = this.timeIndex.lastEntry.timestamp;
+      }
+      return;
+    }
+    this.loadLargestTimestampFrom(cursor);
+  }
+
+  private loadLargestTimestampFrom(cursor: BatchCursor): void {
     const last = this.timeIndex.lastEntry;
     let max = last.timestamp;
     let offsetOfMax = last.offset;
-    cursor.seek(this.offsetIndex.lookupPosition(last.offset), this.log.size);
-    while (cursor.next()) {
-      if (cursor.maxTimestamp > max) {
-        max = cursor.maxTimestamp;
-        offsetOfMax = cursor.lastOffset;
-      }
+    if (this.seekFor(last.offset, cursor)) {
+      do {
+        if (cursor.maxTimestamp > max) {
+          max = cursor.maxTimestamp;
+          offsetOfMax = cursor.lastOffset;
+        }
+      } while (cursor.next());
     }
     this.maxTimestampSoFar = max;
     this.offsetOfMaxTimestampSoFar = max >= 0 ? offsetOfMax : -1;
@@ -608,6 +741,7 @@ export class LogSegment {
    * the renamed ones); a missing file is not an error. Throws `LogIOError`.
    */
   deleteIfExists(): void {
+    this.options.pool?.forget(this);
     this._offsetIndex?.closeWithoutTrim();
     this._timeIndex?.closeWithoutTrim();
     this._offsetIndex = null;
@@ -637,5 +771,15 @@ function renameIfExists(from: string, to: string): void {
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw new LogIOError(`cannot rename ${from} to ${to}: ${(cause as Error).message}`, { file: from, cause });
+  }
+}
+
+/** Whether the bytes at `position` are the header of a batch whose last offset is `offset` (what an index entry says). */
+function batchAt(cursor: BatchCursor, position: number, offset: number, size: number): boolean {
+  try {
+    return cursor.seek(position, size).next() && cursor.lastOffset === offset;
+  } catch (err) {
+    if (err instanceof CorruptRecordError) return false;
+    throw err;
   }
 }

@@ -27,6 +27,8 @@ describe('a read-only segment after a swap', () => {
     old.onBecomeInactiveSegment();
     old.flush();
     const reader = LogSegment.open(dir, 0, options(false));
+    // The reader has read from the segment (its `.log` is open) before the swap.
+    expect(reader.log.readInto(Buffer.alloc(12), 0, 12, 0)).toBe(12);
     // The writer's swap: the old files go `.deleted`, a cleaned segment with the same base takes the names.
     old.changeFileSuffixes('', '.deleted');
     const cleaned = LogSegment.create(dir, 0, options(true));

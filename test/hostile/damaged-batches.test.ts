@@ -70,6 +70,24 @@ describe('records with duplicate or decreasing offset deltas', () => {
   });
 });
 
+describe('a recovering writer and records whose offset deltas break the rules', () => {
+  it.each([
+    ['duplicate', [0, 1, 1]],
+    ['decreasing', [0, 2, 1]],
+    ['past lastOffsetDelta', [0, 1, 3]],
+  ])('cuts the log at the batch (%s deltas), as at a bad CRC, and appends a fresh offset', (_what, deltas) => {
+    const dir = closedLog(partitionDir(), 4);
+    rewriteBatch(logFiles(dir)[0]!, 1, (buf, at) => setOffsetDeltas(buf, at, deltas));
+    uncleanFromScratch(dir);
+    const log = Log.open(dir);
+    expect(log.recovery.actions.find((a) => a.action === 'truncated')?.detail).toMatch(/offset delta/);
+    expect(log.endOffset).toBe(3);
+    expect(log.append({ value: 'fresh' }).baseOffset).toBe(3);
+    expect(log.read(0).map((r) => r.offset)).toEqual([0, 1, 2, 3]);
+    log.close();
+  });
+});
+
 describe('a batch whose lastOffsetDelta is 0 with several records', () => {
   it('ends a stream with CorruptRecordError after the batches before it, without repeating any', async () => {
     const dir = closedLog(partitionDir(), 60);

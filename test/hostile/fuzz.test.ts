@@ -17,11 +17,16 @@ import { batchPositions } from './helpers.js';
  * the test run); the CLI runs as the `seglog` command.
  *
  * Short by default; SEGLOG_FUZZ_ITERATIONS sets the number of directories (e.g. 2000), and
- * SEGLOG_FUZZ_SEED replays a run (the seed is printed).
+ * SEGLOG_FUZZ_SEED another seed (`random` for a fresh one; the seed is printed).
  */
 
 const ITERATIONS = Number(process.env['SEGLOG_FUZZ_ITERATIONS'] ?? 30);
-const SEED = Number(process.env['SEGLOG_FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+/**
+ * The default run is the same every time (a default suite must not be flaky); SEGLOG_FUZZ_SEED
+ * picks another, `random` a fresh one.
+ */
+const SEED_SETTING = process.env['SEGLOG_FUZZ_SEED'] ?? '20261207';
+const SEED = SEED_SETTING === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(SEED_SETTING);
 /** A generous bound for one call on a loaded 2-core machine; a loop or a bomb takes far longer. */
 const CALL_DEADLINE_MS = 15_000;
 /** One directory: about a dozen calls. */
@@ -163,7 +168,7 @@ interface CaseResult {
  * Runs the child on `dirs`. A watchdog kills it when one case takes longer than CASE_DEADLINE_MS
  * (a call that never returns), and the failure names that case.
  */
-async function runCases(dirs: string[], descriptions: string[]): Promise<{ writerOpened: number }> {
+async function runCases(first: number, dirs: string[], descriptions: string[]): Promise<{ writerOpened: number }> {
   const casesFile = path.join(tmpDir('seglog-fuzz-cases-'), 'cases.json');
   fs.writeFileSync(casesFile, JSON.stringify(dirs));
   const child = spawn(process.execPath, [path.join(import.meta.dirname, 'fuzz.child.mjs'), path.join(DIST, 'index.js'), casesFile], {
@@ -194,7 +199,8 @@ async function runCases(dirs: string[], descriptions: string[]): Promise<{ write
   clearInterval(watchdog);
   const started = lines.filter((l) => l.phase === 'start').at(-1)?.case ?? -1;
   const done = lines.filter((l) => l.phase === 'done');
-  const where = (i: number): string => `case ${i} (seed ${SEED}): ${descriptions[i]}`;
+  // The child numbers the directories it was given from 0; the run numbers them from `first`.
+  const where = (i: number): string => `case ${first + i} (seed ${SEED}): ${descriptions[i]}`;
   expect(killed, `no result within ${CASE_DEADLINE_MS} ms: ${where(started)}`).toBe(false);
   expect(status, `child ended early in ${where(started)}\n${stderr.slice(0, 4000)}`).toBe(0);
   expect(done.length).toBe(dirs.length);
@@ -241,7 +247,7 @@ describe('fuzz: mutated partition directories', () => {
         descriptions.push(done.join('; '));
         if (i % CLI_EVERY === 0) checkCli(dir, `case ${i}: ${descriptions.at(-1)}`);
       }
-      writerOpened += (await runCases(dirs, descriptions)).writerOpened;
+      writerOpened += (await runCases(start, dirs, descriptions)).writerOpened;
       for (const dir of dirs) fs.rmSync(path.dirname(dir), { recursive: true, force: true });
     }
     // The writer recovers nearly every damaged directory; refusing them all would pass the rest vacuously.

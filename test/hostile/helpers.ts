@@ -38,9 +38,12 @@ export function logFiles(dir: string): string[] {
 /** Positions of the whole batches of a `.log`. */
 export function batchPositions(buf: Buffer): number[] {
   const out: number[] = [];
-  for (let p = 0; p + 61 <= buf.length; p += 12 + buf.readInt32BE(p + 8)) {
-    if (p + 12 + buf.readInt32BE(p + 8) > buf.length) break;
+  for (let p = 0; p + 61 <= buf.length; ) {
+    const size = 12 + buf.readInt32BE(p + 8);
+    // A damaged size field ends the walk (the file may have been mutated already).
+    if (size < 61 || p + size > buf.length) break;
     out.push(p);
+    p += size;
   }
   return out;
 }
