@@ -80,7 +80,7 @@ function describeMachine(): Machine {
 function peerVersions(): string {
   return PEER_PACKAGES.map((name) => {
     try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
+      const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'bench', 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
       return `${name} ${pkg.version}`;
     } catch {
       return `${name} ?`;

@@ -1,7 +1,7 @@
 /**
  * Races the CRC-32C implementations by input size, to place their thresholds
- * (src/record/crc32c.ts): JS, and every native one that loads here (seglog's AVX-512 addon,
- * aws-crt). Run: `npx tsc -p tsconfig.json && node dist-all/bench/crc32c.js`.
+ * (src/record/crc32c.ts): JS, and the addon's path on this CPU (AVX-512, SSE4.2 or ARMv8).
+ * Run: `npx tsc -p tsconfig.json && node dist-all/bench/crc32c.js`.
  */
 import { crc32cJs, NATIVE_CRC32C_MIN_BYTES, nativeCrc32cImpl, nativeCrc32cImpls } from '../src/record/crc32c.js';
 

@@ -1,21 +1,28 @@
 /**
  * The peer stores of `npm run bench:compare`, each behind the `Store` interface of stores.ts:
- * better-sqlite3 12, lmdb (lmdb-js), classic-level and hypercore 11.37.1. Only compare.ts loads
- * this module, and this module loads each package with a dynamic import of a computed name, so
- * neither `npm run bench` nor the type check needs them (the few calls used are typed below).
+ * better-sqlite3 12, lmdb (lmdb-js), classic-level and hypercore 11.37.1. They are a package of
+ * their own (bench/package.json, installed on first use by `npm run bench:compare`), so seglog's
+ * `npm ci` never installs them; only compare.ts loads this module, with a dynamic import of each,
+ * so neither `npm run bench` nor the type check needs them (the few calls used are typed below).
  *
  * Every store keeps what seglog keeps for a record: offset, key, value and timestamp, plus a way
  * to find the first offset at or after a time. The key-value stores hold a record as one value
  * (`encodeFrame`: timestamp, key length, key, value) under its offset, and reads decode it back
  * into an object, as `Log.read` does.
  */
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { now, record, secondsSince, type Rec } from './common.js';
+import { pathToFileURL } from 'node:url';
+import { now, record, repoRoot, secondsSince, type Rec } from './common.js';
 import { decodeFrame, encodeFrame, type AppendWorkload, type Reader, type Store } from './stores.js';
 
+/** The peers live in bench/node_modules (bench/package.json), resolved from there. */
+export function peerRequire(): NodeJS.Require {
+  return createRequire(path.join(repoRoot(), 'bench', 'package.json'));
+}
+
 async function load<T>(name: string): Promise<T> {
-  const specifier: string = name;
-  return (await import(specifier)) as T;
+  return (await import(pathToFileURL(peerRequire().resolve(name)).href)) as T;
 }
 
 /** Runs `producers` loops of `step` (each one durable append) for `ms`; returns records/s. */
@@ -486,7 +493,7 @@ export async function loadPeers(): Promise<Store[]> {
     return [new SqliteStore(sqlite.default), new LmdbStore(lmdb), new LevelStore(level.ClassicLevel), new HypercoreStore(hypercore.default)];
   } catch (err) {
     throw new Error(
-      `bench:compare needs the peer dev dependencies: npm install --save-dev better-sqlite3@12 lmdb classic-level hypercore@11.37.1 (${(err as Error).message})`,
+      `bench:compare needs the peer stores in bench/node_modules: npm ci --prefix bench (${(err as Error).message})`,
     );
   }
 }

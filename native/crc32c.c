@@ -1,167 +1,180 @@
 /*
- * CRC-32C (Castagnoli) with AVX-512 carry-less multiplies, for seglog's record-batch checksums.
+ * CRC-32C (Castagnoli) for seglog's record-batch checksums: picks, per call, the fastest path the
+ * running CPU has, and exposes it to JS as `crc32c(buffer, start, end) -> uint32` (initial value
+ * and final xor 0xFFFFFFFF, as Kafka computes it).
  *
- * Why it exists: the batch CRC is the largest cost of encoding a batch after copying its records,
- * and the prebuilt binaries of aws-crt (the other native CRC seglog can use) carry no AVX-512 path:
- * they run the CRC32 instruction on three streams, ~30 GB/s here. Folding with VPCLMULQDQ on
- * eight 512-bit registers (512 bytes per step; four registers for inputs under 1 KiB) runs at
- * ~64 GB/s on 100 KiB here, where it is bound by the cache, and calls in ~40 ns against ~110 ns.
+ * - x86-64 with AVX-512 and VPCLMULQDQ: carry-less folding (native/crc32c_avx512.c).
+ * - x86-64 with SSE4.2: the CRC32 instruction on three streams.
+ * - arm64 with the ARMv8 CRC extension: its CRC32CX instruction on three streams.
+ * - otherwise 'none': seglog computes the CRC in JS and does not call this.
  *
- * How: the message is a polynomial over GF(2), bit-reflected (the first byte's lowest bit is the
- * highest power). A 16-byte lane L = x^64 A + B (A from its low 8 bytes, B from its high 8) that
- * is followed by D more bits contributes L * x^D, and L * x^D = A * x^(D+64) + B * x^D, which is
- * congruent mod P to A * K1 + B * K2 with K1 = x^(D+64) mod P and K2 = x^D mod P, both under
- * 32 bits. A carry-less multiply of two bit-reflected 64-bit operands yields the reflected product
- * times x, so the constants stored are x^(D+63) mod P and x^(D-1) mod P, reflected into 64 bits.
- * Folding keeps everything as 128-bit lanes until one lane is left; the CRC32 instruction then
- * reduces that lane and takes the tail. The constants were computed for this file (see
- * `native/constants.mjs`), and the tests compare every length and alignment with the
- * table-driven JS implementation.
+ * Why three streams: the CRC32 instruction takes 3 cycles to give its result and accepts a new
+ * one every cycle, so one dependent chain uses a third of it. Three independent chains over three
+ * consecutive blocks run at full rate (8 bytes a cycle); the blocks' CRCs are then joined: for
+ * blocks A and B, crc(s, A B) = crc(s, A) * x^(8|B|) + crc(0, B) mod P, and the multiplication
+ * by the constant x^(8|B|) mod P is four lookups in tables built once (each entry the product of
+ * the constant with one byte value at one of the four byte positions; the product is linear).
+ * Long blocks (8 KiB) make the join's cost vanish; short ones (256 B) serve inputs under 24 KiB.
  *
- * Exposed to JS as `crc32c(buffer, start, end) -> uint32` (initial value and final xor
- * 0xFFFFFFFF, as Kafka computes it) and `hardware` ('avx512' or 'none'). Without AVX-512 and
- * VPCLMULQDQ on the running CPU, or on a non-x86 build, `hardware` is 'none' and seglog does not
- * call it.
+ * The register values here use zlib's bit-reflected representation: bit 31 is the coefficient
+ * of x^0 and P is 0x82F63B78.
  */
-#include <node_api.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "seglog.h"
+
+#define POLY 0x82f63b78u
+#define LONG_BLOCK 8192
+#define SHORT_BLOCK 256
+
+/* a * b mod P (bilinear: each set bit of a adds b times that power of x). */
+static uint32_t mul_mod(uint32_t a, uint32_t b) {
+  uint32_t product = 0;
+  for (uint32_t bit = 1u << 31; bit != 0; bit >>= 1) {
+    if (a & bit) product ^= b;
+    b = (b & 1) ? (b >> 1) ^ POLY : b >> 1;
+  }
+  return product;
+}
+
+/* x^(8 n) mod P by square and multiply. */
+static uint32_t x_pow_bytes(size_t n) {
+  uint32_t result = 1u << 31; /* x^0 */
+  uint32_t power = 1u << 23;  /* x^8 */
+  for (; n > 0; n >>= 1) {
+    if (n & 1) result = mul_mod(result, power);
+    power = mul_mod(power, power);
+  }
+  return result;
+}
+
+/* shift[k][v] = (v << 8k) * x^(8 |block|) mod P. */
+typedef uint32_t shift_table[4][256];
+static shift_table long_shift;
+static shift_table short_shift;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void fill_table(shift_table table, size_t block) {
+  uint32_t constant = x_pow_bytes(block);
+  for (int k = 0; k < 4; k++) {
+    for (uint32_t v = 0; v < 256; v++) table[k][v] = mul_mod(constant, v << (8 * k));
+  }
+}
+
+static void fill_tables(void) {
+  fill_table(long_shift, LONG_BLOCK);
+  fill_table(short_shift, SHORT_BLOCK);
+}
+
+/* crc * x^(8 |block|) mod P for the block size of `table`. */
+static inline uint32_t shift(const shift_table table, uint32_t crc) {
+  return table[0][crc & 0xff] ^ table[1][(crc >> 8) & 0xff] ^ table[2][(crc >> 16) & 0xff] ^ table[3][crc >> 24];
+}
+
+static inline uint64_t load64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+/*
+ * The three-stream loop for one CPU's instruction: CRC64(state, 8 bytes) and CRC8(state, byte).
+ * Defined once per instruction set because each body must be compiled for its own target.
+ */
+#define DEFINE_STREAMS(name, TARGET, CRC64, CRC8)                                             \
+  TARGET static uint32_t name##_blocks(uint32_t crc, const uint8_t **pp, size_t *np, size_t block, \
+                                       const shift_table table) {                           \
+    const uint8_t *p = *pp;                                                                  \
+    size_t n = *np;                                                                          \
+    while (n >= 3 * block) {                                                                 \
+      uint64_t c0 = crc, c1 = 0, c2 = 0;                                                     \
+      for (const uint8_t *end = p + block; p < end; p += 8) {                                \
+        c0 = CRC64(c0, load64(p));                                                           \
+        c1 = CRC64(c1, load64(p + block));                                                   \
+        c2 = CRC64(c2, load64(p + 2 * block));                                               \
+      }                                                                                      \
+      crc = shift(table, shift(table, (uint32_t)c0) ^ (uint32_t)c1) ^ (uint32_t)c2;          \
+      p += 2 * block;                                                                        \
+      n -= 3 * block;                                                                        \
+    }                                                                                        \
+    *pp = p;                                                                                 \
+    *np = n;                                                                                 \
+    return crc;                                                                              \
+  }                                                                                          \
+  TARGET static uint32_t name(uint32_t crc, const uint8_t *p, size_t n) {                    \
+    crc = name##_blocks(crc, &p, &n, LONG_BLOCK, long_shift);                                \
+    crc = name##_blocks(crc, &p, &n, SHORT_BLOCK, short_shift);                              \
+    uint64_t c = crc;                                                                        \
+    for (; n >= 8; p += 8, n -= 8) c = CRC64(c, load64(p));                                  \
+    crc = (uint32_t)c;                                                                       \
+    while (n-- > 0) crc = CRC8(crc, *p++);                                                   \
+    return crc;                                                                              \
+  }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SEGLOG_X86 1
 #include <immintrin.h>
+#define SEGLOG_STREAMS 1
+#define SSE42_TARGET __attribute__((target("sse4.2")))
+DEFINE_STREAMS(crc_streams, SSE42_TARGET, _mm_crc32_u64, _mm_crc32_u8)
 
-#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,vpclmulqdq,pclmul,sse4.2")))
-
-/* Folding constants: {x^(D+63) mod P, x^(D-1) mod P}, reflected into 64 bits, for distance D. */
-#define K4096_LO 0x75bda45400000000ULL
-#define K4096_HI 0xe986c14800000000ULL
-#define K2048_LO 0xe9a5d8be00000000ULL
-#define K2048_HI 0x1426a81500000000ULL
-#define K512_LO 0x1c19243b00000000ULL
-#define K512_HI 0x75bba45b00000000ULL
-#define K128_LO 0x3743f7bd00000000ULL
-#define K128_HI 0x3171d43000000000ULL
-
-/* CRC32 instruction over n bytes, eight at a time: small inputs and the tail after folding. */
-AVX512_TARGET static uint32_t crc_bytes(uint32_t crc, const uint8_t *p, size_t n) {
-  uint64_t c = crc;
-  while (n >= 8) {
-    uint64_t v;
-    __builtin_memcpy(&v, p, 8);
-    c = _mm_crc32_u64(c, v);
-    p += 8;
-    n -= 8;
-  }
-  uint32_t c32 = (uint32_t)c;
-  while (n-- > 0) c32 = _mm_crc32_u8(c32, *p++);
-  return c32;
-}
-
-/* x folded forward over D bits (constants k) and xored with `next`. */
-AVX512_TARGET static inline __m512i fold512(__m512i x, __m512i k, __m512i next) {
-  __m512i lo = _mm512_clmulepi64_epi128(x, k, 0x00);
-  __m512i hi = _mm512_clmulepi64_epi128(x, k, 0x11);
-  return _mm512_ternarylogic_epi64(lo, hi, next, 0x96); /* lo ^ hi ^ next */
-}
-
-AVX512_TARGET static inline __m128i fold128(__m128i x, __m128i k, __m128i next) {
-  __m128i lo = _mm_clmulepi64_si128(x, k, 0x00);
-  __m128i hi = _mm_clmulepi64_si128(x, k, 0x11);
-  return _mm_xor_si128(_mm_xor_si128(lo, hi), next);
-}
-
-/* The pair {lo, hi} in each of the four 128-bit lanes. */
-AVX512_TARGET static inline __m512i lanes(unsigned long long lo, unsigned long long hi) {
-  return _mm512_broadcast_i32x4(_mm_set_epi64x((long long)hi, (long long)lo));
-}
-
-/* Four registers (256 consecutive bytes) loaded from p. */
-AVX512_TARGET static inline void load4(__m512i x[4], const uint8_t *p) {
-  for (int i = 0; i < 4; i++) x[i] = _mm512_loadu_si512((const void *)(p + 64 * i));
-}
-
-/* Four registers each folded forward over D bits (constants k) onto the 256 bytes at p. */
-AVX512_TARGET static inline void fold4(__m512i x[4], __m512i k, const uint8_t *p) {
-  for (int i = 0; i < 4; i++) x[i] = fold512(x[i], k, _mm512_loadu_si512((const void *)(p + 64 * i)));
-}
-
-/* Running CRC state (not inverted) over n >= 256 bytes. */
-AVX512_TARGET static uint32_t crc_fold(uint32_t crc, const uint8_t *p, size_t n) {
-  __m512i x[4];
-  load4(x, p);
-  /* The state joins the message at its first four bytes. */
-  x[0] = _mm512_xor_si512(x[0], _mm512_castsi128_si512(_mm_cvtsi32_si128((int)crc)));
-  p += 256;
-  n -= 256;
-
-  const __m512i k2048 = lanes(K2048_LO, K2048_HI);
-  if (n >= 768) {
-    /* Eight registers, 512 bytes per step: the multiplies' latency is hidden on a few KiB. */
-    __m512i y[4];
-    load4(y, p);
-    p += 256;
-    n -= 256;
-    const __m512i k4096 = lanes(K4096_LO, K4096_HI);
-    while (n >= 512) {
-      fold4(x, k4096, p);
-      fold4(y, k4096, p + 256);
-      p += 512;
-      n -= 512;
-    }
-    for (int i = 0; i < 4; i++) x[i] = fold512(x[i], k2048, y[i]);
-  }
-  while (n >= 256) {
-    fold4(x, k2048, p);
-    p += 256;
-    n -= 256;
-  }
-
-  /* Four registers into one, then 64 bytes at a time. */
-  const __m512i k512 = lanes(K512_LO, K512_HI);
-  __m512i x0 = fold512(fold512(fold512(x[0], k512, x[1]), k512, x[2]), k512, x[3]);
-  while (n >= 64) {
-    x0 = fold512(x0, k512, _mm512_loadu_si512((const void *)p));
-    p += 64;
-    n -= 64;
-  }
-
-  /* Four lanes into one, then 16 bytes at a time. */
-  const __m128i k128 = _mm_set_epi64x((long long)K128_HI, (long long)K128_LO);
-  __m128i a = _mm512_extracti32x4_epi32(x0, 0);
-  a = fold128(a, k128, _mm512_extracti32x4_epi32(x0, 1));
-  a = fold128(a, k128, _mm512_extracti32x4_epi32(x0, 2));
-  a = fold128(a, k128, _mm512_extracti32x4_epi32(x0, 3));
-  while (n >= 16) {
-    a = fold128(a, k128, _mm_loadu_si128((const __m128i *)p));
-    p += 16;
-    n -= 16;
-  }
-
-  /* The lane is now the whole message so far, as 16 bytes that follow a zero state. */
-  uint64_t c = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(a));
-  c = _mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(a, 1));
-  return crc_bytes((uint32_t)c, p, n);
-}
-
-AVX512_TARGET static uint32_t crc32c_avx512(const uint8_t *p, size_t n) {
-  uint32_t state = 0xffffffffu;
-  state = n >= 256 ? crc_fold(state, p, n) : crc_bytes(state, p, n);
-  return ~state;
-}
-
-/* Per call: libgcc reads CPUID once (at load) and these only test bits it cached. */
-static int has_avx512(void) {
+static int has_streams(void) {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("vpclmulqdq") &&
-         __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.2");
+  return __builtin_cpu_supports("sse4.2");
 }
+#define STREAMS_NAME "sse42"
+
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+/* Compile-guarded: built and checked with a cross compiler, run under emulation, not on hardware here. */
+#include <arm_acle.h>
+#define SEGLOG_STREAMS 1
+#if defined(__clang__)
+#define ARM_CRC_TARGET __attribute__((target("crc")))
 #else
-static int has_avx512(void) { return 0; }
+#define ARM_CRC_TARGET __attribute__((target("+crc")))
+#endif
+DEFINE_STREAMS(crc_streams, ARM_CRC_TARGET, __crc32cd, __crc32cb)
+
+#if defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_CRC32
+#define HWCAP_CRC32 (1 << 7)
+#endif
+static int has_streams(void) { return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0; }
+#elif defined(__APPLE__)
+static int has_streams(void) { return 1; } /* every Apple arm64 CPU has it */
+#else
+static int has_streams(void) { return 0; }
+#endif
+#define STREAMS_NAME "armv8"
 #endif
 
-static napi_value Crc32c(napi_env env, napi_callback_info info) {
+const char *seglog_crc32c_hardware(void) {
+  if (seglog_has_avx512()) return "avx512";
+#ifdef SEGLOG_STREAMS
+  if (has_streams()) return STREAMS_NAME;
+#endif
+  return "none";
+}
+
+uint32_t seglog_crc32c(const uint8_t *p, size_t n) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (seglog_has_avx512()) return ~seglog_crc32c_avx512(0xffffffffu, p, n);
+#endif
+#ifdef SEGLOG_STREAMS
+  if (has_streams()) {
+    pthread_once(&tables_once, fill_tables);
+    return ~crc_streams(0xffffffffu, p, n);
+  }
+#endif
+  (void)p;
+  (void)n;
+  return 0;
+}
+
+napi_value seglog_js_crc32c(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
@@ -186,32 +199,12 @@ static napi_value Crc32c(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "crc32c: start and end must be integers with 0 <= start <= end <= length");
     return NULL;
   }
-  uint32_t crc = 0;
-#ifdef SEGLOG_X86
-  if (!has_avx512()) {
-    napi_throw_error(env, NULL, "crc32c: this CPU lacks AVX-512 with VPCLMULQDQ");
+  if (strcmp(seglog_crc32c_hardware(), "none") == 0) {
+    napi_throw_error(env, NULL, "crc32c: this CPU has no CRC-32C instructions the addon uses");
     return NULL;
   }
-  crc = crc32c_avx512((const uint8_t *)data + (size_t)start, (size_t)end - (size_t)start);
-#else
-  (void)data;
-  napi_throw_error(env, NULL, "crc32c: not built for this CPU");
-  return NULL;
-#endif
+  uint32_t crc = seglog_crc32c((const uint8_t *)data + (size_t)start, (size_t)end - (size_t)start);
   napi_value result = NULL;
   if (napi_create_uint32(env, crc, &result) != napi_ok) return NULL;
   return result;
 }
-
-static napi_value Init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_value hardware;
-  /* Nothing is exported when a call fails: the JS side then treats the addon as absent. */
-  if (napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, Crc32c, NULL, &fn) != napi_ok) return exports;
-  if (napi_create_string_utf8(env, has_avx512() ? "avx512" : "none", NAPI_AUTO_LENGTH, &hardware) != napi_ok) return exports;
-  if (napi_set_named_property(env, exports, "crc32c", fn) != napi_ok) return exports;
-  napi_set_named_property(env, exports, "hardware", hardware);
-  return exports;
-}
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

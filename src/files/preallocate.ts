@@ -1,6 +1,6 @@
 /**
  * Disk blocks reserved ahead of a growing file, without changing its length: Linux's
- * `fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, length)`, called through `koffi` (Node's fs has no
+ * `fallocate(fd, FALLOC_FL_KEEP_SIZE, offset, length)`, from seglog's addon (Node's fs has no
  * fallocate). The file's length, and so everything a reader or Kafka's tools see, stays the
  * length of the data written; only `st_blocks` shows the reservation, until an ftruncate to the
  * same length gives the blocks back.
@@ -9,35 +9,14 @@
  * (delayed allocation); into reserved blocks it only copies. Measured here (kernel 6.18, ext4):
  * a 100 KiB pwrite at the end of a file 27 us, into reserved blocks 19 us; 34 KiB 13.5 vs 10.5 us.
  *
- * `koffi` is an optional dependency; without it, or off Linux, or on a file system that cannot
- * (EOPNOTSUPP), nothing is reserved and files grow as they are written.
+ * Without the addon (see native.ts), or off Linux, or on a file system that cannot (EOPNOTSUPP),
+ * nothing is reserved and files grow as they are written.
  */
-import { createRequire } from 'node:module';
+import { nativeAddon } from './native.js';
 
-const FALLOC_FL_KEEP_SIZE = 1;
-
-type Fallocate = (fd: number, mode: number, offset: number, length: number) => number;
-
-/** undefined: not tried yet; null: not available here. */
-let fallocate: Fallocate | null | undefined;
-
-function load(): Fallocate | null {
-  if (process.platform !== 'linux') return null;
-  try {
-    const koffi = createRequire(import.meta.url)('koffi') as {
-      load(path: string | null): { func(signature: string): Fallocate };
-    };
-    // The process itself: Node links libc, whichever libc (glibc, musl) that is.
-    return koffi.load(null).func('int fallocate(int fd, int mode, int64_t offset, int64_t len)');
-  } catch {
-    return null;
-  }
-}
-
-/** True when this platform can reserve space (loads the FFI binding on first call). */
+/** True when this platform can reserve space (loads the addon on first call). */
 export function canReserveSpace(): boolean {
-  if (fallocate === undefined) fallocate = load();
-  return fallocate !== null;
+  return typeof nativeAddon()?.fallocate === 'function';
 }
 
 /**
@@ -45,6 +24,7 @@ export function canReserveSpace(): boolean {
  * length. False when it could not (no support, or no space: then the writes themselves will say).
  */
 export function reserveSpace(fd: number, offset: number, length: number): boolean {
-  if (!canReserveSpace() || length <= 0) return false;
-  return fallocate!(fd, FALLOC_FL_KEEP_SIZE, offset, length) === 0;
+  const fallocate = nativeAddon()?.fallocate;
+  if (fallocate === undefined || length <= 0) return false;
+  return fallocate(fd, offset, length) === 0;
 }

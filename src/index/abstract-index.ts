@@ -9,10 +9,10 @@
  * file to exactly `entries * entrySize` bytes when the segment is rolled or closed. Everything here
  * is synchronous and single-threaded.
  *
- * Two backings: mode `'write'` maps the file (`storage.ts`; one such instance per file: a second
- * mapping in the same process would take SIGBUS once the first one trims the file), mode `'read'`
- * holds the entries in memory (`memory-storage.ts`) and is safe next to a live writer in another
- * process.
+ * Backings: mode `'write'` maps the file (`mmap-storage.ts`; one such instance per file: a second
+ * mapping in the same process would take SIGBUS once the first one trims the file), or, without
+ * seglog's addon, writes it with `pwrite` (`positional-storage.ts`); mode `'read'` holds the
+ * entries in memory (`memory-storage.ts`) and is safe next to a live writer in another process.
  *
  * Entry count of an existing file: `floor(length / entrySize)`, as Kafka assumes (a cleanly closed
  * index is trimmed, so every slot is an entry). With `detectZeroTail`, the count stops instead at the
@@ -22,8 +22,11 @@
 import fs from 'node:fs';
 
 import { InvalidArgumentError, LogClosedError, LogIOError, OffsetOverflowError, ReadOnlyLogError } from '../errors.js';
+import { nativeAddon, nativeDisabled, nativeUnavailableReason, noticeOnce } from '../files/native.js';
 import { MemoryStorage } from './memory-storage.js';
-import { ClosedStorage, type IndexStorage, MmapStorage } from './storage.js';
+import { MmapStorage } from './mmap-storage.js';
+import { PwriteStorage } from './positional-storage.js';
+import { ClosedStorage, type IndexStorage } from './storage.js';
 
 /** Kafka's `segment.index.bytes` default: 10 MiB. */
 /** Up to this many bytes of entries, `reset()` zeroes them in place instead of re-creating the file. */
@@ -108,7 +111,7 @@ export abstract class AbstractIndex {
     this.detectZeroTail = options.detectZeroTail ?? false;
     this.warmEntries = Math.floor(8192 / entrySize);
     if (mode === 'write') {
-      const { storage, created } = MmapStorage.open(file, roundDown(maxIndexSize, entrySize));
+      const { storage, created } = openWritable(file, roundDown(maxIndexSize, entrySize));
       this.storage = storage;
       this.countEntries(created);
     } else {
@@ -427,4 +430,15 @@ export abstract class AbstractIndex {
     }
     this.entryCount = lo === 1 && this.keyAt(0) === 0 && this.valueAt(0) === 0 ? 0 : lo;
   }
+}
+
+/**
+ * The writer's backing: a mapping through seglog's addon, else positional writes, said once per
+ * process (slower lookups and appends, same files) unless SEGLOG_NO_NATIVE asked for it.
+ */
+function openWritable(file: string, createLength: number): { storage: IndexStorage; created: boolean } {
+  const addon = nativeAddon();
+  if (addon !== null) return MmapStorage.open(file, createLength, addon);
+  if (!nativeDisabled()) noticeOnce('no-mmap', `indexes use positional reads and writes, not memory mapping: ${nativeUnavailableReason()}`);
+  return PwriteStorage.open(file, createLength);
 }

@@ -249,7 +249,9 @@ export class LogReader {
     const list = this.segments;
     for (let i = Math.max(0, list.floorIndex(startOffset)); i < list.count; i++) {
       const segment = list.at(i)!;
-      if (segment.maxTimestamp < timestamp) continue;
+      // Kafka's rule (`largestTimestamp`): a segment whose time index has no entry yet (small, or
+      // reopened) is not skipped on a -1 maximum; its file's mtime stands in for it.
+      if (segment.largestTimestamp() < timestamp) continue;
       segment.touch();
       const found = segment.findOffsetByTimestamp(timestamp, startOffset, this.cursorFor(segment), this.maxDecompressedBytes);
       if (found >= 0) return found;

@@ -15,10 +15,11 @@
  *   format): `82 'SNAPPY' 00`, int32 BE version 1, int32 BE compatible version 1, then per 32 KiB
  *   of input an int32 BE length and a raw snappy block (from the `snappy` package). Input without
  *   that header is read as one raw snappy block, as snappy-java does.
- * - zstd: standard zstd frames through `zlib.zstdCompressSync` / `zstdDecompressSync`, which
- *   exist from Node.js 22.15 on. Node 20's zlib has no zstd and no synchronous zstd package is a
- *   dependency, so there both directions throw `InvalidConfigError`; `isCompressionSupported`
- *   tells in advance.
+ * - zstd: standard zstd frames (level 3, Kafka's default). Through `zlib.zstdCompressSync` /
+ *   `zstdDecompressSync` where Node has them (22.15 on). Older Node.js reads with `fzstd` (a
+ *   decoder in JS, synchronous) and writes with the system's libzstd.so.1 through seglog's addon;
+ *   where neither zlib nor the addon nor libzstd can write, compressing throws
+ *   `InvalidConfigError` (`isCompressionSupported` tells in advance), and reading still works.
  *
  * Native codec packages are loaded on first use, so a platform without their binaries can still
  * use the other codecs. Their results must be ordinary buffers, not napi external buffers: Node
@@ -30,6 +31,7 @@
 import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
 import { CorruptRecordError, InvalidConfigError, isSeglogError } from '../errors.js';
+import { nativeAddon } from '../files/native.js';
 import { lz4BlockBound, lz4CompressBlock } from './lz4-block.js';
 import type { CompressionType } from './types.js';
 
@@ -53,11 +55,18 @@ interface ZstdZlib {
   zstdDecompressSync?: (data: Buffer, options?: zlib.ZlibOptions) => Buffer;
 }
 
+interface FzstdModule {
+  Decompress: new (ondata: (chunk: Uint8Array, final: boolean) => void) => { push(chunk: Uint8Array, final?: boolean): void };
+}
+
 const require = createRequire(import.meta.url);
 const zstdZlib = zlib as unknown as ZstdZlib;
 
 let lz4Module: Lz4Module | undefined;
 let snappyModule: SnappyModule | undefined;
+let fzstdModule: FzstdModule | undefined;
+/** Kafka's default zstd level (and zlib's). */
+const ZSTD_LEVEL = 3;
 
 function loadCodec<T>(type: CompressionType, packageName: string): T {
   try {
@@ -82,7 +91,7 @@ export function isCompressionSupported(type: CompressionType): boolean {
   try {
     if (type === 'lz4') lz4();
     else if (type === 'snappy') snappy();
-    else if (type === 'zstd') return typeof zstdZlib.zstdCompressSync === 'function';
+    else if (type === 'zstd') return zstdWriter() !== null;
     return true;
   } catch {
     return false;
@@ -101,7 +110,7 @@ export function compress(type: CompressionType, data: Buffer): Buffer {
     case 'snappy':
       return xerialSnappyCompress(data);
     case 'zstd':
-      return zstdFunction('zstdCompressSync', 'Writing')(data);
+      return zstdCompress(data);
     default:
       throw new InvalidConfigError(`Unknown compression type ${String(type)}`);
   }
@@ -146,20 +155,50 @@ function inflatesPast(type: CompressionType, maxBytes: number, cause?: unknown):
   return new CorruptRecordError(`${type} data inflates past the limit of ${maxBytes} bytes (maxDecompressedBytes)`, cause === undefined ? {} : { cause });
 }
 
-function zstdDecompress(data: Buffer, maxBytes: number): Buffer {
-  const fn = zstdZlib.zstdDecompressSync;
-  if (typeof fn !== 'function') zstdFunction('zstdDecompressSync', 'Reading');
-  return fn!(data, { maxOutputLength: maxBytes });
+/** The way this process writes zstd, or null when it cannot. */
+function zstdWriter(): ((data: Buffer) => Buffer) | null {
+  if (typeof zstdZlib.zstdCompressSync === 'function') return zstdZlib.zstdCompressSync;
+  const addon = nativeAddon();
+  if (addon === null) return null;
+  try {
+    addon.zstdCompressBound(0); // throws when libzstd.so.1 is missing
+  } catch {
+    return null;
+  }
+  return (data) => {
+    const out = Buffer.allocUnsafe(addon.zstdCompressBound(data.length));
+    return out.subarray(0, addon.zstdCompress(data, out, ZSTD_LEVEL));
+  };
 }
 
-function zstdFunction(name: 'zstdCompressSync' | 'zstdDecompressSync', verb: string): (data: Buffer) => Buffer {
-  const fn = zstdZlib[name];
-  if (typeof fn !== 'function') {
+let writer: ((data: Buffer) => Buffer) | null | undefined;
+
+function zstdCompress(data: Buffer): Buffer {
+  if (writer === undefined) writer = zstdWriter();
+  if (writer === null) {
     throw new InvalidConfigError(
-      `${verb} zstd-compressed record batches needs Node.js >= 22.15 (zlib zstd support); this is Node.js ${process.versions.node}`,
+      `Writing zstd-compressed record batches needs Node.js >= 22.15 (zlib zstd) or, before it, seglog's addon and the system's libzstd.so.1; this is Node.js ${process.versions.node}`,
     );
   }
-  return fn;
+  return writer(data);
+}
+
+/**
+ * zlib stops at `maxOutputLength`; fzstd's streaming decoder hands out one block (at most 128 KiB)
+ * at a time, and the running total is checked before the next one is kept.
+ */
+function zstdDecompress(data: Buffer, maxBytes: number): Buffer {
+  if (typeof zstdZlib.zstdDecompressSync === 'function') return zstdZlib.zstdDecompressSync(data, { maxOutputLength: maxBytes });
+  const { Decompress } = (fzstdModule ??= loadCodec<FzstdModule>('zstd', 'fzstd'));
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const stream = new Decompress((chunk) => {
+    total += chunk.length;
+    if (total > maxBytes) throw inflatesPast('zstd', maxBytes);
+    chunks.push(Buffer.from(chunk)); // a copy: the decoder reuses its window
+  });
+  stream.push(data, true);
+  return Buffer.concat(chunks, total);
 }
 
 // ---------------------------------------------------------------------------------------------

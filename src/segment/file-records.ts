@@ -1,30 +1,8 @@
 import fs from 'node:fs';
 import { openForWriting } from '../files/no-follow.js';
-import { createRequire } from 'node:module';
 import { LogIOError } from '../errors.js';
+import { nativeAddon } from '../files/native.js';
 import { reserveSpace } from '../files/preallocate.js';
-
-interface MmapIo {
-  map(size: number, protection: number, flags: number, fd: number, offset?: number): Buffer;
-  advise(buffer: Buffer, advise: number): void;
-  PROT_READ: number;
-  MAP_SHARED: number;
-  MADV_RANDOM: number;
-}
-
-let mmapIo: MmapIo | null | undefined;
-
-/** The native mmap addon, loaded on the first mapped read (read-only processes never load it). */
-function loadMmap(): MmapIo | null {
-  if (mmapIo === undefined) {
-    try {
-      mmapIo = createRequire(import.meta.url)('@riaskov/mmap-io') as MmapIo;
-    } catch {
-      mmapIo = null;
-    }
-  }
-  return mmapIo;
-}
 
 /** Mappings start at this size and double, so a growing active segment is remapped rarely. */
 const MIN_MAPPING_BYTES = 1 << 20;
@@ -279,7 +257,7 @@ export class FileRecords {
 
   /**
    * The writer's whole-file read mapping, valid up to `size` bytes, or null (read-only openers,
-   * empty files, no mmap). Reads through it cost no syscall and no copy, which is what makes a
+   * empty files, no addon). Reads through it cost no syscall and no copy, which is what makes a
    * one-record read in a large batch cheap. Safe because only this process changes the file and
    * nothing is read past `size`, which `truncateTo` lowers before cutting; callers must copy
    * whatever they hand out, since a view of a later-truncated region would fault.
@@ -291,14 +269,15 @@ export class FileRecords {
   }
 
   private map(): Buffer | null {
-    const mmap = loadMmap();
-    if (mmap === null || this._size > MAX_MAPPING_BYTES) return null;
+    const addon = nativeAddon();
+    if (addon === null || this._size > MAX_MAPPING_BYTES) return null;
     let length = MIN_MAPPING_BYTES;
     while (length < this._size) length *= 2;
     // Mapping past the end of the file is allowed; those pages are never touched (reads stop at size).
     // Default advice, not MADV_RANDOM: the kernel's fault-around maps neighbouring cached pages
     // on each first touch, which keeps the walk through a large batch to a few faults.
-    return mmap.map(Math.min(length, MAX_MAPPING_BYTES), mmap.PROT_READ, mmap.MAP_SHARED, this.handle(), 0);
+    // Unmapped when garbage-collected, not explicitly: a reader may still hold a view of it.
+    return Buffer.from(addon.map(this.handle(), Math.min(length, MAX_MAPPING_BYTES), false));
   }
 
   /** True when the batch at `position` was CRC-checked by this process since the file last shrank. */

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, Log, LogIOError } from '../../src/index.js';
 import { tmpDir } from '../support/tmp.js';
-import { dirState, ensureDist } from '../support/dist.js';
+import { dirState, packageForAnyUser } from '../support/dist.js';
 import { SMALL, appendBatches, expectRecords, partitionDir } from './helpers.js';
 
 /**
@@ -49,10 +49,13 @@ describe('a path that is a file', () => {
 });
 
 describe('a directory without permission', () => {
-  let dist = '';
+  // The child runs as nobody, who may not reach this checkout (a clone under a 0700 directory):
+  // it loads a copy of the package made for it.
+  let anyUser: ReturnType<typeof packageForAnyUser> | undefined;
   beforeAll(() => {
-    dist = ensureDist();
+    if (process.getuid?.() === 0) anyUser = packageForAnyUser();
   }, 120_000);
+  afterAll(() => anyUser?.remove());
 
   function chmodded(mode: number): string {
     const dir = partitionDir();
@@ -67,11 +70,11 @@ describe('a directory without permission', () => {
   /** Opens `dir` in a child process running as `nobody`; returns the error code and message, or 'opened'. */
   function openAsNobody(dir: string, readOnly: boolean): string {
     const script = `
-      import { Log } from ${JSON.stringify(dist)};
+      import { Log } from ${JSON.stringify(anyUser!.entry)};
       try { Log.open(${JSON.stringify(dir)}, { readOnly: ${readOnly} }).close(); console.log('opened'); }
       catch (err) { console.log(err.code + ' ' + err.message); }
     `;
-    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    const out = spawnSync(anyUser!.node, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
     return (out.stdout + out.stderr).trim();
   }
 

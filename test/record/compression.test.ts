@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { CorruptRecordError, InvalidConfigError } from '../../src/errors.js';
 import { compress, decompress, isCompressionSupported } from '../../src/record/compression.js';
+import { nativeDisabled } from '../../src/files/native.js';
 import { kafkajsSnappy, lz4js, xxh32 } from './helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -207,20 +208,59 @@ describe('none', () => {
 
 describe('zstd', () => {
   const supported = isCompressionSupported('zstd');
+  const zstdZlib = zlib as unknown as { zstdCompressSync?: (b: Buffer) => Buffer; zstdDecompressSync?: (b: Buffer) => Buffer };
+  const fzstd = require('fzstd') as { decompress(data: Uint8Array): Uint8Array };
+  /** The text both fixed frames below hold (1720 bytes). */
+  const text = Buffer.from(
+    Array.from({ length: 40 }, (_, i) => `sensor-${i % 7} temperature=${20 + (i % 5)}.${(i * 37) % 10} ts=${1700000000000 + i * 1000}\n`).join(''),
+  );
+  // Written by the zstd CLI 1.5.4 (the reference encoder, not Node's zlib nor seglog): from a
+  // pipe, as a streaming writer such as zstd-jni or librdkafka writes, so the frame carries no
+  // content size, and with an XXH64 checksum; and from a file at level 19 without checksum.
+  const streamed = Buffer.from(
+    '28b52ffd0458f50400f2881716a0a5e944dcb7bc4bff6fb79b6c29654a89f25cf1c4080349f3faeff7fcdd5effed9a3e9bcbb75dd3576bf5755bf66aadde9ccac5d15b0c9967ea9911ad0aaa7ae97791dd42edc052034908126d9c2320111c076070128281a380100e1259a821e4e1fadf01f035d6118c10241cd74112ff7cc95abcc54d5de56cd6e22e6e722b6258b1c9abf059f8143e854fc1a7f0297c0a9f05300e88b0da2a7d9f508b',
+    'hex',
+  );
+  const level19 = Buffer.from(
+    '28b52ffd60b805f5040082c91713a0ab03a4d958ad7fbffc644b995222af5f153c00c9e2f6dfef79f4bbfdb76b1af96cbeed9a46bd5a5fb76551afd6177c9909a27a07166522ba8a8e573c23516667eb37adec72a816e050a37102166d24e6710e262d4872020a8cd224a90958a81140dff5bf03f035d6118c10241c5e70e2bf0f519994c8d444a62a329591a9a424c5e2786c4391f05263c2682963c268a9316174171db063b555',
+    'hex',
+  );
 
-  it(`is ${supported ? 'supported through zlib' : 'refused with InvalidConfigError on this Node.js'}`, () => {
-    const input = sample(100, 20_000);
+  it('reads frames of another encoder (no content size, checksum; level 19) on every Node.js', () => {
+    expect(text.length).toBe(1720);
+    for (const frame of [streamed, level19]) {
+      expect(decompress('zstd', frame).equals(text)).toBe(true);
+      expect(Buffer.from(fzstd.decompress(frame)).equals(text)).toBe(true);
+      if (zstdZlib.zstdDecompressSync) expect(zstdZlib.zstdDecompressSync(frame).equals(text)).toBe(true);
+    }
+  });
+
+  it('rejects a cut or malformed frame as CorruptRecordError', () => {
+    // (Damaged bytes are the batch CRC's to catch: fzstd does not check a frame's own checksum.)
+    expect(() => decompress('zstd', streamed.subarray(0, streamed.length - 40))).toThrow(CorruptRecordError);
+    expect(() => decompress('zstd', Buffer.from('28b52ffd2000090000687965', 'hex'))).toThrow(CorruptRecordError);
+  });
+
+  it(`${supported ? 'writes frames that two independent decoders read back' : 'refuses writing with InvalidConfigError here'}`, () => {
+    const input = sample(100, 200_000);
     if (supported) {
       const packed = compress('zstd', input);
       expect(packed.readUInt32LE(0)).toBe(0xfd2fb528); // zstd frame magic
+      expect(packed.length).toBeLessThan(input.length / 2);
       expect(decompress('zstd', packed).equals(input)).toBe(true);
+      expect(Buffer.from(fzstd.decompress(packed)).equals(input)).toBe(true);
+      if (zstdZlib.zstdDecompressSync) expect(zstdZlib.zstdDecompressSync(packed).equals(input)).toBe(true);
     } else {
+      // Only where neither zlib (Node >= 22.15) nor the addon with libzstd.so.1 can write.
+      expect(zstdZlib.zstdCompressSync).toBeUndefined();
       expect(() => compress('zstd', input)).toThrow(InvalidConfigError);
       expect(() => compress('zstd', input)).toThrow(/zstd/);
-      // A zstd frame as zstd-jni writes it: not corrupt, just unreadable here.
-      const frame = Buffer.from('28b52ffd2000090000687965', 'hex');
-      expect(() => decompress('zstd', frame)).toThrow(InvalidConfigError);
     }
+  });
+
+  it('writes with zstd wherever the addon and libzstd.so.1 are, as on this project\'s machines', () => {
+    // Node >= 22.15 writes through zlib; before it, the prebuilt addon writes through libzstd.
+    expect(supported).toBe(zstdZlib.zstdCompressSync !== undefined || !nativeDisabled());
   });
 
   it('is reported by isCompressionSupported for the other codecs', () => {

@@ -100,3 +100,17 @@ export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promi
   }
   return true;
 }
+
+/**
+ * True when `fd` is open on a segment's record data (`.log`, also renamed for deletion). Counts of
+ * reads made by retention keep to these: index files are read with `pread` where seglog's addon
+ * is off (SEGLOG_NO_NATIVE=1), a mapping's loads otherwise, and neither is record data. Off Linux
+ * (no /proc) every descriptor counts.
+ */
+export function readsRecordData(fd: unknown): boolean {
+  try {
+    return /\.log(\.[a-z]+)?$/.test(fs.readlinkSync(`/proc/self/fd/${String(fd)}`));
+  } catch {
+    return true;
+  }
+}

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { Log, OffsetOutOfRangeError, RecordTooLargeError, type LogConfig, type RecordInput } from '../../src/index.js';
 import { tmpDir } from '../support/tmp.js';
-import { deletedFiles, liveFiles, plain, segmentFiles, sleep, waitFor } from './helpers.js';
+import { deletedFiles, liveFiles, plain, readsRecordData, segmentFiles, sleep, waitFor } from './helpers.js';
 
 /**
  * Model-based test of retention, the log start offset and truncation: random appends (timestamps
@@ -132,7 +132,7 @@ function countedPass(pass: () => number, raised: number): number {
   const readSync = fs.readSync;
   const renameSync = fs.renameSync;
   const readSpy = vi.spyOn(fs, 'readSync').mockImplementation(((...args: unknown[]) => {
-    reads++;
+    if (readsRecordData(args[0])) reads++;
     return (readSync as (...a: unknown[]) => number).apply(fs, args);
   }) as typeof fs.readSync);
   const renameSpy = vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
@@ -146,7 +146,7 @@ function countedPass(pass: () => number, raised: number): number {
     readSpy.mockRestore();
     renameSpy.mockRestore();
   }
-  expect(reads, 'reads during a retention pass').toBe(0);
+  expect(reads, 'reads of record data during a retention pass').toBe(0);
   expect(renames, 'renames during a retention pass').toBe(4 * deleted + raised);
   return deleted;
 }

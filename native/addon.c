@@ -1,0 +1,38 @@
+/*
+ * seglog's Node-API addon: CRC-32C (native/crc32c.c), the file calls Node's fs lacks
+ * (native/files.c) and zstd compression where zlib has none (native/zstd.c). Node-API is ABI-stable, so one build per platform serves every Node.js
+ * version; it ships prebuilt in the package (prebuilds/<platform>-<arch>/) and seglog works
+ * without it (src/files/native.ts loads it and decides).
+ *
+ * Exports: crc32c, crcHardware ('avx512' | 'sse42' | 'armv8' | 'none'), map, unmap, msync,
+ * zstdCompressBound and zstdCompress (native/zstd.c), and fallocate on Linux. Nothing is exported when a call fails: JS then treats the addon as absent.
+ */
+#include <string.h>
+
+#include "seglog.h"
+
+static int export_function(napi_env env, napi_value exports, const char *name, napi_callback fn) {
+  napi_value value;
+  return napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &value) == napi_ok &&
+         napi_set_named_property(env, exports, name, value) == napi_ok;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_value result;
+  if (napi_create_object(env, &result) != napi_ok) return exports;
+  napi_value hardware;
+  if (napi_create_string_utf8(env, seglog_crc32c_hardware(), NAPI_AUTO_LENGTH, &hardware) != napi_ok ||
+      napi_set_named_property(env, result, "crcHardware", hardware) != napi_ok)
+    return exports;
+  if (!export_function(env, result, "crc32c", seglog_js_crc32c) || !export_function(env, result, "map", seglog_js_map) ||
+      !export_function(env, result, "unmap", seglog_js_unmap) || !export_function(env, result, "msync", seglog_js_msync) ||
+      !export_function(env, result, "zstdCompressBound", seglog_js_zstd_bound) ||
+      !export_function(env, result, "zstdCompress", seglog_js_zstd_compress))
+    return exports;
+#if defined(__linux__)
+  if (!export_function(env, result, "fallocate", seglog_js_fallocate)) return exports;
+#endif
+  return result;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

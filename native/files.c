@@ -1,0 +1,186 @@
+/*
+ * The file system calls Node's fs lacks, for seglog's segment and index files:
+ *
+ * - `fallocate(fd, offset, length) -> errno` (Linux): reserves blocks without changing the file's
+ *   length (FALLOC_FL_KEEP_SIZE); 0 on success, else the errno (EOPNOTSUPP on file systems
+ *   that cannot). Not exported elsewhere.
+ * - `map(fd, length, writable) -> ArrayBuffer`: a shared mapping of the file's first `length`
+ *   bytes (read-write, or read-only when `writable` is false), as an external ArrayBuffer whose
+ *   memory is the page cache itself.
+ * - `unmap(arrayBuffer)`: munmap now and detach the ArrayBuffer (its length becomes 0, so a
+ *   stale view throws instead of touching unmapped memory). Without it, the mapping is dropped
+ *   when the ArrayBuffer is garbage-collected; seglog always unmaps explicitly, before a file
+ *   shrinks (a store past a file's end raises SIGBUS) and at close.
+ * - `msync(arrayBuffer, offset, length)`: writes the dirty pages of that range to the device.
+ *
+ * Failures throw an Error whose `code` is the errno name's number as a string ("ERRNO_12") and
+ * whose message carries strerror's text; seglog wraps them in its LogIOError.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "seglog.h"
+
+static void throw_errno(napi_env env, const char *what, int err) {
+  char code[32];
+  char message[256];
+  snprintf(code, sizeof code, "ERRNO_%d", err);
+  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
+  napi_throw_error(env, code, message);
+}
+
+/* argv[i] as a non-negative integer below 2^53; throws and returns 0 otherwise. */
+static int get_index(napi_env env, napi_value value, const char *what, int64_t *out) {
+  double d = 0;
+  if (napi_get_value_double(env, value, &d) != napi_ok || !(d >= 0 && d <= 9007199254740991.0) || d != (double)(int64_t)d) {
+    napi_throw_range_error(env, NULL, what);
+    return 0;
+  }
+  *out = (int64_t)d;
+  return 1;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *usage) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return 1;
+}
+
+napi_value seglog_js_fallocate(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int64_t fd, offset, length;
+  if (!get_args(env, info, 3, argv, "fallocate(fd, offset, length)")) return NULL;
+  if (!get_index(env, argv[0], "fallocate: bad fd", &fd) || !get_index(env, argv[1], "fallocate: bad offset", &offset) ||
+      !get_index(env, argv[2], "fallocate: bad length", &length))
+    return NULL;
+  int err = 0;
+#if defined(__linux__)
+  if (fallocate((int)fd, FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length) != 0) err = errno;
+#else
+  err = EOPNOTSUPP;
+#endif
+  napi_value result = NULL;
+  if (napi_create_int32(env, err, &result) != napi_ok) return NULL;
+  return result;
+}
+
+/* One mapping: the finalizer and unmap() share it so that a range is unmapped exactly once. */
+struct mapping {
+  void *addr;
+  size_t length;
+  int mapped;
+};
+
+static void release_mapping(struct mapping *m) {
+  if (m->mapped) munmap(m->addr, m->length);
+  m->mapped = 0;
+}
+
+static void finalize_mapping(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  struct mapping *m = hint;
+  release_mapping(m);
+  free(m);
+}
+
+napi_value seglog_js_map(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int64_t fd, length;
+  bool writable = true;
+  if (!get_args(env, info, 3, argv, "map(fd, length, writable)")) return NULL;
+  if (napi_get_value_bool(env, argv[2], &writable) != napi_ok) {
+    napi_throw_type_error(env, NULL, "map: writable must be a boolean");
+    return NULL;
+  }
+  if (!get_index(env, argv[0], "map: bad fd", &fd) || !get_index(env, argv[1], "map: bad length", &length)) return NULL;
+  if (length == 0) {
+    napi_throw_range_error(env, NULL, "map: length must be positive");
+    return NULL;
+  }
+  struct mapping *m = calloc(1, sizeof *m);
+  if (m == NULL) {
+    throw_errno(env, "map", ENOMEM);
+    return NULL;
+  }
+  void *addr = mmap(NULL, (size_t)length, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, (int)fd, 0);
+  if (addr == MAP_FAILED) {
+    int err = errno;
+    free(m);
+    throw_errno(env, "mmap", err);
+    return NULL;
+  }
+  m->addr = addr;
+  m->length = (size_t)length;
+  m->mapped = 1;
+  napi_value buffer = NULL;
+  if (napi_create_external_arraybuffer(env, addr, (size_t)length, finalize_mapping, m, &buffer) != napi_ok) {
+    /* e.g. a runtime that forbids external buffers: seglog then uses positional reads and writes. */
+    release_mapping(m);
+    free(m);
+    napi_throw_error(env, NULL, "map: this runtime refuses external ArrayBuffers");
+    return NULL;
+  }
+  /* The ArrayBuffer carries its mapping record, for unmap(); the finalizer above owns it. */
+  if (napi_wrap(env, buffer, m, NULL, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "map: cannot attach the mapping to its ArrayBuffer");
+    return NULL;
+  }
+  return buffer;
+}
+
+/* The mapping record of `value`, or NULL (with nothing thrown) when it has none any more. */
+static struct mapping *mapping_of(napi_env env, napi_value value) {
+  void *m = NULL;
+  if (napi_unwrap(env, value, &m) != napi_ok) return NULL;
+  return m;
+}
+
+napi_value seglog_js_unmap(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, "unmap(arrayBuffer)")) return NULL;
+  struct mapping *m = mapping_of(env, argv[0]);
+  if (m == NULL) return NULL; /* unmapped already, or never a mapping: nothing to do */
+  void *ignored = NULL;
+  napi_remove_wrap(env, argv[0], &ignored);
+  release_mapping(m);
+  /* After this the finalizer may run at any time and free m: m is not touched again. */
+  if (napi_detach_arraybuffer(env, argv[0]) != napi_ok) {
+    napi_throw_error(env, NULL, "unmap: cannot detach the ArrayBuffer");
+  }
+  return NULL;
+}
+
+napi_value seglog_js_msync(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int64_t offset, length;
+  if (!get_args(env, info, 3, argv, "msync(arrayBuffer, offset, length)")) return NULL;
+  if (!get_index(env, argv[1], "msync: bad offset", &offset) || !get_index(env, argv[2], "msync: bad length", &length)) return NULL;
+  struct mapping *m = mapping_of(env, argv[0]);
+  if (m == NULL || !m->mapped) {
+    napi_throw_error(env, NULL, "msync: not a live mapping");
+    return NULL;
+  }
+  if ((uint64_t)offset > m->length || (uint64_t)length > m->length - (uint64_t)offset) {
+    napi_throw_range_error(env, NULL, "msync: range outside the mapping");
+    return NULL;
+  }
+  /* msync wants a page-aligned start; the mapping itself starts on a page. */
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t start = (size_t)offset - (size_t)offset % page;
+  size_t end = (size_t)offset + (size_t)length;
+  if (end > start && msync((char *)m->addr + start, end - start, MS_SYNC) != 0) {
+    throw_errno(env, "msync", errno);
+  }
+  return NULL;
+}

@@ -1,0 +1,27 @@
+/* Declarations shared by the addon's C files; the N-API glue is in native/addon.c. */
+#ifndef SEGLOG_NATIVE_H
+#define SEGLOG_NATIVE_H
+
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* CRC register state (not inverted) after n bytes at p; only where seglog_has_avx512(). */
+uint32_t seglog_crc32c_avx512(uint32_t state, const uint8_t *p, size_t n);
+int seglog_has_avx512(void);
+
+/* 'avx512', 'sse42', 'armv8' or 'none': the path seglog_crc32c takes on this CPU. */
+const char *seglog_crc32c_hardware(void);
+/* Kafka's CRC-32C of n bytes at p (initial value and final xor 0xFFFFFFFF); 0 when hardware is 'none'. */
+uint32_t seglog_crc32c(const uint8_t *p, size_t n);
+
+/* The JS functions of each file, registered by native/addon.c. */
+napi_value seglog_js_crc32c(napi_env env, napi_callback_info info);
+napi_value seglog_js_fallocate(napi_env env, napi_callback_info info);
+napi_value seglog_js_map(napi_env env, napi_callback_info info);
+napi_value seglog_js_unmap(napi_env env, napi_callback_info info);
+napi_value seglog_js_msync(napi_env env, napi_callback_info info);
+napi_value seglog_js_zstd_bound(napi_env env, napi_callback_info info);
+napi_value seglog_js_zstd_compress(napi_env env, napi_callback_info info);
+
+#endif

@@ -1,0 +1,141 @@
+/**
+ * seglog's Node-API addon (`native/*.c`): the one place that finds and loads it, and tells the
+ * rest of seglog which of its pieces run here. Every piece has a fallback, so the addon is never
+ * required:
+ *
+ * | piece | with the addon | without |
+ * |---|---|---|
+ * | CRC-32C of batches | CPU instructions (AVX-512, SSE4.2 or ARMv8 CRC) | JS tables (`crc-32`) |
+ * | space reserved ahead of segments | `fallocate(KEEP_SIZE)` | files grow as written |
+ * | index files of a writer | shared memory mappings | positional reads and writes |
+ * | zstd writing before Node 22.15 | the system's libzstd.so.1 | refused (reading works) |
+ *
+ * Where it is looked for, inside the package only (the node-gyp-build layout): first the binary
+ * shipped in the package, `prebuilds/<platform>-<arch>/seglog_native.node` (built by
+ * `npm run build:native`, never at a user's install), then a local `build/Release/` from
+ * `node-gyp rebuild`. Node-API is ABI-stable, so one binary serves every Node.js version.
+ *
+ * `SEGLOG_NO_NATIVE=1` in the environment disables the addon: every fallback runs (CI runs the
+ * whole suite that way).
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The CRC path the addon takes on this CPU; 'none' when it has none (then JS computes CRCs). */
+export type CrcHardware = 'avx512' | 'sse42' | 'armv8' | 'none';
+
+/** What the addon exports (native/addon.c). */
+export interface NativeAddon {
+  readonly crcHardware: CrcHardware;
+  /** CRC-32C of `buf[start, end)`, unsigned; throws where `crcHardware` is 'none'. */
+  crc32c(buf: Uint8Array, start: number, end: number): number;
+  /** Shared mapping of the first `length` (> 0) bytes of `fd`, read-write or read-only. */
+  map(fd: number, length: number, writable: boolean): ArrayBuffer;
+  /** munmap now; the ArrayBuffer is detached (length 0). A second call does nothing. */
+  unmap(mapping: ArrayBuffer): void;
+  /** msync(MS_SYNC) of `[offset, offset + length)` of a live mapping. */
+  msync(mapping: ArrayBuffer, offset: number, length: number): void;
+  /** Bound on zstdCompress's output for `size` bytes; throws where libzstd.so.1 is missing. */
+  zstdCompressBound(size: number): number;
+  /** One zstd frame of `src` into `dst` at `level`; returns its length (native/zstd.c). */
+  zstdCompress(src: Uint8Array, dst: Uint8Array, level: number): number;
+  /** Linux only: fallocate(FALLOC_FL_KEEP_SIZE); 0 or the errno. */
+  fallocate?(fd: number, offset: number, length: number): number;
+}
+
+const ADDON_FILE = 'seglog_native.node';
+const CHECK_INPUT = Buffer.from('123456789');
+const CHECK_VALUE = 0xe3069283;
+
+/** undefined: not tried yet; null: absent, disabled or broken here. */
+let addon: NativeAddon | null | undefined;
+let unavailableReason = '';
+
+/** True when `SEGLOG_NO_NATIVE` asks for every fallback. */
+export function nativeDisabled(): boolean {
+  const value = process.env.SEGLOG_NO_NATIVE;
+  return value !== undefined && value !== '' && value !== '0';
+}
+
+/** The package's root: the nearest directory above this module whose package.json names seglog. */
+export function packageRoot(): string | null {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (pkg.name === 'seglog') return dir;
+    } catch {
+      // no package.json here (or unreadable): keep going up
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}
+
+/** Where the addon may be, most preferred first. */
+export function addonCandidates(root: string): string[] {
+  return [path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, ADDON_FILE), path.join(root, 'build', 'Release', ADDON_FILE)];
+}
+
+function isAddon(value: unknown): value is NativeAddon {
+  const a = value as Partial<NativeAddon> | null;
+  return (
+    typeof a === 'object' && a !== null && typeof a.crcHardware === 'string' && typeof a.crc32c === 'function' &&
+    typeof a.map === 'function' && typeof a.unmap === 'function' && typeof a.msync === 'function' &&
+    typeof a.zstdCompress === 'function'
+  );
+}
+
+function load(): NativeAddon | null {
+  if (nativeDisabled()) {
+    unavailableReason = 'SEGLOG_NO_NATIVE is set';
+    return null;
+  }
+  const root = packageRoot();
+  const candidates = root === null ? [] : addonCandidates(root).filter((file) => fs.existsSync(file));
+  if (candidates.length === 0) {
+    unavailableReason = `no ${ADDON_FILE} for ${process.platform}-${process.arch} in the package`;
+    return null;
+  }
+  const require = createRequire(import.meta.url);
+  for (const file of candidates) {
+    try {
+      const loaded: unknown = require(file);
+      // A CRC that disagrees with the check value would corrupt every batch: use none of it.
+      if (isAddon(loaded) && (loaded.crcHardware === 'none' || loaded.crc32c(CHECK_INPUT, 0, CHECK_INPUT.length) === CHECK_VALUE)) {
+        return loaded;
+      }
+      unavailableReason = `${file} failed its self-test`;
+    } catch (err) {
+      unavailableReason = `${file} does not load here (${(err as Error).message.split('\n')[0]})`;
+    }
+  }
+  return null;
+}
+
+/** The addon, loaded on first use; null when it is absent, disabled or broken. */
+export function nativeAddon(): NativeAddon | null {
+  if (addon === undefined) addon = load();
+  return addon;
+}
+
+/** Why `nativeAddon()` is null (empty while it is loaded). */
+export function nativeUnavailableReason(): string {
+  nativeAddon();
+  return addon === null ? unavailableReason : '';
+}
+
+const noticesGiven = new Set<string>();
+
+/**
+ * Writes `message` to stderr as one line, the first time `key` is given in this process: a
+ * fallback that makes seglog slower is said once, not per log or per file.
+ */
+export function noticeOnce(key: string, message: string): void {
+  if (noticesGiven.has(key)) return;
+  noticesGiven.add(key);
+  process.stderr.write(`seglog: ${message}\n`);
+}

@@ -1,0 +1,124 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+import { addonCandidates, nativeAddon, nativeDisabled, packageRoot } from '../../src/files/native.js';
+import { PwriteStorage } from '../../src/index/positional-storage.js';
+import { ensureDist, packageForAnyUser } from '../support/dist.js';
+import { repoRoot, tmpDir } from '../support/tmp.js';
+
+const NOTICE = /^seglog: indexes use positional reads and writes, not memory mapping: (.*)$/gm;
+
+/** Runs a child that opens two logs in write mode and appends to both; returns its stderr. */
+function twoLogsIn(dist: string, env: NodeJS.ProcessEnv = {}): { stderr: string; status: number | null } {
+  const dir = tmpDir();
+  const script = `
+    import { Log } from ${JSON.stringify(dist)};
+    for (const name of ['a-0', 'b-0']) {
+      const log = Log.open(${JSON.stringify(dir)} + '/' + name, { segmentBytes: 4096 });
+      for (let i = 0; i < 50; i++) log.append({ value: Buffer.alloc(300, i) });
+      if (log.read(0, { maxRecords: 100 }).length !== 50) throw new Error('lost records');
+      log.close();
+    }`;
+  const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { stderr: out.stderr, status: out.status };
+}
+
+describe('the addon lookup', () => {
+  it('finds the package root and looks in prebuilds/<platform>-<arch>/ first, then build/Release/', () => {
+    expect(packageRoot()).toBe(repoRoot);
+    expect(addonCandidates('/pkg')).toEqual([
+      `/pkg/prebuilds/${process.platform}-${process.arch}/seglog_native.node`,
+      '/pkg/build/Release/seglog_native.node',
+    ]);
+  });
+
+  it('loads here unless SEGLOG_NO_NATIVE is set (CI builds prebuilds/ before the tests)', () => {
+    expect(nativeAddon() === null).toBe(nativeDisabled());
+  });
+});
+
+describe('without memory mapping', () => {
+  it('says so in one line per process, not per log, and the logs work (a package without its binary)', () => {
+    const copy = packageForAnyUser({ addon: false });
+    try {
+      const { stderr, status } = twoLogsIn(copy.entry, { SEGLOG_NO_NATIVE: '' });
+      expect(status).toBe(0);
+      const lines = [...stderr.matchAll(NOTICE)];
+      expect(lines).toHaveLength(1);
+      expect(lines[0]![1]).toBe(`no seglog_native.node for ${process.platform}-${process.arch} in the package`);
+    } finally {
+      copy.remove();
+    }
+  });
+
+  it('says nothing where the addon maps the indexes, nor where SEGLOG_NO_NATIVE asked for the fallbacks', () => {
+    for (const value of ['0', '1']) {
+      const { stderr, status } = twoLogsIn(ensureDist(), { SEGLOG_NO_NATIVE: value });
+      expect(status).toBe(0);
+      expect(stderr).not.toMatch(NOTICE);
+    }
+  });
+});
+
+describe('PwriteStorage (the writer\'s index storage without the addon)', () => {
+  it('writes through to the file, keeps its cached block in step, zeroes, resizes and releases', () => {
+    const file = path.join(tmpDir(), '00000000000000000000.index');
+    const { storage, created } = PwriteStorage.open(file, 16384);
+    expect(created).toBe(true);
+    expect(storage.length).toBe(16384);
+    storage.setInt32(8, 7);
+    expect(storage.int32(8)).toBe(7); // read caches the block at 0..4096
+    storage.setInt32(12, -5); // inside the cached block
+    storage.setInt64(4092, 2 ** 40 + 3); // straddles the cached block's end
+    expect(storage.int32(12)).toBe(-5);
+    expect(storage.int64(4092)).toBe(2 ** 40 + 3);
+    const bytes = fs.readFileSync(file);
+    expect(bytes.readInt32BE(8)).toBe(7);
+    expect(bytes.readInt32BE(12)).toBe(-5);
+    expect(Number(bytes.readBigInt64BE(4092))).toBe(2 ** 40 + 3);
+    storage.zero(0, 16);
+    expect(storage.int32(8)).toBe(0);
+    expect(fs.readFileSync(file).readInt32BE(12)).toBe(0);
+    storage.flush();
+    storage.resize(4104);
+    expect(storage.length).toBe(4104);
+    expect(fs.statSync(file).size).toBe(4104);
+    storage.release();
+    storage.release();
+    const again = PwriteStorage.open(file, 16384);
+    expect(again.created).toBe(false);
+    expect(again.storage.int64(4092)).toBe(2 ** 40 + 3);
+    again.storage.release();
+  });
+});
+
+describe('the addon\'s mappings', () => {
+  it('unmap detaches the buffer (a stale view throws, a second unmap does nothing); msync checks its range', () => {
+    const addon = nativeAddon();
+    if (addon === null) {
+      expect(nativeDisabled()).toBe(true);
+      return;
+    }
+    const file = path.join(tmpDir(), 'm.bin');
+    const fd = fs.openSync(file, 'w+');
+    fs.ftruncateSync(fd, 8192);
+    const mapping = addon.map(fd, 8192, true);
+    const view = new DataView(mapping);
+    view.setInt32(100, 0x1234567);
+    addon.msync(mapping, 0, 8192);
+    expect(fs.readFileSync(file).readInt32BE(100)).toBe(0x1234567);
+    expect(() => addon.msync(mapping, 4096, 8192)).toThrow(RangeError);
+    addon.unmap(mapping);
+    expect(mapping.byteLength).toBe(0);
+    expect(() => view.getInt32(100)).toThrow(TypeError);
+    expect(() => addon.unmap(mapping)).not.toThrow();
+    expect(() => addon.msync(mapping, 0, 1)).toThrow(/not a live mapping/);
+    expect(() => addon.map(fd, 0, true)).toThrow(RangeError);
+    const readOnly = new Uint8Array(addon.map(fd, 8192, false));
+    expect(readOnly[103]).toBe(0x67);
+    addon.unmap(readOnly.buffer as ArrayBuffer);
+    fs.closeSync(fd);
+  });
+});
