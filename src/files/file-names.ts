@@ -26,6 +26,9 @@ export const TRUNCATING_SUFFIX = '.truncating';
 /** The writer's lock file; seglog's own, beside the segments. */
 export const LOCK_FILE = '.seglog.lock';
 
+/** The cleaner's position (src/cleaner/cleaner-checkpoint.ts), in Kafka's checkpoint format. */
+export const CLEANER_OFFSET_CHECKPOINT = 'cleaner-offset-checkpoint';
+
 /** Kafka's clean-shutdown mark: its existence is what counts. seglog keeps it in the partition directory. */
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 
