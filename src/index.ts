@@ -15,7 +15,8 @@ export type { StreamOptions, LogStream } from './log/stream.js';
 export { Consumer } from './log/consumer.js';
 export type { AutoOffsetReset, ConsumerOptions, ConsumerStreamOptions } from './log/consumer.js';
 export { CONSUMER_OFFSETS_FILE } from './log/consumer-offsets.js';
-export type { LogConfig, ResolvedLogConfig } from './log/config.js';
+export type { CleanupPolicy, LogConfig, ResolvedLogConfig } from './log/config.js';
+export type { CompactionResult } from './cleaner/cleaner.js';
 export { DEFAULT_CONFIG } from './log/config.js';
 export type { RecoveryReport, RecoveryAction } from './log/log-loader.js';
 export type {

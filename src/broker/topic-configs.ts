@@ -33,6 +33,11 @@ const KAFKA_TO_LOG: ReadonlyMap<string, { key: keyof LogConfig; parse: Parse }> 
   ['preallocate', { key: 'preallocate', parse: (v) => v === 'true' }],
   ['message.timestamp.type', { key: 'timestampType', parse: (v) => v }],
   ['compression.type', { key: 'compression', parse: (v) => (v === 'uncompressed' ? 'none' : v) }],
+  ['min.cleanable.dirty.ratio', { key: 'minCleanableDirtyRatio', parse: (v) => Number(v) }],
+  ['min.compaction.lag.ms', { key: 'minCompactionLagMs', parse: integer }],
+  // Kafka's default is Long.MAX_VALUE ("no limit"), past what a JS number holds exactly.
+  ['max.compaction.lag.ms', { key: 'maxCompactionLagMs', parse: (v) => Math.min(integer(v) as number, Number.MAX_SAFE_INTEGER) }],
+  ['delete.retention.ms', { key: 'deleteRetentionMs', parse: integer }],
 ] as [string, { key: keyof LogConfig; parse: Parse }][]);
 
 /**
@@ -46,7 +51,9 @@ export function logConfigOf(configs: Readonly<Record<string, string>>, cleanupPo
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(configs)) {
     if (name === 'cleanup.policy' && cleanupPolicySupported) {
-      out['cleanupPolicy'] = value;
+      // Kafka's value is a list: 'compact', 'delete', 'compact,delete' or 'delete,compact'.
+      const policies = new Set(value.split(',').map((p) => p.trim()));
+      out['cleanupPolicy'] = policies.size === 2 && policies.has('compact') && policies.has('delete') ? 'compact,delete' : value.trim();
       continue;
     }
     if (name === 'cleanup.policy' && value !== 'delete') throw new Error(`cleanup.policy=${value} is not supported by this seglog (only delete)`);

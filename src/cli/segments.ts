@@ -15,6 +15,7 @@ import {
   type Style,
 } from './format.js';
 import { listPartition, partitionState, type PartitionState, type SegmentFiles } from './listing.js';
+import { cleanerOffset } from './cleaned.js';
 
 export const segmentsSpec: CommandSpec = {
   name: 'segments',
@@ -28,6 +29,8 @@ export const segmentsSpec: CommandSpec = {
     '"damaged" when the framing is broken (run verify for CRCs and indexes). Then the totals and',
     'a picture: one bar per segment scaled to the largest, and where its records fall in time, so',
     'a skewed segment or a gap in time or offsets shows at a glance.',
+    'A compacted partition (one with a cleaner-offset-checkpoint) also shows, per sealed segment,',
+    'whether it is in the clean part (below the cleaner offset) or the dirty part.',
     'With --json: one JSON document { startOffset, endOffset, bytes, segments: [...] }.',
   ],
   options: {},
@@ -52,6 +55,8 @@ export interface SegmentRow {
   indexEntries: number | null;
   timeIndexEntries: number | null;
   state: 'active' | 'sealed' | 'deleted-pending';
+  /** Compacted partitions: 'clean' below the cleaner's offset, 'dirty' from it on; null otherwise. */
+  part: 'clean' | 'dirty' | null;
   needsRecovery: boolean;
   damaged: boolean;
   files: { log: string | null; index: string | null; timeIndex: string | null; txnIndex: string | null };
@@ -77,6 +82,8 @@ export async function segmentsCommand(argv: string[]): Promise<number> {
   });
   const deleted = listing.deleted.map((seg) => toRow(seg, checkSegment(seg, light(false), sink), 'deleted-pending'));
   markRecovery(live, state);
+  const cleanEnd = cleanerOffset(dir);
+  if (cleanEnd !== null) for (const r of live) r.part = r.endOffset <= cleanEnd && r.state !== 'active' ? 'clean' : 'dirty';
 
   const first = live[0];
   const last = live[live.length - 1];
@@ -97,6 +104,7 @@ export async function segmentsCommand(argv: string[]): Promise<number> {
       ...totals,
       cleanShutdown: state.cleanShutdown,
       recoveryPoint: state.recoveryPoint,
+      cleanerOffset: cleanEnd,
       writerLive: state.writerLive,
       writerPid: state.writerPid,
       segments: rows.map(({ spanStart: _, ...r }) => r),
@@ -130,6 +138,7 @@ function toRow(seg: SegmentFiles, s: SegmentSummary, state: SegmentRow['state'])
     indexEntries: s.indexEntries,
     timeIndexEntries: s.timeIndexEntries,
     state,
+    part: null,
     needsRecovery: false,
     damaged: s.errors > 0,
     files: { log: seg.log, index: seg.index, timeIndex: seg.timeIndex, txnIndex: seg.txnIndex },
@@ -157,6 +166,7 @@ function sum<T>(items: T[], f: (t: T) => number): number {
 
 function stateText(r: SegmentRow, style: Style): string {
   const parts: string[] = [r.state === 'deleted-pending' ? style.dim(r.state) : r.state === 'active' ? style.cyan(r.state) : r.state];
+  if (r.part !== null) parts.push(r.part === 'clean' ? style.green('clean') : style.yellow('dirty'));
   if (r.needsRecovery) parts.push(style.yellow('needs recovery'));
   if (r.damaged) parts.push(style.red('damaged'));
   return parts.join(', ');

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { EXIT_OK, EXIT_PROBLEMS, InputError, flag, intOption, onePath, parseCommand, type CommandSpec } from './args.js';
 import { checkSegment, type Problem, type SegmentSummary } from './check.js';
+import { checkNoDuplicateKeys, cleanerOffset } from './cleaned.js';
 import { Output, colorWanted, humanBytes, makeStyle, throughput, type Style } from './format.js';
 import { resolveTarget, type SegmentFiles } from './listing.js';
 import { Progress } from './progress.js';
@@ -17,7 +18,9 @@ export const verifySpec: CommandSpec = {
     '  - every offset-index entry (O, P): a batch starts at byte P and ends at offset O;',
     '  - every time-index entry (T, O): O ends a batch whose max timestamp is T, T is the largest',
     '    timestamp up to O, timestamps strictly increase; no entry points past the log;',
-    '  - indexes of segments that are no longer active are trimmed (no zero-filled tail).',
+    '  - indexes of segments that are no longer active are trimmed (no zero-filled tail);',
+    '  - in a compacted partition, offsets may have gaps, and no key appears twice in a segment of',
+    '    the clean part (below the offset in cleaner-offset-checkpoint).',
     'Each problem names its file and byte position. Safe next to a live writer.',
     'With --json: one JSON document { ok, errors, warnings, problems: [...], segments: [...], totals }.',
     'A progress bar goes to stderr when it is a terminal and the directory is large.',
@@ -115,6 +118,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   for (const file of leftovers) sink({ severity: 'warning', kind: 'leftover-file', file, position: null, message: 'left by an interrupted segment rewrite; the next open finishes or removes it' });
 
   const started = performance.now();
+  const cleanEnd = cleanerOffset(dir);
   let previousLastOffset: number | null = null;
   for (const { seg, active } of segments) {
     progress?.file(path.basename(seg.log!));
@@ -124,6 +128,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       sink,
     );
     if (summary.lastOffset !== null) previousLastOffset = summary.lastOffset;
+    if (cleanEnd !== null && !active && summary.lastOffset !== null && summary.lastOffset < cleanEnd) checkNoDuplicateKeys(seg, sink);
     report.segments.push({ ...summary, active });
     const t = report.totals;
     t.segments++;

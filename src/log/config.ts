@@ -1,4 +1,4 @@
-import { InvalidConfigError } from '../errors.js';
+import { InvalidConfigError, InvalidRecordError } from '../errors.js';
 import type { CompressionType, TimestampType } from '../record/types.js';
 
 /**
@@ -53,6 +53,24 @@ export interface LogConfig {
    */
   preallocate?: boolean;
   /**
+   * Kafka's `cleanup.policy`: `'delete'` (time and size retention), `'compact'` (keep the latest
+   * record of every key; retention then deletes nothing) or `'compact,delete'` (both). Default
+   * `'delete'`. A compacted log refuses records without a key. See docs/COMPACTION.md.
+   */
+  cleanupPolicy?: CleanupPolicy;
+  /** The background cleaner runs once dirty bytes / cleanable bytes is above this (0 to 1). Default 0.5. */
+  minCleanableDirtyRatio?: number;
+  /** A record stays uncompacted for at least this many ms after its segment's newest timestamp. Default 0. */
+  minCompactionLagMs?: number;
+  /** A dirty segment older than this many ms is compacted whatever the dirty ratio. Default: no limit. */
+  maxCompactionLagMs?: number;
+  /** How long a tombstone (a record with a null value) outlives the pass that first cleaned it, in ms. Default 1 day. */
+  deleteRetentionMs?: number;
+  /** Memory bound of the cleaner's key map in bytes (Kafka's `log.cleaner.dedupe.buffer.size`). Default 128 MiB. */
+  cleanerDedupeBufferSize?: number;
+  /** How often the background cleaner checks whether to run, in ms; 0 turns it off. Default 15000. */
+  cleanerBackoffMs?: number;
+  /**
    * Inactive segments whose files (a `.log` descriptor; for a writer also two index files and
    * their mappings) stay open at once; the least recently used are closed first and reopened on
    * demand, so a log of any number of segments works under a low `ulimit -n`. Default null: one
@@ -60,6 +78,9 @@ export interface LogConfig {
    */
   maxOpenSegments?: number | null;
 }
+
+/** Kafka's `cleanup.policy` values. */
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
 
 /** `LogConfig` with every default applied. */
 export interface ResolvedLogConfig {
@@ -81,6 +102,13 @@ export interface ResolvedLogConfig {
   clock: () => number;
   retentionCheckIntervalMs: number;
   preallocate: boolean;
+  cleanupPolicy: CleanupPolicy;
+  minCleanableDirtyRatio: number;
+  minCompactionLagMs: number;
+  maxCompactionLagMs: number;
+  deleteRetentionMs: number;
+  cleanerDedupeBufferSize: number;
+  cleanerBackoffMs: number;
   maxOpenSegments: number | null;
 }
 
@@ -116,8 +144,38 @@ export const DEFAULT_CONFIG: Readonly<ResolvedLogConfig> = Object.freeze({
   clock: Date.now,
   retentionCheckIntervalMs: 300000,
   preallocate: true,
+  cleanupPolicy: 'delete',
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
+  deleteRetentionMs: DAY_MS,
+  cleanerDedupeBufferSize: 128 * 1024 * 1024,
+  cleanerBackoffMs: 15000,
   maxOpenSegments: null,
 });
+
+/** True when the policy compacts (`'compact'` or `'compact,delete'`). */
+export function isCompacted(config: { cleanupPolicy?: CleanupPolicy | undefined }): boolean {
+  return config.cleanupPolicy !== undefined && config.cleanupPolicy !== 'delete';
+}
+
+/**
+ * Kafka's LogValidator for compacted topics: every record needs a key, or the whole batch is
+ * refused (`InvalidRecordError`, nothing written).
+ */
+export function requireKeys(list: readonly { key?: unknown }[]): void {
+  for (let i = 0; i < list.length; i++) {
+    const key = list[i]?.key;
+    if (key === null || key === undefined) {
+      throw new InvalidRecordError(`a compacted log cannot accept a record without a key (record ${i} of ${list.length}); nothing was written`);
+    }
+  }
+}
+
+/** True when time and size retention apply (`'delete'` or `'compact,delete'`). */
+export function deletesByRetention(config: { cleanupPolicy: CleanupPolicy }): boolean {
+  return config.cleanupPolicy !== 'compact';
+}
 
 type Check = (key: string, value: unknown) => void;
 
@@ -125,6 +183,14 @@ function integer(min: number, max: number): Check {
   return (key, value) => {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
       throw new InvalidConfigError(`config ${key} must be an integer in [${min}, ${max}], got ${describe(value)}`);
+    }
+  };
+}
+
+function ratio(): Check {
+  return (key, value) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
+      throw new InvalidConfigError(`config ${key} must be a number in [0, 1], got ${describe(value)}`);
     }
   };
 }
@@ -170,6 +236,14 @@ const CHECKS: Record<keyof ResolvedLogConfig, Check> = {
   clock: ofType('function'),
   retentionCheckIntervalMs: integer(0, INT32_MAX),
   preallocate: ofType('boolean'),
+  cleanupPolicy: oneOf('delete', 'compact', 'compact,delete'),
+  minCleanableDirtyRatio: ratio(),
+  minCompactionLagMs: integer(0, Number.MAX_SAFE_INTEGER),
+  maxCompactionLagMs: integer(1, Number.MAX_SAFE_INTEGER),
+  deleteRetentionMs: integer(0, Number.MAX_SAFE_INTEGER),
+  // Room for at least a few thousand keys (24 bytes each): below that a pass makes little progress.
+  cleanerDedupeBufferSize: integer(64 * 1024, INT32_MAX),
+  cleanerBackoffMs: integer(0, INT32_MAX),
   maxOpenSegments: nullable(integer(1, INT32_MAX)),
 };
 
@@ -191,7 +265,14 @@ export function resolveConfig(config: LogConfig | undefined): ResolvedLogConfig 
   if (!Object.hasOwn(config, 'maxDecompressedBytes') || config.maxDecompressedBytes === undefined) {
     resolved.maxDecompressedBytes = decompressedBytesFor(resolved.maxMessageBytes as number);
   }
-  return resolved as unknown as ResolvedLogConfig;
+  const result = resolved as unknown as ResolvedLogConfig;
+  // Kafka's LogConfig.validate: the minimum lag may not exceed the maximum.
+  if (result.minCompactionLagMs > result.maxCompactionLagMs) {
+    throw new InvalidConfigError(
+      `config minCompactionLagMs (${result.minCompactionLagMs}) may not be greater than maxCompactionLagMs (${result.maxCompactionLagMs})`,
+    );
+  }
+  return result;
 }
 
 function unknownKeyMessage(key: string): string {

@@ -3,14 +3,11 @@ import path from 'node:path';
 import { CorruptRecordError, InvalidArgumentError, LogIOError } from '../errors.js';
 import { OffsetIndex } from '../index/offset-index.js';
 import { TimeIndex } from '../index/time-index.js';
-import { FileRecords } from '../segment/file-records.js';
 import { BatchCursor, VALIDATING_CHUNK_BYTES } from '../segment/batch-cursor.js';
 import {
-  CLEANED_SUFFIX,
   DELETED_SUFFIX,
   LOCK_FILE,
   LOG_SUFFIX,
-  SWAP_SUFFIX,
   TMP_SUFFIX,
   isIndexFile,
   isLogFile,
@@ -24,12 +21,26 @@ import { LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, fsyncDirectory 
 import { LogSegments } from '../segment/log-segments.js';
 import { symlinkRefused } from '../files/no-follow.js';
 import { completePendingTruncation } from './truncation-intent.js';
+import {
+  completeSwaps,
+  isGone,
+  isSegmentFileName,
+  readOnlySegmentFiles,
+  removeUnfinishedRewrites,
+  type SegmentFile,
+  type SwapRecoveryActions,
+} from './swap-recovery.js';
 
+/** A read-only open lists the directory again this many times when a listed file vanished under it. */
+const READ_ONLY_LIST_ATTEMPTS = 20;
+
+/** The cleaner's position (see src/cleaner/cleaner-checkpoint.ts); named here so the loader knows it as one of ours. */
+const CLEANER_OFFSET_CHECKPOINT = 'cleaner-offset-checkpoint';
 /** Kafka's clean-shutdown mark (also exported by log.ts); named here so the loader knows it as one of ours. */
 const CLEAN_SHUTDOWN_MARK = '.kafka_cleanshutdown';
 
 /** Files the writer keeps in a partition directory besides the segments; a leftover `<name>.tmp` of one is removed at open. */
-const OWN_FILES = new Set([RECOVERY_POINT_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, CLEAN_SHUTDOWN_MARK, LOCK_FILE]);
+const OWN_FILES = new Set([RECOVERY_POINT_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, CLEANER_OFFSET_CHECKPOINT, CLEAN_SHUTDOWN_MARK, LOCK_FILE]);
 /**
  * Other names seglog puts there (the consumers' offsets, which readers may write while the writer
  * opens, so their temporaries are theirs to manage): known, never touched by the loader.
@@ -121,8 +132,7 @@ export class LogLoader {
 
   load(): LoadedLog {
     const { params } = this;
-    const names = params.writable ? this.removeLeftovers() : listFiles(params.dir);
-    const segments = this.openSegments(names);
+    const segments = params.writable ? this.openSegments(writableSegmentFiles(this.removeLeftovers())) : this.openReadOnly();
     if (params.writable && !params.cleanShutdown) this.recoverFrom(segments, params.recoveryPoint);
     if (params.writable && params.cleanShutdown) this.checkActiveTail(segments);
     let logStartOffset = params.logStartOffset;
@@ -161,24 +171,23 @@ export class LogLoader {
       this.report.actions.push({ file, action: 'completed-truncation', detail });
     });
     let names = listFiles(dir);
-    const cleaned = names.filter((n) => n.endsWith(CLEANED_SUFFIX) && isSegmentFileName(n));
-    const minCleaned = Math.min(...cleaned.map(offsetFromFileName));
+    const actions: SwapRecoveryActions = {
+      remove: (name, detail) => this.remove(name, 'deleted-leftover', detail),
+      completed: (name, target) => {
+        this.directoryChanged = true;
+        this.report.actions.push({ file: target, action: 'completed-swap', detail: `renamed from ${name}` });
+      },
+    };
+    // The cleaner's unfinished output first (see swap-recovery.ts), then the other leftovers.
+    names = removeUnfinishedRewrites(names, actions);
     for (const name of names) {
       if (!isSegmentFileName(name) && !isOwnTemporary(name)) continue;
       if (name.endsWith(DELETED_SUFFIX)) this.remove(name, 'deleted-leftover', 'segment file scheduled for deletion');
-      else if (name.endsWith(CLEANED_SUFFIX)) this.remove(name, 'deleted-leftover', 'output of an unfinished clean or split');
       else if (name.endsWith(TMP_SUFFIX)) this.remove(name, 'deleted-leftover', 'unfinished write of a temporary file');
-      else if (name.endsWith(SWAP_SUFFIX) && offsetFromFileName(name) >= minCleaned) {
-        this.remove(name, 'deleted-leftover', 'swap file of an unfinished split (at or above a .cleaned file)');
-      }
     }
     // Listing again only after a change: a clean open of a large log lists its directory once.
     if (this.directoryChanged) names = listFiles(dir);
-    const swaps = names.filter((n) => n.endsWith(SWAP_SUFFIX) && isSegmentFileName(n));
-    if (swaps.length > 0) {
-      this.completeSwaps(swaps);
-      names = listFiles(dir);
-    }
+    if (completeSwaps(dir, names, actions)) names = listFiles(dir);
     const logs = new Set(names.filter(isLogFile).map(offsetFromFileName));
     let orphans = false;
     for (const name of names) {
@@ -190,47 +199,34 @@ export class LogLoader {
     return orphans ? listFiles(dir) : names;
   }
 
-  /**
-   * A `.swap` file is a finished rewrite (Kafka's cleaner or segment split) of the segments it
-   * covers: from its base offset up to the next offset after its last batch. The originals still
-   * in that range are deleted, then the `.swap` suffixes dropped.
-   */
-  private completeSwaps(swaps: string[]): void {
-    if (swaps.length === 0) return;
-    const dir = this.params.dir;
-    let minBase = Number.MAX_SAFE_INTEGER;
-    let maxNext = -1;
-    for (const name of swaps) {
-      if (!name.endsWith(LOG_SUFFIX + SWAP_SUFFIX)) continue;
-      const base = offsetFromFileName(name);
-      minBase = Math.min(minBase, base);
-      maxNext = Math.max(maxNext, nextOffsetOfFile(path.join(dir, name), base));
-    }
-    for (const name of listFiles(dir)) {
-      if (name.endsWith(SWAP_SUFFIX) || !isSegmentFileName(name)) continue;
-      const offset = offsetFromFileName(name);
-      if (offset >= minBase && offset < maxNext) this.remove(name, 'deleted-leftover', 'replaced by a .swap file');
-    }
-    for (const name of swaps) {
-      const target = path.join(dir, name.slice(0, -SWAP_SUFFIX.length));
-      try {
-        fs.renameSync(path.join(dir, name), target);
-      } catch (cause) {
-        throw new LogIOError(`cannot rename ${path.join(dir, name)} to ${target}: ${(cause as Error).message}`, { file: target, cause });
-      }
-      this.directoryChanged = true;
-      this.report.actions.push({ file: target, action: 'completed-swap', detail: `renamed from ${name}` });
-    }
-  }
-
   // -------------------------------------------------------------------------------------------
   // Step 2: open the segments, sanity-check their indexes.
 
-  private openSegments(names: string[]): LogSegments {
+  /**
+   * A read-only opener next to a live writer: the writer may rename or delete a file between our
+   * listing and our open (a retention pass, a cleaner swap). Such a listing is stale, not an
+   * error: list again and open what is there then.
+   */
+  private openReadOnly(): LogSegments {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return this.openSegments(readOnlySegmentFiles(this.params.dir, listFiles(this.params.dir)));
+      } catch (err) {
+        if (!isGone(err) || attempt >= READ_ONLY_LIST_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  private openSegments(files: SegmentFile[]): LogSegments {
     const { dir, writable, cleanShutdown, recoveryPoint } = this.params;
     const segments = new LogSegments();
-    const bases = names.filter(isLogFile).map(offsetFromFileName).sort((a, b) => a - b);
-    const logs = bases.map((base) => LogSegment.open(dir, base, this.params.segmentOptions(base)));
+    const logs: LogSegment[] = [];
+    try {
+      for (const f of files) logs.push(LogSegment.open(dir, f.baseOffset, this.params.segmentOptions(f.baseOffset), f.suffix));
+    } catch (err) {
+      for (const segment of logs) segment.closeHandlers();
+      throw err;
+    }
     // After a crash, segments from the one holding the recovery point on are rebuilt anyway.
     let firstUnflushed = logs.length;
     if (!cleanShutdown) {
@@ -424,21 +420,12 @@ function readInt64(buf: Buffer, at: number): number {
   return buf.readInt32BE(at) * 4294967296 + buf.readUInt32BE(at + 4);
 }
 
-/** The offset after the last whole batch of a `.log` file (its base offset when it has none). */
-function nextOffsetOfFile(file: string, baseOffset: number): number {
-  const records = FileRecords.open(file, false);
-  try {
-    const cursor = new BatchCursor(records).seek(0);
-    let next = baseOffset;
-    try {
-      while (cursor.next()) next = cursor.lastOffset + 1;
-    } catch (err) {
-      if (!(err instanceof CorruptRecordError)) throw err;
-    }
-    return next;
-  } finally {
-    records.close();
-  }
+/** The `.log` files of a writable directory whose leftovers were dealt with, by base offset. */
+function writableSegmentFiles(names: string[]): SegmentFile[] {
+  return names
+    .filter(isLogFile)
+    .map((name) => ({ baseOffset: offsetFromFileName(name), suffix: '' as const }))
+    .sort((a, b) => a.baseOffset - b.baseOffset);
 }
 
 function siblingIndexFiles(segment: LogSegment): string[] {
@@ -446,10 +433,6 @@ function siblingIndexFiles(segment: LogSegment): string[] {
   return [`${base}.index`, `${base}.timeindex`, `${base}.txnindex`];
 }
 
-/** `00000000000000000042.<anything>`: a name of a segment file, with or without a state suffix. */
-function isSegmentFileName(name: string): boolean {
-  return name.length > 21 && name.charCodeAt(20) === 46 /* '.' */ && !Number.isNaN(offsetFromFileName(name));
-}
 
 /** The `.tmp` of one of seglog's own files (a checkpoint or the clean-shutdown mark). */
 function isOwnTemporary(name: string): boolean {

@@ -76,14 +76,16 @@ export class LogReader {
     let bytes = 0;
     try {
       while (out.length < maxRecords && next < endOffset) {
-        const run = this.locateRun(next, endOffset, maxBytes - bytes, out.length === 0 && bytes === 0, maxRecords - out.length);
+        // Until a record is found the budget does not stop the read: after compaction the batches
+        // at `offset` may hold nothing at or past it (their kept records are older, or none is).
+        const run = this.locateRun(next, endOffset, maxBytes - bytes, out.length === 0, maxRecords - out.length);
         if (run === null) break;
         const consumed = this.decodeRun(this.bytesOf(run, maxRecords - out.length), run, next, endOffset, maxRecords, out, progress);
         if (consumed.bytes === 0) break;
         if (consumed.nextOffset <= next) throw this.noProgress(run, next, consumed.nextOffset);
         bytes += consumed.bytes;
         next = consumed.nextOffset;
-        if (consumed.stoppedForBytes && !run.capped) break;
+        if (consumed.stoppedForBytes && !run.capped && out.length > 0) break;
       }
     } catch (err) {
       if (!(err instanceof CorruptRecordError) || progress.kept === 0) throw err;

@@ -23,13 +23,17 @@ import {
   topicPartitionOf,
   writeFileAtomically,
 } from '../files/checkpoint.js';
-import { resolveConfig, type LogConfig, type ResolvedLogConfig } from './config.js';
+import { deletesByRetention, isCompacted, requireKeys, resolveConfig, type LogConfig, type ResolvedLogConfig } from './config.js';
 import { GroupCommit } from './flusher.js';
 import { LocalLog, type LocalLogState } from './local-log.js';
 import { DirectoryLock } from './lock.js';
 import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-loader.js';
 import { DEFAULT_OPEN_SEGMENTS, HandlePool } from '../segment/handle-pool.js';
 import { LogRetention, segmentDeleterFor } from '../retention/log-retention.js';
+import type { SegmentDeleter } from '../retention/segment-deleter.js';
+import { LogCleaner } from '../cleaner/log-cleaner.js';
+import { requireKeysInBatch } from '../cleaner/record-walker.js';
+import type { CompactionResult } from '../cleaner/cleaner.js';
 import { followLog, type LogStream, type StreamOptions } from './stream.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
 import { clampConsumerOffsets, retainedConsumerFloor } from './consumer-offsets.js';
@@ -90,6 +94,9 @@ export class Log {
   private readonly retentionFloors = new Set<() => number | null>();
   /** Retention, log start offset and truncation (src/retention/), made on first use. */
   private retentionState: LogRetention | null = null;
+  /** Key compaction (src/cleaner/), made on first use. */
+  private cleanerState: LogCleaner | null = null;
+  private deleterState: SegmentDeleter | null = null;
   private closed = false;
   private unflushedMessages = 0;
   private directoryDirty = false;
@@ -226,6 +233,7 @@ export class Log {
     this.ensureWritable();
     const list = Array.isArray(records) ? (records as readonly RecordInput[]) : [records as RecordInput];
     if (list.length === 0) throw new InvalidArgumentError('append needs at least one record');
+    if (isCompacted(this.config)) requireKeys(list);
     const compression = options === undefined ? this.config.compression : this.appendCompression(options);
     const now = this.config.clock();
     const baseOffset = this.local.endOffset;
@@ -248,6 +256,7 @@ export class Log {
     this.ensureWritable();
     const batches = checkEncodedBatches(records, this.config.maxMessageBytes);
     for (const batch of batches) this.checkBatchSize(batch.size);
+    if (isCompacted(this.config)) for (const batch of batches) requireKeysInBatch(records, batch.position, batch.size);
     const now = this.config.clock();
     const { baseOffset, lastOffset } = this.local.appendEncodedBatches(records, batches, this.config.timestampType, now);
     let count = 0;
@@ -368,6 +377,37 @@ export class Log {
   }
 
   /**
+   * Runs one compaction pass now, whatever the dirty ratio (see docs/COMPACTION.md): every key
+   * keeps its latest record at its original offset, tombstones go once `deleteRetentionMs` has
+   * passed since the pass that first kept them, the active segment is never touched. The pass
+   * works in slices of a few milliseconds between appends. Resolves with what it did. Rejects
+   * with `InvalidConfigError` on a log whose `cleanupPolicy` is `'delete'`, `LogClosedError`
+   * when the log closes meanwhile, `LogIOError`, `CorruptRecordError`.
+   */
+  compact(): Promise<CompactionResult> {
+    if (this.closed) return Promise.reject(new LogClosedError(`log ${this.dir} is closed`));
+    if (this.config.readOnly) return Promise.reject(new ReadOnlyLogError(`log ${this.dir} was opened read-only`));
+    return this.cleaner.compact();
+  }
+
+  /** @internal The log's cleaner (the CLI and tests read its checkpoint and dirty state). */
+  get cleaner(): LogCleaner {
+    this.cleanerState ??= new LogCleaner({
+      log: this.local,
+      config: this.config,
+      retirer: this.deleter,
+      segmentOptions: (base) => ({ ...segmentOptionsOf(this.config, true, base), reserveLimit: 0 }),
+      isClosed: () => this.closed,
+    });
+    return this.cleanerState;
+  }
+
+  private get deleter(): SegmentDeleter {
+    this.deleterState ??= segmentDeleterFor(this.dir, this.config, () => this.groupCommit.rounds);
+    return this.deleterState;
+  }
+
+  /**
    * Runs one retention pass (also run every `retentionCheckIntervalMs` by an `unref`ed timer) and
    * returns the number of segments it deleted. Kafka's steps and order: segments wholly below
    * `startOffset`, then the oldest while the log is over `retentionBytes` by at least a whole
@@ -413,13 +453,15 @@ export class Log {
     this.ensureWritable();
     requireOffset('offset', offset);
     this.retention.truncateTo(offset);
+    this.cleanerState?.truncated(offset);
   }
 
   private get retention(): LogRetention {
     this.retentionState ??= new LogRetention({
       log: this.local,
-      config: this.config,
-      deleter: segmentDeleterFor(this.dir, this.config, () => this.groupCommit.rounds),
+      // With 'compact' alone only the log start offset deletes (Kafka's cleanup.policy).
+      config: deletesByRetention(this.config) ? this.config : { ...this.config, retentionMs: -1, retentionBytes: -1 },
+      deleter: this.deleter,
       retentionFloor: () => this.retentionFloor(),
       isClosed: () => this.closed,
     });
@@ -492,7 +534,9 @@ export class Log {
   close(): void {
     if (this.closed) return;
     if (this.flushTimer !== null) clearInterval(this.flushTimer);
+    this.cleanerState?.close();
     this.retentionState?.close();
+    this.deleterState?.close();
     try {
       if (!this.config.readOnly) this.closeWriter();
     } finally {
@@ -533,6 +577,7 @@ export class Log {
 
   private startTimers(): void {
     this.retention.startTimer();
+    if (isCompacted(this.config)) this.cleaner.startTimer();
     const { flushMs } = this.config;
     if (flushMs !== null) {
       this.flushTimer = setInterval(() => {

@@ -79,9 +79,10 @@ export class SegmentDeleter {
    * Step 1 for `segments` (already removed from the log's segment list): renames their files to
    * `.deleted`, fsyncs the directory once, and schedules step 2. A segment whose rename fails is
    * still scheduled (its files are deleted under their old names); the first error is thrown
-   * afterwards as `LogIOError`.
+   * afterwards as `LogIOError`. `syncDirectory: false` leaves the directory fsync to the caller
+   * (the cleaner's swap fsyncs once, off the main thread, after its last rename).
    */
-  retire(segments: readonly LogSegment[]): void {
+  retire(segments: readonly LogSegment[], syncDirectory = true): void {
     if (segments.length === 0) return;
     let failure: unknown = null;
     for (const segment of segments) {
@@ -92,7 +93,7 @@ export class SegmentDeleter {
       }
     }
     try {
-      fsyncDirectory(this.options.dir);
+      if (syncDirectory) fsyncDirectory(this.options.dir);
     } catch (err) {
       failure ??= err;
     }

@@ -372,6 +372,21 @@ export class FileRecords {
     return fs.fstatSync(this.handle()).mtimeMs;
   }
 
+  /**
+   * True when `file()` still names the file this handle has open. A read-only opener asks before
+   * trusting index files it opens by name later: once a writer has renamed the `.log` away (a
+   * swap, a deletion), the names may belong to a newer generation of the segment.
+   */
+  isStillAtItsName(): boolean {
+    try {
+      const mine = this.fd >= 0 ? fs.fstatSync(this.fd) : { ino: this.ino, dev: this.dev };
+      const there = fs.statSync(this._file);
+      return mine.ino === there.ino && mine.dev === there.dev;
+    } catch {
+      return false;
+    }
+  }
+
   renameTo(file: string): void {
     fs.renameSync(this._file, file);
     this._file = file;

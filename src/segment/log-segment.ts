@@ -3,6 +3,7 @@ import { CorruptRecordError, LogIOError, OffsetOverflowError } from '../errors.j
 import { OffsetIndex } from '../index/offset-index.js';
 import { TimeIndex } from '../index/time-index.js';
 import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js';
+import { readBatchSize, readLastOffset, readMaxTimestamp } from '../record/batch-layout.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
 import type { HandlePool, PooledSegment } from './handle-pool.js';
@@ -80,10 +81,11 @@ export class LogSegment implements PooledSegment {
     readonly baseOffset: number,
     log: FileRecords,
     private readonly options: SegmentOptions,
+    suffix: string,
   ) {
     this.log = log;
-    this.offsetIndexFile = offsetIndexFile(dir, baseOffset);
-    this.timeIndexFile = timeIndexFile(dir, baseOffset);
+    this.offsetIndexFile = offsetIndexFile(dir, baseOffset, suffix);
+    this.timeIndexFile = timeIndexFile(dir, baseOffset, suffix);
     this.created = options.now;
     const pool = options.pool;
     if (pool !== undefined) log.onReopen = () => this.touch();
@@ -113,12 +115,15 @@ export class LogSegment implements PooledSegment {
     this.log.suspend();
   }
 
-  /** Creates the files of a new, empty segment (the indexes preallocated). */
-  static create(dir: string, baseOffset: number, options: SegmentOptions): LogSegment {
-    const file = logFile(dir, baseOffset);
+  /**
+   * Creates the files of a new, empty segment (the indexes preallocated). `suffix` names them
+   * `<base>.log<suffix>` and so on (the cleaner writes `.cleaned` segments).
+   */
+  static create(dir: string, baseOffset: number, options: SegmentOptions, suffix = ''): LogSegment {
+    const file = logFile(dir, baseOffset, suffix);
     // A stray file of the same name (a crash between creating and using it) holds nothing we keep.
-    for (const f of [file, offsetIndexFile(dir, baseOffset), timeIndexFile(dir, baseOffset)]) fs.rmSync(f, { force: true });
-    const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true, options.reserveLimit), options);
+    for (const f of [file, offsetIndexFile(dir, baseOffset, suffix), timeIndexFile(dir, baseOffset, suffix)]) fs.rmSync(f, { force: true });
+    const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true, options.reserveLimit), options, suffix);
     segment.pinned = true;
     segment.maxTimestampSoFar = -1;
     segment.cachedNextOffset = baseOffset;
@@ -131,9 +136,10 @@ export class LogSegment implements PooledSegment {
   /**
    * Opens an existing segment: its `.log` is looked at (its size) but opened, like its indexes,
    * only when first used, so a log of many segments opens without a descriptor per segment.
+   * `suffix`: files named `<base>.log<suffix>` (a read-only view opens a finished cleaner's `.swap` files).
    */
-  static open(dir: string, baseOffset: number, options: SegmentOptions): LogSegment {
-    return new LogSegment(dir, baseOffset, FileRecords.openLazily(logFile(dir, baseOffset), options.writable, options.reserveLimit), options);
+  static open(dir: string, baseOffset: number, options: SegmentOptions, suffix = ''): LogSegment {
+    return new LogSegment(dir, baseOffset, FileRecords.openLazily(logFile(dir, baseOffset, suffix), options.writable, options.reserveLimit), options, suffix);
   }
 
   get offsetIndex(): OffsetIndex {
@@ -174,7 +180,11 @@ export class LogSegment implements PooledSegment {
     let offsets = new OffsetIndex(this.offsetIndexFile, this.baseOffset, options);
     let times = new TimeIndex(this.timeIndexFile, this.baseOffset, options);
     const cursor = new BatchCursor(this.log, Buffer.allocUnsafe(CHECK_CHUNK_BYTES));
-    if (!offsets.fileFound || !times.fileFound || !this.pointsAtBatch(offsets, offsets.entries - 1, cursor)) {
+    // A writer renames a segment's `.log` before its indexes: when our `.log` is no longer under its
+    // name after the index files were opened, they may be a newer segment's with the same base
+    // offset (a cleaner swap), so they are built from our `.log` instead.
+    const sameGeneration = this.log.isStillAtItsName();
+    if (!sameGeneration || !offsets.fileFound || !times.fileFound || !this.pointsAtBatch(offsets, offsets.entries - 1, cursor)) {
       offsets.close();
       times.close();
       ({ offsets, times } = buildIndexes(this.log, this.baseOffset, this.options.indexIntervalBytes, cursor, this.offsetIndexFile, this.timeIndexFile));
@@ -228,6 +238,8 @@ export class LogSegment implements PooledSegment {
     this.offsetOfMaxTimestampSoFar = last.offset;
   }
 
+
+
   /** Kafka's largestTimestamp: the max record timestamp, or the `.log` file's mtime when there is none. */
   largestTimestamp(): number {
     const max = this.maxTimestamp;
@@ -265,6 +277,42 @@ export class LogSegment implements PooledSegment {
       this.bytesSinceLastIndexEntry = 0;
     }
     this.bytesSinceLastIndexEntry += length;
+    this.cachedNextOffset = largestOffset + 1;
+  }
+
+  /**
+   * Appends `length` bytes of whole batches at once (the cleaner's output), with the index entries
+   * a call of `append` per batch would add: Kafka's LogSegment.append over a multi-batch
+   * MemoryRecords. `largestOffset` is the last offset of the last batch.
+   */
+  appendBatches(largestOffset: number, batches: Buffer, length: number): void {
+    if (!this.canConvertToRelativeOffset(largestOffset)) {
+      throw new OffsetOverflowError(`offset ${largestOffset} cannot be stored relative to segment ${this.baseOffset}`, {
+        file: this.log.file,
+        offset: largestOffset,
+      });
+    }
+    let position = this.log.size;
+    if (position === 0 && length > 0) this.rollingBasedTimestamp = readMaxTimestamp(batches, 0);
+    void this.maxTimestamp; // loads the max timestamp so far before the batches raise it
+    this.log.append(batches, length);
+    for (let at = 0; at < length; ) {
+      const size = readBatchSize(batches, at);
+      const lastOffset = readLastOffset(batches, at);
+      const maxTimestamp = readMaxTimestamp(batches, at);
+      if (maxTimestamp > this.maxTimestampSoFar) {
+        this.maxTimestampSoFar = maxTimestamp;
+        this.offsetOfMaxTimestampSoFar = lastOffset;
+      }
+      if (this.bytesSinceLastIndexEntry > this.options.indexIntervalBytes) {
+        this.offsetIndex.append(lastOffset, position);
+        this.timeIndex.maybeAppend(this.maxTimestampSoFar, this.offsetOfMaxTimestampSoFar);
+        this.bytesSinceLastIndexEntry = 0;
+      }
+      this.bytesSinceLastIndexEntry += size;
+      position += size;
+      at += size;
+    }
     this.cachedNextOffset = largestOffset + 1;
   }
 
@@ -462,6 +510,12 @@ export class LogSegment implements PooledSegment {
   private timeWaitedForRoll(now: number, maxTimestampInBatch: number): number {
     if (this.rollingBasedTimestamp === NOT_LOADED) this.loadRollingBasedTimestamp();
     return this.rollingBasedTimestamp >= 0 ? maxTimestampInBatch - this.rollingBasedTimestamp : now - this.created;
+  }
+
+  /** Kafka's getFirstBatchTimestamp: the first batch's max timestamp, or MAX_SAFE_INTEGER when there is none. */
+  firstBatchTimestamp(): number {
+    if (this.rollingBasedTimestamp === NOT_LOADED) this.loadRollingBasedTimestamp();
+    return this.rollingBasedTimestamp >= 0 ? this.rollingBasedTimestamp : Number.MAX_SAFE_INTEGER;
   }
 
   private loadRollingBasedTimestamp(): void {

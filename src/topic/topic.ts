@@ -9,7 +9,7 @@ import {
   ReadOnlyLogError,
 } from '../errors.js';
 import { requireOffset, requireOptions, requireTimestamp } from '../log/arguments.js';
-import { describe } from '../log/config.js';
+import { describe, isCompacted, requireKeys } from '../log/config.js';
 import { DirectoryLock } from '../log/lock.js';
 import { Log, type AppendOptions } from '../log/log.js';
 import type { StreamOptions } from '../log/stream.js';
@@ -164,6 +164,8 @@ export class Topic {
     this.ensureWritable();
     const list = Array.isArray(records) ? (records as readonly TopicRecordInput[]) : [records as TopicRecordInput];
     if (list.length === 0) throw new InvalidArgumentError('append needs at least one record');
+    // Checked for the whole call here: a keyless record for a later partition must not leave earlier ones written.
+    if (isCompacted(this.config.logConfig)) requireKeys(list);
     const plan = this.plan(list);
     const baseOffsets = new Map<number, number>();
     for (const p of plan.touched) {
