@@ -183,12 +183,33 @@ function zstdCompress(data: Buffer): Buffer {
   return writer(data);
 }
 
+let zlibZstdUsable: boolean | undefined;
+
+/**
+ * True when zlib decodes zstd and refuses a cut frame. Node 22's zlib returns a frame cut short as
+ * empty output without an error (seen on 22.23; 24 and 26 throw), which would pass a truncated
+ * records section off as data, so there fzstd reads instead. Probed once, on a frame made here.
+ */
+function zlibReadsZstd(): boolean {
+  if (zlibZstdUsable !== undefined) return zlibZstdUsable;
+  const { zstdCompressSync, zstdDecompressSync } = zstdZlib;
+  if (zstdCompressSync === undefined || zstdDecompressSync === undefined) return (zlibZstdUsable = false);
+  const frame = zstdCompressSync(Buffer.alloc(64, 1));
+  try {
+    zstdDecompressSync(frame.subarray(0, frame.length - 1));
+    zlibZstdUsable = false;
+  } catch {
+    zlibZstdUsable = true;
+  }
+  return zlibZstdUsable;
+}
+
 /**
  * zlib stops at `maxOutputLength`; fzstd's streaming decoder hands out one block (at most 128 KiB)
  * at a time, and the running total is checked before the next one is kept.
  */
 function zstdDecompress(data: Buffer, maxBytes: number): Buffer {
-  if (typeof zstdZlib.zstdDecompressSync === 'function') return zstdZlib.zstdDecompressSync(data, { maxOutputLength: maxBytes });
+  if (zlibReadsZstd()) return zstdZlib.zstdDecompressSync!(data, { maxOutputLength: maxBytes });
   const { Decompress } = (fzstdModule ??= loadCodec<FzstdModule>('zstd', 'fzstd'));
   const chunks: Buffer[] = [];
   let total = 0;

@@ -237,6 +237,7 @@ describe('zstd', () => {
 
   it('rejects a cut or malformed frame as CorruptRecordError', () => {
     // (Damaged bytes are the batch CRC's to catch: fzstd does not check a frame's own checksum.)
+    // Node 22's zlib returns a cut frame as empty output: there seglog reads with fzstd.
     expect(() => decompress('zstd', streamed.subarray(0, streamed.length - 40))).toThrow(CorruptRecordError);
     expect(() => decompress('zstd', Buffer.from('28b52ffd2000090000687965', 'hex'))).toThrow(CorruptRecordError);
   });
