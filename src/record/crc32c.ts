@@ -5,14 +5,14 @@
  * Two implementations; the native one is used from its own size up where it loads:
  *
  * - seglog's addon (`native/crc32c.c`, loaded by `files/native.ts`), by CPU: AVX-512 carry-less
- *   folding (~63 GB/s here, ~40 ns per call), else the SSE4.2 CRC32 instruction on three streams,
+ *   folding, else the SSE4.2 CRC32 instruction on three streams,
  *   else the ARMv8 CRC32CX instruction on three streams. Absent when the addon is (an unusual
  *   platform, `SEGLOG_NO_NATIVE=1`) or the CPU has none of them.
- * - `crc-32/crc32c` in JS (slicing tables): ~2 GB/s but nothing to call; small inputs and the
- *   fallback. Slower, never different.
+ * - `crc-32/crc32c` in JS (slicing tables): no call overhead, so it serves small inputs, and it is
+ *   the fallback. Slower on large inputs, never different.
  *
- * A batch's CRC is the largest cost of encoding it after the copy of its records: for 100 KiB,
- * 1.6-1.9 us with AVX-512, 43-64 us in JS (`bench/crc32c.ts` gives every path's figures here).
+ * A batch's CRC is the largest cost of encoding it after the copy of its records, which is why
+ * the native paths exist (`bench/crc32c.ts` races every path that loads on this machine).
  * The addon is loaded on the first input of 64 bytes or more.
  */
 import CRC32C from 'crc-32/crc32c.js';
