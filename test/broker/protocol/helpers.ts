@@ -42,17 +42,7 @@ export function servedVersions(): { schema: ApiSchema; version: number }[] {
   return out;
 }
 
-/** A small deterministic PRNG (mulberry32), so failures reproduce. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../support/prng.js';
 
 export interface ValueOptions {
   /** Nullable fields take null (true) or a non-null value (false). */
