@@ -10,8 +10,8 @@
  */
 import fs from 'node:fs';
 
-import { LogIOError, ReadOnlyLogError } from '../errors.js';
-import { errnoCode, type IndexStorage, ioError, openForWrite, TWO_POW_32, writeInt64 } from './storage.js';
+import { LogIOError } from '../errors.js';
+import { type IndexStorage, ioError, openForWrite, TWO_POW_32, writeInt64 } from './storage.js';
 
 /** Bytes fetched per read miss: one page-aligned block. */
 const WINDOW_SIZE = 4096;
@@ -91,97 +91,10 @@ abstract class WindowedFile {
 }
 
 /**
- * Positional reads, never a write. The block is dropped by `refresh()`, which is also what a
- * reader calls to see the writer's changes.
- */
-export class PreadStorage extends WindowedFile implements IndexStorage {
-  readonly kind = 'pread' as const;
-  private ino = -1;
-  private dev = -1;
-
-  /** Open `file` read-only. A missing file reads as empty (length 0) until `refresh` finds it. */
-  static open(file: string): PreadStorage {
-    const storage = new PreadStorage(file);
-    storage.refresh();
-    return storage;
-  }
-
-  /** True when the file was found at the last open/refresh. */
-  get exists(): boolean {
-    return this.fd >= 0;
-  }
-
-  /**
-   * Re-read the file's length. When the path now names a different file (deleted and created
-   * again) or the file appeared since, switch to it; when it disappeared, keep reading the open
-   * one (an unlinked file stays readable through its descriptor).
-   */
-  refresh(): void {
-    this.dropWindow();
-    let stat: fs.Stats | undefined;
-    try {
-      stat = fs.statSync(this.file);
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw ioError('cannot stat index file', this.file, err);
-    }
-    if (stat !== undefined && (this.fd < 0 || stat.ino !== this.ino || stat.dev !== this.dev)) {
-      let fd: number;
-      try {
-        fd = fs.openSync(this.file, 'r');
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') throw ioError('cannot open index file', this.file, err);
-        return this.refreshOpen();
-      }
-      this.closeFd();
-      this.fd = fd;
-    }
-    this.refreshOpen();
-  }
-
-  private refreshOpen(): void {
-    if (this.fd < 0) {
-      this.len = 0;
-      return;
-    }
-    try {
-      const stat = fs.fstatSync(this.fd);
-      this.ino = stat.ino;
-      this.dev = stat.dev;
-      this.len = stat.size;
-    } catch (err) {
-      throw ioError('cannot stat index file', this.file, err);
-    }
-  }
-
-  private readOnly(): never {
-    throw new ReadOnlyLogError(`index ${this.file} is open for reading only`, { file: this.file });
-  }
-
-  setInt32(): void {
-    this.readOnly();
-  }
-
-  setInt64(): void {
-    this.readOnly();
-  }
-
-  zero(): void {
-    this.readOnly();
-  }
-
-  resize(): void {
-    this.readOnly();
-  }
-
-  flush(): void {
-    // Nothing is ever written through this backing.
-  }
-}
-
-/**
  * The single writer's backing without a mapping: every store is a `pwrite` of its 4 or 8 bytes
  * (an index gets an entry per 4 KiB of records, so that is a few syscalls per append at most),
- * kept in the cached block too when it falls inside it; lookups read as `PreadStorage` does.
+ * kept in the cached block too when it falls inside it; lookups are positional reads through
+ * that block.
  */
 export class PwriteStorage extends WindowedFile implements IndexStorage {
   readonly kind = 'pwrite' as const;

@@ -8,8 +8,7 @@
  *   and writes; what a writer gets where mapping is unavailable.
  * - `MemoryStorage` (mode `'read'`, memory-storage.ts): the entries held in memory, never a
  *   mapping: a reader in another process must not map a file that a live writer may shrink (a
- *   touch past a file's new end raises SIGBUS). `PreadStorage` (positional-storage.ts) reads
- *   with `pread` instead.
+ *   touch past a file's new end raises SIGBUS).
  *
  * All integers are big-endian. Reads go through a `DataView`: on Node 20 `getInt32` is about twice
  * as fast as `Buffer#readInt32BE`, and reading an int64 as two int32 halves is about three times
@@ -27,7 +26,7 @@ export const MAX_INT32 = 0x7fffffff;
 
 /** Byte access to an index file. Positions are byte positions in the file. */
 export interface IndexStorage {
-  readonly kind: 'mmap' | 'pwrite' | 'pread' | 'memory' | 'closed';
+  readonly kind: 'mmap' | 'pwrite' | 'memory' | 'closed';
   /** The file's length in bytes as this backing sees it (for `pread`: as of open or `refresh`). */
   readonly length: number;
   /** Path used in error messages; updated when the index is renamed. */
