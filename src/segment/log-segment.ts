@@ -102,15 +102,7 @@ export class LogSegment implements PooledSegment {
    */
   releaseHandles(): void {
     if (this.pinned) return;
-    if (this.options.writable) {
-      this._offsetIndex?.close();
-      this._timeIndex?.close();
-    } else {
-      this._offsetIndex?.closeWithoutTrim();
-      this._timeIndex?.closeWithoutTrim();
-    }
-    this._offsetIndex = null;
-    this._timeIndex = null;
+    this.closeIndexesByMode();
     this.builtIndexes = false;
     this.log.suspend();
   }
@@ -629,9 +621,8 @@ export class LogSegment implements PooledSegment {
     this.closeHandlers();
   }
 
-  /** Closes the files without writing anything (read-only openers, or a segment being deleted). */
-  closeHandlers(): void {
-    this.options.pool?.forget(this);
+  /** A writer's indexes are closed (and trimmed), a reader's only released. */
+  private closeIndexesByMode(): void {
     if (this.options.writable) {
       this._offsetIndex?.close();
       this._timeIndex?.close();
@@ -641,6 +632,12 @@ export class LogSegment implements PooledSegment {
     }
     this._offsetIndex = null;
     this._timeIndex = null;
+  }
+
+  /** Closes the files without writing anything (read-only openers, or a segment being deleted). */
+  closeHandlers(): void {
+    this.options.pool?.forget(this);
+    this.closeIndexesByMode();
     this.log.close();
   }
 
