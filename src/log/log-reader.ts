@@ -136,9 +136,8 @@ export class LogReader {
       return out;
     }
     const bytes = Buffer.allocUnsafe(end - start);
-    if (segment.log.readInto(bytes, 0, bytes.length, batch.position + start) < bytes.length) return null;
     const header = this.header;
-    if (segment.log.readInto(header, 0, HEADER_CHECK_BYTES, batch.position) < HEADER_CHECK_BYTES || !matches(batch, header, 0)) return null;
+    if (!segment.log.readTwo(bytes, batch.position + start, header, batch.position) || !matches(batch, header, 0)) return null;
     decodeRecordsAt(bytes, 0, bytes.length, batch, index, index - slot * stride, n, out, context, false);
     return out;
   }

@@ -262,6 +262,28 @@ export class FileRecords {
   }
 
   /**
+   * Fills `first` from `firstPosition`, then `second` from `secondPosition`, in that order; false
+   * when the file ended before either was full. One call into the addon where it runs (the
+   * syscalls cost less than Node's two `readSync`s around them), else two `readInto`.
+   */
+  readTwo(first: Buffer, firstPosition: number, second: Buffer, secondPosition: number): boolean {
+    const addon = nativeAddon();
+    if (addon === null) {
+      return this.readInto(first, 0, first.length, firstPosition) === first.length && this.readInto(second, 0, second.length, secondPosition) === second.length;
+    }
+    try {
+      return addon.readTwo(this.handle(), first, firstPosition, second, secondPosition);
+    } catch (cause) {
+      if (cause instanceof LogIOError) throw cause;
+      throw new LogIOError(`read from ${this._file} at positions ${firstPosition} and ${secondPosition} failed: ${(cause as Error).message}`, {
+        file: this._file,
+        position: firstPosition,
+        cause,
+      });
+    }
+  }
+
+  /**
    * The writer's whole-file read mapping, valid up to `size` bytes, or null (read-only openers,
    * empty files, no addon). Reads through it cost no syscall and no copy, which is what makes a
    * one-record read in a large batch cheap. Safe because only this process changes the file and
