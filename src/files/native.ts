@@ -41,8 +41,9 @@ export interface NativeAddon {
   /**
    * Fills `first` from the file at `firstPosition`, then `second` at `secondPosition`, in one call
    * (two preads); false when the file ended before either was full. Throws on a read error.
+   * Absent from a binary built before it (a stale `prebuilds/`): callers fall back.
    */
-  readTwo(fd: number, first: Uint8Array, firstPosition: number, second: Uint8Array, secondPosition: number): boolean;
+  readTwo?(fd: number, first: Uint8Array, firstPosition: number, second: Uint8Array, secondPosition: number): boolean;
   /** Bound on zstdCompress's output for `size` bytes; throws where libzstd.so.1 is missing. */
   zstdCompressBound(size: number): number;
   /** One zstd frame of `src` into `dst` at `level`; returns its length (native/zstd.c). */

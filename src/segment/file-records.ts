@@ -268,7 +268,7 @@ export class FileRecords {
    */
   readTwo(first: Buffer, firstPosition: number, second: Buffer, secondPosition: number): boolean {
     const addon = nativeAddon();
-    if (addon === null) {
+    if (addon?.readTwo === undefined) {
       return this.readInto(first, 0, first.length, firstPosition) === first.length && this.readInto(second, 0, second.length, secondPosition) === second.length;
     }
     try {
