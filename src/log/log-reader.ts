@@ -116,7 +116,7 @@ export class LogReader {
   private pointRead(offset: number, endOffset: number, maxRecords: number): LogRecord[] | null {
     const segment = this.segments.floorSegment(offset);
     const batch = segment?.knownBatchFor(offset);
-    if (segment === undefined || batch == null || batch.table === null || batch.control || offset < batch.baseOffset) return null;
+    if (segment === undefined || batch == null || batch.table == null || batch.control || offset < batch.baseOffset) return null;
     const n = Math.min(maxRecords, batch.lastOffset - offset + 1);
     if (n < maxRecords && batch.lastOffset + 1 < endOffset) return null;
     segment.touch();
@@ -189,7 +189,7 @@ export class LogReader {
    * reached; `follows` is true for a batch after the first of a run.
    */
   private checkedNext(buf: Buffer, at: number, segment: LogSegment, position: number, next: number, follows: boolean): number {
-    segment.checkBatchOnce(buf, at, position);
+    segment.checkBatchOnce(buf, at, position, false);
     const baseOffset = readBaseOffset(buf, at);
     const lastOffset = readLastOffset(buf, at);
     if (lastOffset < next || (follows && baseOffset < next)) {
@@ -266,7 +266,7 @@ export class LogReader {
       const size = readBatchSize(buf, at);
       if (at + size > end) break;
       const position = run.position + at - start;
-      run.segment.checkBatchOnce(buf, at, position);
+      run.segment.checkBatchOnce(buf, at, position, maxRecords <= POINT_READ_RECORDS);
       const lastOffset = readLastOffset(buf, at);
       const order = batchOrderProblem(readBaseOffset(buf, at), lastOffset, previousLastOffset);
       if (order !== null) throw new CorruptRecordError(`${order} in ${file} at position ${position}`, { file, position });

@@ -30,9 +30,9 @@ export interface RecordTable {
   /** Keeps the start of records 0, stride, 2 * stride, ... */
   readonly stride: number;
   /** Start of each kept record, relative to the batch's first byte. */
-  readonly starts: Int32Array;
+  readonly starts: readonly number[];
   /** Each record's timestamp (base timestamp + delta), when `stride` is 1; else empty. */
-  readonly timestamps: Float64Array;
+  readonly timestamps: readonly number[];
 }
 
 const walk: Cursor = { pos: 0 };
@@ -55,21 +55,23 @@ export function recordTable(buf: Buffer, pos: number, context: BatchContext = {}
   if (shape !== null) throw corruptBatch(pos, context, shape, { offset: baseOffset });
   if (compressionTypeOf(readCompressionId(buf, pos)) !== 'none') return null;
   const stride = Math.max(1, Math.ceil(count / MAX_TABLE_ENTRIES));
-  const starts = new Int32Array(Math.ceil(count / stride));
-  const timestamps = new Float64Array(stride === 1 ? count : 0);
+  // Plain arrays: a typed array of more than a few bytes costs an off-heap allocation, several
+  // times the walk itself for a batch of 100 records.
+  const starts: number[] = [];
+  const timestamps: number[] = [];
   const baseTimestamp = readBaseTimestamp(buf, pos);
   const end = pos + readBatchSize(buf, pos);
   walk.pos = pos + RECORDS_OFFSET;
   let previous = -1;
   try {
     for (let i = 0; i < count; i++) {
-      if (i % stride === 0) starts[i / stride] = walk.pos - pos;
+      if (i % stride === 0) starts.push(walk.pos - pos);
       const length = readVarint(buf, walk, end);
       const recordEnd = walk.pos + length;
       if (length < 0 || recordEnd > end) throw framingError(`record ${i} of ${count}: record length ${length} overruns the batch`);
       walk.pos++; // attributes
       const timestampDelta = readVarlong(buf, walk, recordEnd);
-      if (stride === 1) timestamps[i] = baseTimestamp + timestampDelta;
+      if (stride === 1) timestamps.push(baseTimestamp + timestampDelta);
       const delta = readVarint(buf, walk, recordEnd);
       const problem = recordDeltaProblem(delta, previous, lastOffsetDelta);
       if (problem !== null) throw framingError(`record ${i} of ${count}: ${problem}`);

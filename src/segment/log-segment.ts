@@ -457,8 +457,8 @@ export class LogSegment implements PooledSegment {
    * already checked it: a random read in a large batch then costs a record walk, not a CRC of
    * the whole batch every time. Read-only openers check every time.
    */
-  checkBatchOnce(buf: Buffer, at: number, position: number): KnownBatch {
-    return this.log.batches.check(buf, at, position, this.log.file);
+  checkBatchOnce(buf: Buffer, at: number, position: number, withTable = true): KnownBatch {
+    return this.log.batches.check(buf, at, position, this.log.file, withTable);
   }
 
   /** The bytes of the batch under `cursor`, CRC-checked; copied out of the cursor's chunk when it holds them. */
@@ -842,7 +842,7 @@ function batchAt(cursor: BatchCursor, position: number, offset: number, size: nu
  */
 function firstKnownOffset(batch: KnownBatch, timestamp: number, startingOffset: number): number {
   const table = batch.table;
-  if (table === null) return NOT_KNOWN;
+  if (table == null) return NOT_KNOWN;
   const first = Math.max(0, startingOffset - batch.baseOffset);
   // Every record of a LogAppendTime batch reads back with its max timestamp, which reaches `timestamp`.
   if (batch.logAppendTime) return first < batch.count ? batch.baseOffset + first : -1;

@@ -30,8 +30,11 @@ export interface KnownBatch extends BatchFacts {
   readonly control: boolean;
   /** True once the CRC and the record offsets were checked (see `check`); false: header only. */
   checked: boolean;
-  /** Where its records start (uncompressed batches whose records fill their offsets); else null. */
-  table: RecordTable | null;
+  /**
+   * Where its records start (uncompressed batches whose records fill their offsets), null for
+   * other batches, undefined until a point read asked for it (a scan needs none).
+   */
+  table: RecordTable | null | undefined;
 }
 
 /**
@@ -49,13 +52,20 @@ export class VerifiedBatches {
     return this.batches.get(position);
   }
 
-  /** The checked batch at `at` of `buf` (file position `position`): remembered, or checked now (CRC and record offsets). */
-  check(buf: Buffer, at: number, position: number, file: string): KnownBatch {
+  /**
+   * The checked batch at `at` of `buf` (file position `position`): remembered, or its CRC checked
+   * now. `withTable` (point reads) also walks its records once for their table, which checks
+   * their offsets; a scan decodes every record anyway and needs none.
+   */
+  check(buf: Buffer, at: number, position: number, file: string, withTable: boolean): KnownBatch {
     const known = this.batches.get(position);
-    if (known !== undefined && known.checked && matches(known, buf, at)) return known;
+    if (known !== undefined && known.checked && matches(known, buf, at)) {
+      if (withTable && known.table === undefined) known.table = recordTable(buf, at, { file, position });
+      return known;
+    }
     const context = { file, position };
     validateBatch(buf, at, context);
-    const table = recordTable(buf, at, context);
+    const table = withTable ? recordTable(buf, at, context) : undefined;
     const batch = describe(buf, at, position, true, table);
     this.put(batch);
     return batch;
@@ -64,7 +74,7 @@ export class VerifiedBatches {
   /** Remembers the header at `at` of `buf` (file position `position`), unless a batch with that header is known. */
   noteHeader(buf: Buffer, at: number, position: number): void {
     const known = this.batches.get(position);
-    if (known === undefined || !matches(known, buf, at)) this.put(describe(buf, at, position, false, null));
+    if (known === undefined || !matches(known, buf, at)) this.put(describe(buf, at, position, false, undefined));
   }
 
   clear(): void {
@@ -82,7 +92,7 @@ export function matches(known: KnownBatch, buf: Buffer, at: number): boolean {
   return readCrc(buf, at) === known.crc && readBatchSize(buf, at) === known.size && readBaseOffset(buf, at) === known.baseOffset;
 }
 
-function describe(buf: Buffer, at: number, position: number, checked: boolean, table: RecordTable | null): KnownBatch {
+function describe(buf: Buffer, at: number, position: number, checked: boolean, table: RecordTable | null | undefined): KnownBatch {
   const baseOffset = readBaseOffset(buf, at);
   const lastOffsetDelta = readLastOffsetDelta(buf, at);
   return {
