@@ -17,6 +17,19 @@ const MAX_RUN_BYTES = 256 * 1024;
 /** Up to this many records wanted, a read goes through the writer's mapping (see `bytesOf`). */
 const POINT_READ_RECORDS = 64;
 
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/**
+ * `buf` when it has room for `more` bytes after its first `filled`, else a larger buffer holding
+ * those bytes (a read crossing into the next segment: once per segment at most).
+ */
+function withRoom(buf: Buffer, filled: number, more: number): Buffer {
+  if (filled + more <= buf.length) return buf;
+  const grown = Buffer.allocUnsafe(filled + more);
+  buf.copy(grown, 0, 0, filled);
+  return grown;
+}
+
 /** Bytes of a run: `buf[start, end)` holds the run, which starts at file position `run.position`. */
 interface RunBytes {
   buf: Buffer;
@@ -103,36 +116,40 @@ export class LogReader {
     });
   }
 
-  /** Raw bytes of whole batches, starting with the one holding `offset`, up to `maxBytes` (at least one batch). */
+  /**
+   * Raw bytes of whole batches, starting with the one holding `offset`, up to `maxBytes` (at least
+   * one batch). The file is read straight into the buffer returned, which the caller owns: one
+   * copy (the kernel's), each batch CRC-checked where it landed.
+   */
   readBatches(offset: number, endOffset: number, maxBytes: number): Buffer {
-    const parts: Buffer[] = [];
+    let out = EMPTY;
+    let filled = 0;
     let next = offset;
-    let bytes = 0;
     while (next < endOffset) {
-      const run = this.locateRun(next, endOffset, maxBytes - bytes, parts.length === 0, Number.MAX_SAFE_INTEGER);
+      const run = this.locateRun(next, endOffset, maxBytes - filled, filled === 0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
       if (run === null) break;
-      const { buf, start, end } = this.bytesOf(run, Number.MAX_SAFE_INTEGER);
-      let at = start;
+      out = withRoom(out, filled, run.length);
+      const end = filled + run.segment.log.readInto(out, filled, run.length, run.position);
+      let at = filled;
       let damage: CorruptRecordError | null = null;
       try {
-        while (at + LOG_OVERHEAD <= end && readBaseOffset(buf, at) < endOffset) {
-          const size = readBatchSize(buf, at);
-          if (at + size > end || (bytes + size > maxBytes && (parts.length > 0 || at > start))) break;
-          next = this.checkedNext(buf, at, run.segment, run.position + at - start, next, at > start);
-          bytes += size;
+        while (at + LOG_OVERHEAD <= end && readBaseOffset(out, at) < endOffset) {
+          const size = readBatchSize(out, at);
+          if (at + size > end || (at + size > maxBytes && at > 0)) break;
+          next = this.checkedNext(out, at, run.segment, run.position + at - filled, next, at > filled);
           at += size;
         }
       } catch (err) {
         // As `read`: the whole batches before the damage come back; the call starting there throws.
-        if (!(err instanceof CorruptRecordError) || (parts.length === 0 && at === start)) throw err;
+        if (!(err instanceof CorruptRecordError) || at === 0) throw err;
         damage = err;
       }
-      if (at === start) break;
-      // A copy: the caller keeps these bytes, and the writer's mapping must not leak out.
-      parts.push(Buffer.from(buf.subarray(start, at)));
-      if (damage !== null || (at < end && !run.capped) || bytes >= maxBytes) break;
+      const stoppedInRun = at < end;
+      const progressed = at > filled;
+      filled = at;
+      if (!progressed || damage !== null || stoppedInRun || filled >= maxBytes) break;
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return out.subarray(0, filled);
   }
 
   /**
@@ -159,7 +176,7 @@ export class LogReader {
    * `budget` allows within the segment (at least that first batch when `atLeastOne`), and only
    * that batch when it holds all `recordsWanted`.
    */
-  private locateRun(offset: number, endOffset: number, budget: number, atLeastOne: boolean, recordsWanted: number): BatchRun | null {
+  private locateRun(offset: number, endOffset: number, budget: number, atLeastOne: boolean, recordsWanted: number, cap = MAX_RUN_BYTES): BatchRun | null {
     let segment = this.segments.floorSegment(offset);
     while (segment !== undefined) {
       segment.touch();
@@ -170,7 +187,7 @@ export class LogReader {
         // When this batch alone holds every record wanted, read nothing past it.
         const enough = cursor.lastOffset - offset + 1 >= recordsWanted;
         const uncapped = Math.min(available, Math.max(cursor.size, budget));
-        const length = enough ? cursor.size : Math.min(uncapped, Math.max(cursor.size, MAX_RUN_BYTES));
+        const length = enough ? cursor.size : Math.min(uncapped, Math.max(cursor.size, cap));
         return { segment, position: cursor.position, length, capped: length < uncapped };
       }
       // Nothing at or after `offset` in this segment (a gap at its end): try the next one.

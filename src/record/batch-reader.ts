@@ -226,6 +226,16 @@ function readRecord(batch: RecordsView, minOffset: number): LogRecord | null {
  */
 let copyFields = false;
 
+/**
+ * Node's own Buffer class (`Buffer[Symbol.species]`), whose constructor makes a view of an
+ * ArrayBuffer directly: 2-3x cheaper than `subarray`, which looks the species up on every call,
+ * and a scan makes two views per record.
+ */
+type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Buffer;
+const speciesOfBuffer = (Buffer as unknown as { [Symbol.species]?: unknown })[Symbol.species];
+const BufferView: ViewConstructor | null =
+  typeof speciesOfBuffer === 'function' && speciesOfBuffer.prototype === Buffer.prototype ? (speciesOfBuffer as ViewConstructor) : null;
+
 /** A length-prefixed byte field (negative length = null) as a view into `data`, or a copy. */
 function readBytes(data: Buffer, end: number): Buffer | null {
   const length = readVarint(data, cursor, end);
@@ -233,8 +243,8 @@ function readBytes(data: Buffer, end: number): Buffer | null {
   const start = cursor.pos;
   if (length > end - start) throw framingError(`field of ${length} bytes at byte ${start} overruns its record`);
   cursor.pos = start + length;
-  const view = data.subarray(start, start + length);
-  return copyFields ? Buffer.from(view) : view;
+  if (copyFields) return Buffer.from(data.subarray(start, start + length));
+  return BufferView !== null ? new BufferView(data.buffer, data.byteOffset + start, length) : data.subarray(start, start + length);
 }
 
 /**
