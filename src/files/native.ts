@@ -5,10 +5,11 @@
  *
  * | piece | with the addon | without |
  * |---|---|---|
- * | CRC-32C of batches | CPU instructions (AVX-512, SSE4.2 or ARMv8 CRC) | JS tables (`crc-32`) |
+ * | CRC-32C of batches | CPU instructions (AVX-512, AVX2 with VPCLMULQDQ, SSE4.2 or ARMv8 CRC) | JS tables (`crc-32`) |
  * | space reserved ahead of segments | `fallocate(KEEP_SIZE)` | files grow as written |
  * | index files of a writer | shared memory mappings | positional reads and writes |
  * | zstd writing before Node 22.15 | the system's libzstd.so.1 | refused (reading works) |
+| two reads of a read-only point read | one call, two preads | two `fs.readSync` calls |
  *
  * Where it is looked for, inside the package only (the node-gyp-build layout): first the binary
  * shipped in the package, `prebuilds/<platform>-<arch>/seglog_native.node` (built by
@@ -24,7 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The CRC path the addon takes on this CPU; 'none' when it has none (then JS computes CRCs). */
-export type CrcHardware = 'avx512' | 'sse42' | 'armv8' | 'none';
+export type CrcHardware = 'avx512' | 'avx2' | 'sse42' | 'armv8' | 'none';
 
 /** What the addon exports (native/addon.c). */
 export interface NativeAddon {
@@ -37,12 +38,23 @@ export interface NativeAddon {
   unmap(mapping: ArrayBuffer): void;
   /** msync(MS_SYNC) of `[offset, offset + length)` of a live mapping. */
   msync(mapping: ArrayBuffer, offset: number, length: number): void;
+  /**
+   * Fills `first` from the file at `firstPosition`, then `second` at `secondPosition`, in one call
+   * (two preads); false when the file ended before either was full. Throws on a read error.
+   * Absent from a binary built before it (a stale `prebuilds/`): callers fall back.
+   */
+  readTwo?(fd: number, first: Uint8Array, firstPosition: number, second: Uint8Array, secondPosition: number): boolean;
   /** Bound on zstdCompress's output for `size` bytes; throws where libzstd.so.1 is missing. */
   zstdCompressBound(size: number): number;
   /** One zstd frame of `src` into `dst` at `level`; returns its length (native/zstd.c). */
   zstdCompress(src: Uint8Array, dst: Uint8Array, level: number): number;
   /** Linux only: fallocate(FALLOC_FL_KEEP_SIZE); 0 or the errno. */
   fallocate?(fd: number, offset: number, length: number): number;
+  /**
+   * glibc only: keep freed heap memory for reuse instead of trimming it back to the kernel (a
+   * process-wide malloc setting, so only for a process seglog owns: `seglog serve`); true when applied.
+   */
+  retainFreedMemory?(): boolean;
 }
 
 const ADDON_FILE = 'seglog_native.node';

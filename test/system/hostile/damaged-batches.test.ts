@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CorruptRecordError, Log, isSeglogError, type LogRecord } from '../../src/index.js';
+import { CorruptRecordError, Log, isSeglogError, type LogRecord } from '../../../src/index.js';
 import { batchPositions, closedLog, logFiles, partitionDir, rewriteBatch, runChild, setOffsetDeltas } from './helpers.js';
 
 /**
