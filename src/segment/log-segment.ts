@@ -5,6 +5,7 @@ import { TimeIndex } from '../index/time-index.js';
 import { INT32_MAX } from '../record/batch-layout.js';
 import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js';
 import { readBatchSize, readLastOffset, readMaxTimestamp } from '../record/batch-layout.js';
+import { BatchChain } from './batch-chain.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
 import type { HandlePool, PooledSegment } from './handle-pool.js';
@@ -75,6 +76,8 @@ export class LogSegment implements PooledSegment {
   private lastBatchOffset = -1;
   /** The writer's active segment: its files are never closed by the pool. */
   pinned = false;
+  /** How much of the `.log` was walked from its first batch and keeps the offset rules. */
+  private readonly chain: BatchChain;
 
   private constructor(
     readonly dir: string,
@@ -87,6 +90,7 @@ export class LogSegment implements PooledSegment {
     this.offsetIndexFile = offsetIndexFile(dir, baseOffset, suffix);
     this.timeIndexFile = timeIndexFile(dir, baseOffset, suffix);
     this.created = options.now;
+    this.chain = new BatchChain(log, baseOffset, options.writable);
     const pool = options.pool;
     if (pool !== undefined) log.onReopen = () => this.touch();
   }
@@ -254,6 +258,7 @@ export class LogSegment implements PooledSegment {
     if (position === 0) this.rollingBasedTimestamp = largestTimestamp;
     const maxTimestamp = this.maxTimestamp;
     this.log.append(batch, length);
+    this.extendChain(position, position + length, largestOffset);
     if (largestTimestamp > maxTimestamp) {
       this.maxTimestampSoFar = largestTimestamp;
       this.offsetOfMaxTimestampSoFar = shallowOffsetOfMaxTimestamp;
@@ -283,6 +288,7 @@ export class LogSegment implements PooledSegment {
     if (position === 0 && length > 0) this.rollingBasedTimestamp = readMaxTimestamp(batches, 0);
     void this.maxTimestamp; // loads the max timestamp so far before the batches raise it
     this.log.append(batches, length);
+    this.extendChain(position, position + length, largestOffset);
     for (let at = 0; at < length; ) {
       const size = readBatchSize(batches, at);
       const lastOffset = readLastOffset(batches, at);
@@ -301,6 +307,27 @@ export class LogSegment implements PooledSegment {
       at += size;
     }
     this.cachedNextOffset = largestOffset + 1;
+  }
+
+  /** See `BatchChain.checkThrough`: the batch at `[position, end)` is reached walking the batches from the first. */
+  checkChainThrough(position: number, end: number): void {
+    this.chain.checkThrough(position, end);
+  }
+
+  /**
+   * Positions `cursor` on the first batch of the checked chain whose last offset is >= `offset`,
+   * walking from the first batch; false when the chain ends before `offset`.
+   */
+  locateOnChain(offset: number, cursor: BatchCursor): boolean {
+    if (offset > this.chain.lastOffset) return false;
+    cursor.seek(0, this.chain.end, this.baseOffset - 1);
+    while (cursor.next()) if (cursor.lastOffset >= offset) return true;
+    return false;
+  }
+
+  /** See `BatchChain.extend`. */
+  extendChain(position: number, end: number, lastOffset: number): void {
+    this.chain.extend(position, end, lastOffset);
   }
 
   /**
@@ -327,6 +354,7 @@ export class LogSegment implements PooledSegment {
     if (!this.seekFor(Math.max(entry.offset, startingOffset), cursor)) return -1;
     do {
       if (cursor.maxTimestamp < timestamp || cursor.lastOffset < startingOffset) continue;
+      this.checkChainThrough(cursor.position, cursor.position + cursor.size);
       const found = this.firstOffsetAtOrAfter(cursor, timestamp, startingOffset, maxDecompressedBytes);
       if (found >= 0) return found;
     } while (cursor.next());
@@ -478,6 +506,7 @@ export class LogSegment implements PooledSegment {
       // Read again only when a lookup goes past the entries held (see `seekReadOnly`): entries
       // before the last one held stay valid while the writer appends.
       this.indexesStale = true;
+      this.chain.cutAt(this.log.size);
     }
   }
 
@@ -565,6 +594,7 @@ export class LogSegment implements PooledSegment {
     }
     if (reason === undefined && validBytes < this.log.size) reason = `torn batch at position ${validBytes}`;
     const truncatedBytes = this.log.truncateTo(validBytes);
+    this.chain.reset(validBytes, previousLastOffset);
     this.appendFinalTimeIndexEntry();
     this.cachedNextOffset = previousLastOffset + 1;
     // Kafka keeps this count in memory only and recover() leaves it alone: a segment opened after
@@ -662,6 +692,7 @@ export class LogSegment implements PooledSegment {
     offsetIndex.resize(this.options.maxIndexSize);
     timeIndex.resize(this.options.maxIndexSize);
     const truncated = this.log.truncateTo(position);
+    this.chain.cutAt(position);
     if (this.log.size === 0) this.created = now;
     this.rollingBasedTimestamp = NOT_LOADED;
     this.bytesSinceLastIndexEntry = 0;
