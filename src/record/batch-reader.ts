@@ -313,9 +313,14 @@ function readBytes(data: Buffer, end: number): Buffer | null {
 /**
  * Checks the offsets of the records of an uncompressed batch at `pos` against `batch-rules.ts`
  * (deltas strictly increasing within `[0, lastOffsetDelta]`, the declared count filling the
- * batch exactly), walking only each record's length, timestamp delta and offset delta: what
- * recovery adds to the CRC so that it cuts at a batch whose records go backwards. A compressed
- * batch is not inflated here (its records are checked when read). Throws `CorruptRecordError`.
+ * batch exactly): what recovery adds to the CRC so that it cuts at a batch whose records go
+ * backwards. A compressed batch is not inflated here (its records are checked when read).
+ * Throws `CorruptRecordError`.
+ *
+ * It runs on every batch recovery checks, next to the CRC, so it reads as little as it can: each
+ * record's length, then skips the attributes and the timestamp delta (by its continuation bits,
+ * checking only that it ends inside the record and within 10 bytes) and reads the offset delta;
+ * one-byte varints, nearly all of them, are decoded inline.
  */
 export function checkRecordOffsets(buf: Buffer, pos: number, context: BatchContext = {}): void {
   const size = checkFraming(buf, pos, context);
@@ -326,26 +331,50 @@ export function checkRecordOffsets(buf: Buffer, pos: number, context: BatchConte
   if (shape !== null) throw corruptBatch(pos, context, shape, { offset: baseOffset });
   if (compressionTypeOf(readCompressionId(buf, pos)) !== 'none') return;
   const end = pos + size;
-  cursor.pos = pos + RECORDS_OFFSET;
+  let p = pos + RECORDS_OFFSET;
   let previous = -1;
   try {
     for (let i = 0; i < count; i++) {
-      const length = readVarint(buf, cursor, end);
-      const recordEnd = cursor.pos + length;
+      let length: number;
+      const first = p < end ? buf[p]! : 0x80;
+      if (first < 0x80) {
+        length = (first >>> 1) ^ -(first & 1);
+        p++;
+      } else {
+        cursor.pos = p;
+        length = readVarint(buf, cursor, end);
+        p = cursor.pos;
+      }
+      const recordEnd = p + length;
       if (length < 0 || recordEnd > end) throw framingError(`record ${i} of ${count}: record length ${length} overruns the batch`);
-      cursor.pos++; // attributes
-      readVarlong(buf, cursor, recordEnd);
-      const delta = readVarint(buf, cursor, recordEnd);
-      const problem = recordDeltaProblem(delta, previous, lastOffsetDelta);
-      if (problem !== null) throw framingError(`record ${i} of ${count}: ${problem}`);
+      const delta = offsetDeltaOf(buf, p + 1, recordEnd);
+      if (delta !== previous + 1 || delta > lastOffsetDelta) {
+        const problem = recordDeltaProblem(delta, previous, lastOffsetDelta);
+        if (problem !== null) throw framingError(`record ${i} of ${count}: ${problem}`);
+      }
       previous = delta;
-      cursor.pos = recordEnd;
+      p = recordEnd;
     }
-    if (cursor.pos !== end) throw framingError(`${end - cursor.pos} bytes remain after the ${count} declared records`);
+    if (p !== end) throw framingError(`${end - p} bytes remain after the ${count} declared records`);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw corruptBatch(pos, context, message, { offset: baseOffset, cause: err });
   }
+}
+
+/** A varlong takes at most 10 bytes. */
+const MAX_VARLONG_BYTES = 10;
+
+/** The offset delta of a record whose timestamp delta starts at `p`, skipping the timestamp delta. */
+function offsetDeltaOf(buf: Buffer, p: number, recordEnd: number): number {
+  const limit = Math.min(recordEnd, p + MAX_VARLONG_BYTES);
+  while (p < limit && buf[p]! >= 0x80) p++;
+  if (p >= limit) throw framingError(p >= recordEnd ? `timestamp delta runs past the end of its record` : `illegal varlong: more than ${MAX_VARLONG_BYTES} bytes`);
+  p++;
+  const b = p < recordEnd ? buf[p]! : 0x80;
+  if (b < 0x80) return (b >>> 1) ^ -(b & 1);
+  cursor.pos = p;
+  return readVarint(buf, cursor, recordEnd);
 }
 
 /**
