@@ -8,8 +8,8 @@
  * - lz4 (Kafka's frame) and snappy (xerial framing): one block or chunk per piece (64 KiB and
  *   32 KiB as Kafka writes them); each is refused before it is decoded when it would pass the
  *   limit (see `decompress`).
- * - zstd: fzstd's streaming decoder, fed the compressed bytes a slice at a time; a piece is what
- *   it produced from a slice (at most a few blocks of 128 KiB).
+ * - zstd: fzstd's streaming decoder, fed the compressed bytes a slice at a time (1 KiB, doubling
+ *   to 64 KiB); a piece is a block it produced (at most 128 KiB).
  * - gzip: zlib has no synchronous streaming, so each piece inflates a longer prefix of the
  *   compressed bytes (doubling, with a sync flush, which yields whatever that prefix decodes to)
  *   and returns the part not handed out before: at most twice the work of one pass, and memory
@@ -117,13 +117,19 @@ class GzipPrefixReader implements Inflater {
 // ---------------------------------------------------------------------------------------------
 // zstd
 
-/** Compressed bytes fed to the zstd decoder at a time. */
-const ZSTD_SLICE = 16 * 1024;
+/**
+ * Compressed bytes fed to the zstd decoder at first, doubling up to the most: a slice of highly
+ * compressible input can decode to many blocks at once, and the first records are often all a
+ * read wants; later slices are larger because fzstd joins the input it holds on every push.
+ */
+const ZSTD_FIRST_SLICE = 1024;
+const ZSTD_MAX_SLICE = 64 * 1024;
 
 class ZstdStreamReader implements Inflater {
   private readonly decoder: { push(chunk: Uint8Array, final?: boolean): void };
   private readonly ready: Buffer[] = [];
   private fed = 0;
+  private slice = ZSTD_FIRST_SLICE;
   private finished = false;
   private total = 0;
 
@@ -141,7 +147,8 @@ class ZstdStreamReader implements Inflater {
 
   next(): Buffer | null {
     while (this.ready.length === 0 && !this.finished) {
-      const end = Math.min(this.data.length, this.fed + ZSTD_SLICE);
+      const end = Math.min(this.data.length, this.fed + this.slice);
+      this.slice = Math.min(ZSTD_MAX_SLICE, this.slice * 2);
       this.finished = end === this.data.length;
       this.decoder.push(this.data.subarray(this.fed, end), this.finished);
       this.fed = end;
