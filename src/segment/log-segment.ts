@@ -536,7 +536,14 @@ export class LogSegment implements PooledSegment {
 
   private loadRollingBasedTimestamp(): void {
     const cursor = new BatchCursor(this.log, Buffer.allocUnsafe(128));
-    this.rollingBasedTimestamp = cursor.seek(0).next() ? cursor.maxTimestamp : -1;
+    try {
+      this.rollingBasedTimestamp = cursor.seek(0).next() ? cursor.maxTimestamp : -1;
+    } catch (err) {
+      // A damaged first batch (a clean open walks only the active segment's tail) is found by
+      // the reads; appends go on, rolling by the segment's age as if it had no timestamp.
+      if (!(err instanceof CorruptRecordError)) throw err;
+      this.rollingBasedTimestamp = -1;
+    }
   }
 
   /** On roll: the closing time-index entry, indexes trimmed to their entries, reserved blocks freed. */

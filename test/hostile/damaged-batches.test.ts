@@ -314,3 +314,19 @@ describe('a batch in the middle of a cleanly closed segment whose baseOffset was
     log.close();
   });
 });
+
+describe('a damaged first batch of the active segment after a clean shutdown', () => {
+  it('does not stop appends: they get the end offset, and reads stop at the damage', () => {
+    const dir = closedLog(partitionDir(), 60);
+    const active = logFiles(dir).at(-1)!;
+    const base = Number(active.slice(-24, -4));
+    rewriteBatch(active, 0, (buf, at) => buf.writeInt32BE(-1, at + 57));
+    const log = Log.open(dir);
+    expect(log.recovery.cleanShutdown).toBe(true);
+    expect(log.endOffset).toBe(180);
+    expect(log.append({ value: 'fresh' }).baseOffset).toBe(180);
+    expect(() => log.read(base)).toThrow(CorruptRecordError);
+    expect(log.read(0, { maxBytes: Infinity }).at(-1)!.offset).toBe(base - 1);
+    log.close();
+  });
+});
