@@ -13,7 +13,7 @@
  *    reopened; reported: the time of `Log.open` (median of several runs), then of `Log.open` plus a
  *    first read at the start and at the end.
  *
- * Knobs: SEGLOG_BENCH_RECOVERY_ONLY (`validation`: part 2 only; any other value: parts 1 and 2), SEGLOG_BENCH_RECOVERY_MB, SEGLOG_BENCH_BATCH_RECORDS (records per batch, default 32),
+ * Knobs: SEGLOG_BENCH_RECOVERY_ONLY (`recovery` or `validation`: that part only), SEGLOG_BENCH_RECOVERY_MB, SEGLOG_BENCH_BATCH_RECORDS (records per batch, default 32),
  * SEGLOG_BENCH_RECORD_BYTES (value bytes per record, default 256), SEGLOG_BENCH_SEGMENTS,
  * SEGLOG_BENCH_DIR (parent of the scratch directories; default the OS temp dir). The page cache is
  * warm (the log was just written), so the figure is CPU-bound validation, not disk bandwidth.
@@ -194,8 +194,7 @@ function benchValidation(): void {
 
 const flags = [...new Set(fs.readFileSync('/proc/cpuinfo', 'utf8').match(/\b(avx512f|avx512vl|vpclmulqdq|sse4_2|pclmulqdq|avx2)\b/g) ?? [])].sort();
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} x ${os.cpus().length}; CPU flags: ${flags.join(' ')}`);
-if (process.env.SEGLOG_BENCH_RECOVERY_ONLY !== 'validation') {
-  benchUncleanRecovery();
-}
-benchValidation();
-if (process.env.SEGLOG_BENCH_RECOVERY_ONLY === undefined) benchCleanOpen();
+const only = process.env.SEGLOG_BENCH_RECOVERY_ONLY;
+if (only === undefined || only === 'recovery') benchUncleanRecovery();
+if (only === undefined || only === 'validation') benchValidation();
+if (only === undefined) benchCleanOpen();
