@@ -335,11 +335,17 @@ export function checkRecordOffsets(buf: Buffer, pos: number, context: BatchConte
   let previous = -1;
   try {
     for (let i = 0; i < count; i++) {
-      let length: number;
-      const first = p < end ? buf[p]! : 0x80;
-      if (first < 0x80) {
-        length = (first >>> 1) ^ -(first & 1);
+      // Varints of one and two bytes (values below 8192: nearly every record length and offset
+      // delta) are decoded inline; longer ones by readVarint, with its checks.
+      let length = p < end ? buf[p]! : 0x80;
+      const next = p + 1 < end ? buf[p + 1]! : 0x80;
+      if (length < 0x80) {
+        length = (length >>> 1) ^ -(length & 1);
         p++;
+      } else if (next < 0x80) {
+        length = (length & 0x7f) | (next << 7);
+        length = (length >>> 1) ^ -(length & 1);
+        p += 2;
       } else {
         cursor.pos = p;
         length = readVarint(buf, cursor, end);
@@ -347,11 +353,24 @@ export function checkRecordOffsets(buf: Buffer, pos: number, context: BatchConte
       }
       const recordEnd = p + length;
       if (length < 0 || recordEnd > end) throw framingError(`record ${i} of ${count}: record length ${length} overruns the batch`);
-      const delta = offsetDeltaOf(buf, p + 1, recordEnd);
-      if (delta !== previous + 1 || delta > lastOffsetDelta) {
-        const problem = recordDeltaProblem(delta, previous, lastOffsetDelta);
-        if (problem !== null) throw framingError(`record ${i} of ${count}: ${problem}`);
+      // Attributes (one byte), then the timestamp delta, skipped by its continuation bits.
+      let q = p + 1;
+      const limit = recordEnd < q + MAX_VARLONG_BYTES ? recordEnd : q + MAX_VARLONG_BYTES;
+      while (q < limit && buf[q]! >= 0x80) q++;
+      if (q >= limit) throw framingError(q >= recordEnd ? 'timestamp delta runs past the end of its record' : `illegal varlong: more than ${MAX_VARLONG_BYTES} bytes`);
+      q++;
+      let delta = q < recordEnd ? buf[q]! : 0x80;
+      const second = q + 1 < recordEnd ? buf[q + 1]! : 0x80;
+      if (delta < 0x80) {
+        delta = (delta >>> 1) ^ -(delta & 1);
+      } else if (second < 0x80) {
+        delta = (delta & 0x7f) | (second << 7);
+        delta = (delta >>> 1) ^ -(delta & 1);
+      } else {
+        cursor.pos = q;
+        delta = readVarint(buf, cursor, recordEnd);
       }
+      if (delta <= previous || delta > lastOffsetDelta) throw framingError(`record ${i} of ${count}: ${recordDeltaProblem(delta, previous, lastOffsetDelta)!}`);
       previous = delta;
       p = recordEnd;
     }
@@ -364,18 +383,6 @@ export function checkRecordOffsets(buf: Buffer, pos: number, context: BatchConte
 
 /** A varlong takes at most 10 bytes. */
 const MAX_VARLONG_BYTES = 10;
-
-/** The offset delta of a record whose timestamp delta starts at `p`, skipping the timestamp delta. */
-function offsetDeltaOf(buf: Buffer, p: number, recordEnd: number): number {
-  const limit = Math.min(recordEnd, p + MAX_VARLONG_BYTES);
-  while (p < limit && buf[p]! >= 0x80) p++;
-  if (p >= limit) throw framingError(p >= recordEnd ? `timestamp delta runs past the end of its record` : `illegal varlong: more than ${MAX_VARLONG_BYTES} bytes`);
-  p++;
-  const b = p < recordEnd ? buf[p]! : 0x80;
-  if (b < 0x80) return (b >>> 1) ^ -(b & 1);
-  cursor.pos = p;
-  return readVarint(buf, cursor, recordEnd);
-}
 
 /**
  * The offset of the first record of the batch at `pos` whose offset is >= `minOffset` and whose
