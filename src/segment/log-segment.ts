@@ -325,6 +325,11 @@ export class LogSegment implements PooledSegment {
     return false;
   }
 
+  /** The batches in `[0, end)` were walked from the first and keep the offset rules; the last ends at `lastOffset`. */
+  chainChecked(end: number, lastOffset: number): void {
+    this.chain.reset(end, lastOffset);
+  }
+
   /** See `BatchChain.extend`. */
   extendChain(position: number, end: number, lastOffset: number): void {
     this.chain.extend(position, end, lastOffset);

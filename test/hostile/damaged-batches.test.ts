@@ -315,18 +315,26 @@ describe('a batch in the middle of a cleanly closed segment whose baseOffset was
   });
 });
 
-describe('a damaged first batch of the active segment after a clean shutdown', () => {
-  it('does not stop appends: they get the end offset, and reads stop at the damage', () => {
+describe('a damaged batch in the active segment after a clean shutdown', () => {
+  // Batch 1 of the active segment (its offsets 3..5) is damaged; `kept` is what of it stays (a
+  // forward rewrite to 9..11 keeps the rules by itself: the batch after it breaks them).
+  it.each([
+    ['a negative record count', (buf: Buffer, at: number) => buf.writeInt32BE(-1, at + 57), [] as number[]],
+    ['a longer length field', (buf: Buffer, at: number) => buf.writeInt32BE(buf.readInt32BE(at + 8) + 9, at + 8), []],
+    ['a base offset rewritten forward', (buf: Buffer, at: number) => buf.writeBigInt64BE(buf.readBigInt64BE(at) + 6n, at), [9, 10, 11]],
+  ])('%s: the writer cuts the segment there at open, and what it appends next reads back', (_what, mutate, kept) => {
     const dir = closedLog(partitionDir(), 60);
     const active = logFiles(dir).at(-1)!;
-    const base = Number(active.slice(-24, -4));
-    rewriteBatch(active, 0, (buf, at) => buf.writeInt32BE(-1, at + 57));
+    const base = Number(path.basename(active, '.log'));
+    rewriteBatch(active, 1, mutate);
     const log = Log.open(dir);
     expect(log.recovery.cleanShutdown).toBe(true);
-    expect(log.endOffset).toBe(180);
-    expect(log.append({ value: 'fresh' }).baseOffset).toBe(180);
-    expect(() => log.read(base)).toThrow(CorruptRecordError);
-    expect(log.read(0, { maxBytes: Infinity }).at(-1)!.offset).toBe(base - 1);
+    expect(log.recovery.actions.some((a) => a.action === 'truncated')).toBe(true);
+    const end = base + (kept.at(-1) ?? 2) + 1;
+    expect(log.endOffset).toBe(end);
+    expect(log.append({ value: 'fresh' }).baseOffset).toBe(end);
+    expect(log.read(end)[0]!.value!.toString()).toBe('fresh');
+    expect(log.read(0, { maxBytes: Infinity }).map((r) => r.offset)).toEqual([...range(0, base + 3), ...kept.map((k) => base + k), end]);
     log.close();
   });
 });
