@@ -13,7 +13,10 @@
  *    reopened; reported: the time of `Log.open` (median of several runs), then of `Log.open` plus a
  *    first read at the start and at the end.
  *
- * Knobs: SEGLOG_BENCH_RECOVERY_ONLY (`recovery` or `validation`: that part only), SEGLOG_BENCH_RECOVERY_MB, SEGLOG_BENCH_BATCH_RECORDS (records per batch, default 32),
+ * 4. Clean shutdown, one large active segment (SEGLOG_BENCH_ACTIVE_MB, default 256, of 1 KiB
+ *    batches): the time of `Log.open`, which walks the active segment's batch headers.
+ *
+ * Knobs: SEGLOG_BENCH_RECOVERY_ONLY (`recovery`, `validation` or `active`: that part only), SEGLOG_BENCH_RECOVERY_MB, SEGLOG_BENCH_BATCH_RECORDS (records per batch, default 32),
  * SEGLOG_BENCH_RECORD_BYTES (value bytes per record, default 256), SEGLOG_BENCH_SEGMENTS,
  * SEGLOG_BENCH_DIR (parent of the scratch directories; default the OS temp dir). The page cache is
  * warm (the log was just written), so the figure is CPU-bound validation, not disk bandwidth.
@@ -194,7 +197,32 @@ function benchValidation(): void {
 
 const flags = [...new Set(fs.readFileSync('/proc/cpuinfo', 'utf8').match(/\b(avx512f|avx512vl|vpclmulqdq|sse4_2|pclmulqdq|avx2)\b/g) ?? [])].sort();
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} x ${os.cpus().length}; CPU flags: ${flags.join(' ')}`);
+/**
+ * Clean reopen of a log whose active segment holds SEGLOG_BENCH_ACTIVE_MB (default 256) of 1 KiB
+ * batches: the open walks the active segment's batch headers from the first (see the loader's
+ * `checkActiveTail`), so this is what that walk costs.
+ */
+function benchCleanOpenActive(): void {
+  const dir = scratch('active-0');
+  const activeBytes = Number(process.env.SEGLOG_BENCH_ACTIVE_MB ?? 256) * MB;
+  const log = Log.open(dir, { segmentBytes: 1024 * MB });
+  const batch = [{ value: Buffer.alloc(1024, 7) }];
+  while (log.size < activeBytes) log.append(batch);
+  const batches = log.endOffset;
+  log.close();
+  const opens: number[] = [];
+  for (let run = 0; run < 9; run++) {
+    const start = process.hrtime.bigint();
+    const reopened = Log.open(dir);
+    opens.push(ms(start));
+    reopened.close();
+  }
+  cleanup(dir);
+  console.log(`clean reopen, active segment of ${(activeBytes / MB).toFixed(0)} MB in ${batches} batches: Log.open median ${median(opens).toFixed(1)} ms`);
+}
+
 const only = process.env.SEGLOG_BENCH_RECOVERY_ONLY;
 if (only === undefined || only === 'recovery') benchUncleanRecovery();
 if (only === undefined || only === 'validation') benchValidation();
 if (only === undefined) benchCleanOpen();
+if (only === undefined || only === 'active') benchCleanOpenActive();
