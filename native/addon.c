@@ -4,7 +4,7 @@
  * version; it ships prebuilt in the package (prebuilds/<platform>-<arch>/) and seglog works
  * without it (src/files/native.ts loads it and decides).
  *
- * Exports: crc32c, crcHardware ('avx512' | 'sse42' | 'armv8' | 'none'), map, unmap, msync,
+ * Exports: crc32c, crcHardware ('avx512' | 'sse42' | 'armv8' | 'none'), map, unmap, msync, readTwo,
  * zstdCompressBound and zstdCompress (native/zstd.c), and fallocate on Linux. Nothing is exported when a call fails: JS then treats the addon as absent.
  */
 #include <string.h>
@@ -26,6 +26,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     return exports;
   if (!export_function(env, result, "crc32c", seglog_js_crc32c) || !export_function(env, result, "map", seglog_js_map) ||
       !export_function(env, result, "unmap", seglog_js_unmap) || !export_function(env, result, "msync", seglog_js_msync) ||
+      !export_function(env, result, "readTwo", seglog_js_read_two) ||
       !export_function(env, result, "zstdCompressBound", seglog_js_zstd_bound) ||
       !export_function(env, result, "zstdCompress", seglog_js_zstd_compress))
     return exports;

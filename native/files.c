@@ -184,3 +184,58 @@ napi_value seglog_js_msync(napi_env env, napi_callback_info info) {
   }
   return NULL;
 }
+
+/* The bytes of a Uint8Array (a Buffer) argument; throws and returns 0 otherwise. */
+static int get_bytes(napi_env env, napi_value value, const char *what, uint8_t **data, size_t *length) {
+  napi_typedarray_type type;
+  void *base = NULL;
+  napi_value buffer;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, value, &type, length, &base, &buffer, &offset) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, what);
+    return 0;
+  }
+  *data = base;
+  return 1;
+}
+
+/* Reads exactly `length` bytes at `position`, or fewer only at the end of the file; -1 with errno set on failure. */
+static ssize_t pread_full(int fd, uint8_t *into, size_t length, off_t position) {
+  size_t done = 0;
+  while (done < length) {
+    ssize_t n = pread(fd, into + done, length - done, position + (off_t)done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) break;
+    done += (size_t)n;
+  }
+  return (ssize_t)done;
+}
+
+/*
+ * `readTwo(fd, first, firstPosition, second, secondPosition) -> boolean`: fills `first` from the
+ * file at `firstPosition`, then `second` at `secondPosition` (in that order), in one call from
+ * JS; false when the file ended before either was full. A read-only point read takes a record and
+ * then its batch's header this way (src/log/log-reader.ts).
+ */
+napi_value seglog_js_read_two(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int64_t fd, first_position, second_position;
+  uint8_t *first, *second;
+  size_t first_length, second_length;
+  if (!get_args(env, info, 5, argv, "readTwo(fd, first, firstPosition, second, secondPosition)")) return NULL;
+  if (!get_index(env, argv[0], "readTwo: bad fd", &fd) || !get_bytes(env, argv[1], "readTwo: first is not a Uint8Array", &first, &first_length) ||
+      !get_index(env, argv[2], "readTwo: bad position", &first_position) ||
+      !get_bytes(env, argv[3], "readTwo: second is not a Uint8Array", &second, &second_length) ||
+      !get_index(env, argv[4], "readTwo: bad position", &second_position))
+    return NULL;
+  ssize_t a = pread_full((int)fd, first, first_length, (off_t)first_position);
+  ssize_t b = a < 0 || (size_t)a < first_length ? 0 : pread_full((int)fd, second, second_length, (off_t)second_position);
+  if (a < 0 || b < 0) {
+    throw_errno(env, "pread", errno);
+    return NULL;
+  }
+  napi_value result = NULL;
+  if (napi_get_boolean(env, (size_t)a == first_length && (size_t)b == second_length, &result) != napi_ok) return NULL;
+  return result;
+}

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { LogIOError, isSeglogError } from '../errors.js';
 import { TMP_SUFFIX } from './file-names.js';
 import { O_NOFOLLOW, openForWriting } from './no-follow.js';
+import { noteWrite } from './write-epoch.js';
 
 /**
  * Kafka's offset checkpoint files (`recovery-point-offset-checkpoint`,
@@ -101,6 +102,7 @@ export function writeFileAtomically(file: string, body: string | Buffer): void {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, file);
+    noteWrite();
     fsyncDirectory(path.dirname(file));
   } catch (cause) {
     if (isSeglogError(cause)) throw cause;

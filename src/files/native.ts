@@ -9,6 +9,7 @@
  * | space reserved ahead of segments | `fallocate(KEEP_SIZE)` | files grow as written |
  * | index files of a writer | shared memory mappings | positional reads and writes |
  * | zstd writing before Node 22.15 | the system's libzstd.so.1 | refused (reading works) |
+| two reads of a read-only point read | one call, two preads | two `fs.readSync` calls |
  *
  * Where it is looked for, inside the package only (the node-gyp-build layout): first the binary
  * shipped in the package, `prebuilds/<platform>-<arch>/seglog_native.node` (built by
@@ -37,6 +38,12 @@ export interface NativeAddon {
   unmap(mapping: ArrayBuffer): void;
   /** msync(MS_SYNC) of `[offset, offset + length)` of a live mapping. */
   msync(mapping: ArrayBuffer, offset: number, length: number): void;
+  /**
+   * Fills `first` from the file at `firstPosition`, then `second` at `secondPosition`, in one call
+   * (two preads); false when the file ended before either was full. Throws on a read error.
+   * Absent from a binary built before it (a stale `prebuilds/`): callers fall back.
+   */
+  readTwo?(fd: number, first: Uint8Array, firstPosition: number, second: Uint8Array, secondPosition: number): boolean;
   /** Bound on zstdCompress's output for `size` bytes; throws where libzstd.so.1 is missing. */
   zstdCompressBound(size: number): number;
   /** One zstd frame of `src` into `dst` at `level`; returns its length (native/zstd.c). */

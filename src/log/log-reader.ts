@@ -1,11 +1,12 @@
-import { CONTROL_FLAG_MASK, LOG_OVERHEAD, readAttributes, readBaseOffset, readBatchSize, readLastOffset } from '../record/batch-layout.js';
-import { decodeRecords } from '../record/batch-reader.js';
+import { CONTROL_FLAG_MASK, CRC_LENGTH, CRC_OFFSET, LOG_OVERHEAD, readAttributes, readBaseOffset, readBatchSize, readLastOffset } from '../record/batch-layout.js';
+import { decodeRecords, decodeRecordsAt } from '../record/batch-reader.js';
 import { batchOrderProblem } from '../record/batch-rules.js';
 import { CorruptRecordError } from '../errors.js';
 import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from '../segment/batch-cursor.js';
 import type { LogSegment } from '../segment/log-segment.js';
 import type { LogSegments } from '../segment/log-segments.js';
+import { matches } from '../segment/verified-batches.js';
 
 /**
  * Longest single pread of a bulk read; a larger budget takes several. Fresh buffers of 1 MiB come
@@ -16,6 +17,8 @@ const MAX_RUN_BYTES = 256 * 1024;
 
 /** Up to this many records wanted, a read goes through the writer's mapping (see `bytesOf`). */
 const POINT_READ_RECORDS = 64;
+/** The header bytes a read-only point read compares with the batch it checked before (base offset to CRC). */
+const HEADER_CHECK_BYTES = CRC_OFFSET + CRC_LENGTH;
 
 /** Bytes of a run: `buf[start, end)` holds the run, which starts at file position `run.position`. */
 interface RunBytes {
@@ -45,6 +48,8 @@ interface BatchRun {
 export class LogReader {
   private readonly cursors = new WeakMap<LogSegment, BatchCursor>();
   private readonly chunk = Buffer.allocUnsafe(16 * 1024);
+  private readonly header = Buffer.allocUnsafe(HEADER_CHECK_BYTES);
+  private readonly pointContext = { file: '', position: 0 };
 
   constructor(
     private readonly segments: LogSegments,
@@ -72,6 +77,10 @@ export class LogReader {
    * `next` forward, so a batch whose offsets go backwards can never make a read loop.
    */
   read(offset: number, endOffset: number, maxBytes: number, maxRecords: number): LogRecord[] {
+    if (maxRecords <= POINT_READ_RECORDS) {
+      const records = this.pointRead(offset, endOffset, maxRecords);
+      if (records !== null) return records;
+    }
     const out: LogRecord[] = [];
     const progress = { kept: 0 };
     let next = offset;
@@ -93,6 +102,45 @@ export class LogReader {
       if (!(err instanceof CorruptRecordError) || progress.kept === 0) throw err;
       out.length = progress.kept;
     }
+    return out;
+  }
+
+  /**
+   * A read of a few records that all lie in one batch this process has checked before (see
+   * `LogSegment.knownBatchFor`): no header walk, no CRC, and only the wanted records' bytes are
+   * read and decoded, whatever their place in the batch. Null when the batch is not known, or
+   * the read needs more than it (the general path then reads the file).
+   *
+   * A read-only opener reads the records, then the batch's header, and uses the records only when
+   * the header is still the one it checked: a writer that cut the file and wrote other batches
+   * there rewrites the header before the records after it, since writes go forward.
+   */
+  private pointRead(offset: number, endOffset: number, maxRecords: number): LogRecord[] | null {
+    const segment = this.segments.floorSegment(offset);
+    const batch = segment?.knownBatchFor(offset);
+    if (segment === undefined || batch == null || batch.table == null || batch.control || offset < batch.baseOffset) return null;
+    const n = Math.min(maxRecords, batch.lastOffset - offset + 1);
+    if (n < maxRecords && batch.lastOffset + 1 < endOffset) return null;
+    segment.touch();
+    const { stride, starts } = batch.table;
+    const index = offset - batch.baseOffset;
+    const slot = Math.floor(index / stride);
+    const endSlot = Math.floor((index + n - 1) / stride) + 1;
+    const start = starts[slot]!;
+    const end = endSlot < starts.length ? starts[endSlot]! : batch.size;
+    const context = this.pointContext;
+    context.file = segment.log.file;
+    context.position = batch.position;
+    const out: LogRecord[] = [];
+    const mapped = segment.log.mappedView();
+    if (mapped !== null) {
+      decodeRecordsAt(mapped, batch.position + start, batch.position + end, batch, index, index - slot * stride, n, out, context, true);
+      return out;
+    }
+    const bytes = Buffer.allocUnsafe(end - start);
+    const header = this.header;
+    if (!segment.log.readTwo(bytes, batch.position + start, header, batch.position) || !matches(batch, header, 0)) return null;
+    decodeRecordsAt(bytes, 0, bytes.length, batch, index, index - slot * stride, n, out, context, false);
     return out;
   }
 
@@ -144,7 +192,7 @@ export class LogReader {
    */
   private checkedNext(buf: Buffer, at: number, run: BatchRun, position: number, next: number, follows: boolean): number {
     const segment = run.segment;
-    segment.checkBatchOnce(buf, at, position);
+    segment.checkBatchOnce(buf, at, position, false);
     const baseOffset = readBaseOffset(buf, at);
     const lastOffset = readLastOffset(buf, at);
     if (lastOffset < next || (follows && baseOffset < next)) {
@@ -238,7 +286,7 @@ export class LogReader {
       const size = readBatchSize(buf, at);
       if (at + size > end) break;
       const position = run.position + at - start;
-      run.segment.checkBatchOnce(buf, at, position);
+      run.segment.checkBatchOnce(buf, at, position, maxRecords <= POINT_READ_RECORDS);
       const lastOffset = readLastOffset(buf, at);
       const baseOffset = readBaseOffset(buf, at);
       const order = batchOrderProblem(baseOffset, lastOffset, previousLastOffset);

@@ -8,6 +8,7 @@ import {
   OffsetOutOfRangeError,
   ReadOnlyLogError,
   RecordTooLargeError,
+  isSeglogError,
   warnBackgroundFailure,
 } from '../errors.js';
 import { isCompressionType } from '../record/batch-layout.js';
@@ -26,6 +27,7 @@ import {
   writeFileAtomically,
 } from '../files/checkpoint.js';
 import { CLEAN_SHUTDOWN_FILE } from '../files/file-names.js';
+import { writeEpoch } from '../files/write-epoch.js';
 import { deletesByRetention, isCompacted, requireKeys, resolveConfig, segmentOptionsOf, type LogConfig, type ResolvedLogConfig } from './config.js';
 import { prepareDirectory } from './partition-directory.js';
 import { GroupCommit } from './flusher.js';
@@ -45,6 +47,12 @@ import { clampConsumerOffsets, retainedConsumerFloor } from './consumer-offsets.
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 /** Reloads a read-only view tries before an error in a read is taken as real (see `catchingUp`). */
 const READ_ATTEMPTS = 5;
+/**
+ * A read-only view answers a read inside the offsets it knows without looking at the directory
+ * again when it looked less than this long ago and no writer of this process changed a file since
+ * (see `catchingUp`): a writer in another process is seen within this time.
+ */
+const RECHECK_MS = 2;
 
 /** The offsets `append` assigned: `baseOffset` to `lastOffset`, inclusive. */
 export interface AppendResult {
@@ -103,6 +111,9 @@ export class Log {
   private directoryDirty = false;
   private flushTimer: NodeJS.Timeout | null = null;
   private dirMtimeMs = 0;
+  /** When the read-only view last looked at the directory (`performance.now()`), and the write epoch then. */
+  private checkedAt = -Infinity;
+  private checkedEpoch = -1;
   /** A background flush failed and no `flush()`/`flushSync()` has reported it yet. */
   private backgroundFailure: unknown = null;
 
@@ -316,7 +327,7 @@ export class Log {
       const end = this.local.endOffset;
       if (offset === end) return [];
       return this.local.reader.read(offset, end, maxBytes, maxRecords);
-    });
+    }, hasRecords);
   }
 
   /**
@@ -333,7 +344,7 @@ export class Log {
       const end = this.local.endOffset;
       if (offset === end) return Buffer.alloc(0);
       return this.local.reader.readBatches(offset, end, maxBytes);
-    });
+    }, hasBytes);
   }
 
   /** The earliest offset whose record timestamp is >= `timestamp`, or null when there is none. */
@@ -343,7 +354,7 @@ export class Log {
     return this.catchingUp(() => {
       const found = this.local.reader.offsetForTimestamp(timestamp, this.local.startOffset);
       return found !== null && found < this.local.endOffset ? found : null;
-    });
+    }, isFound);
   }
 
   /**
@@ -641,17 +652,27 @@ export class Log {
    * the writer's normal work, not an error, so the view reloads every segment and tries again; an
    * error that outlasts READ_ATTEMPTS reloads is real and thrown.
    */
-  private catchingUp<T>(read: () => T): T {
+  private catchingUp<T>(read: () => T, answered?: (result: T) => boolean): T {
     for (let attempt = 1; ; attempt++) {
+      // A read that may take the view as it is: when it finds nothing, or fails in any way, it is
+      // tried again after a real look, so only an answer found in the view comes from it.
+      const quick = answered !== undefined && attempt === 1 && this.viewIsRecent();
       try {
-        this.refresh();
-        return read();
+        if (!quick) this.refresh();
+        const result = read();
+        if (!quick || answered(result)) return result;
       } catch (err) {
+        if (quick && isSeglogError(err)) continue;
         const race = err instanceof LogIOError || err instanceof CorruptRecordError;
         if (!this.config.readOnly || this.closed || !race || attempt >= READ_ATTEMPTS) throw err;
         this.dirMtimeMs = -1;
       }
     }
+  }
+
+  /** A read-only view that looked at the directory less than RECHECK_MS ago, with no write of this process since. */
+  private viewIsRecent(): boolean {
+    return this.config.readOnly && this.checkedEpoch === writeEpoch() && performance.now() - this.checkedAt < RECHECK_MS;
   }
 
   /**
@@ -660,6 +681,8 @@ export class Log {
    */
   private refresh(): void {
     if (!this.config.readOnly || this.closed) return;
+    this.checkedEpoch = writeEpoch();
+    this.checkedAt = performance.now();
     const mtime = fs.statSync(this.dir).mtimeMs;
     if (mtime !== this.dirMtimeMs) {
       this.dirMtimeMs = mtime;
@@ -682,4 +705,16 @@ export class Log {
     }).load();
     this.local.replaceAll(fresh.segments, fresh.logStartOffset);
   }
+}
+
+function hasRecords(records: LogRecord[]): boolean {
+  return records.length > 0;
+}
+
+function hasBytes(bytes: Buffer): boolean {
+  return bytes.length > 0;
+}
+
+function isFound(offset: number | null): boolean {
+  return offset !== null;
 }

@@ -4,6 +4,7 @@ import { CorruptRecordError, LogIOError } from '../errors.js';
 import { fsyncDirectory } from '../files/checkpoint.js';
 import { O_NOFOLLOW, isNoFollowRefusal, symlinkRefused } from '../files/no-follow.js';
 import { TRUNCATING_SUFFIX, isIndexFile, isLogFile, logFile, offsetFromFileName, offsetIndexFile, timeIndexFile } from '../files/file-names.js';
+import { noteWrite } from '../files/write-epoch.js';
 
 /**
  * The intent file of a `truncateTo` (`<base>.log.truncating`): its format, and the loader's part
@@ -109,6 +110,7 @@ function redo(dir: string, plan: TruncationPlan): void {
         while (written < batch.length) written += fs.writeSync(fd, batch, written, batch.length - written, plan.position + written);
       }
       fs.fdatasyncSync(fd);
+      noteWrite();
     }
   } catch (cause) {
     throw new LogIOError(`cannot finish the truncation of ${file}: ${(cause as Error).message}`, { file, position: plan.position, cause });

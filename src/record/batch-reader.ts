@@ -142,6 +142,73 @@ export function decodeRecords(
   }
 }
 
+/** What decoding records needs of their batch's header, for callers that keep it (`decodeRecordsAt`). */
+export interface BatchFacts {
+  readonly baseOffset: number;
+  readonly lastOffsetDelta: number;
+  readonly count: number;
+  readonly baseTimestamp: number;
+  readonly maxTimestamp: number;
+  /** LogAppendTime batch: every record reads back with `maxTimestamp`. */
+  readonly logAppendTime: boolean;
+}
+
+/**
+ * Appends to `out` the `n` records from record `index` of an uncompressed batch whose records
+ * fill its offsets (record i has offset delta i), reading from `data[start, end)`: `start` is
+ * where record `index - skip` begins, and the `skip` records before the wanted one are passed by
+ * their length alone. Each record decoded must carry exactly its expected offset. The caller
+ * checked the batch once (CRC and record offsets, see `record-table.ts`) and keeps its header
+ * as `facts`, so neither is read again. Throws `CorruptRecordError` naming the batch.
+ */
+export function decodeRecordsAt(
+  data: Buffer,
+  start: number,
+  end: number,
+  facts: BatchFacts,
+  index: number,
+  skip: number,
+  n: number,
+  out: LogRecord[],
+  context: BatchContext,
+  copy: boolean,
+): void {
+  copyFields = copy;
+  const batch: RecordsView = {
+    data,
+    end,
+    count: facts.count,
+    lastOffsetDelta: facts.lastOffsetDelta,
+    baseOffset: facts.baseOffset,
+    baseTimestamp: facts.baseTimestamp,
+    logAppendTime: facts.logAppendTime,
+    maxTimestamp: facts.maxTimestamp,
+  };
+  cursor.pos = start;
+  try {
+    for (let i = 0; i < skip; i++) {
+      const length = readVarint(data, cursor, end);
+      if (length < 0 || cursor.pos + length > end) throw framingError(`record length ${length} overruns the ${end - cursor.pos} bytes left`);
+      cursor.pos += length;
+    }
+    previousDelta = index - 1;
+    for (let i = 0; i < n; i++) {
+      recordIndex = index + i;
+      const record = readRecord(batch, -Infinity)!;
+      if (record.offset !== facts.baseOffset + index + i) throw framingError(`offset ${record.offset} where ${facts.baseOffset + index + i} was expected`);
+      out.push(record);
+    }
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw corruptBatch(context.position ?? 0, context, (recordIndex >= 0 ? `record ${recordIndex} of ${facts.count}: ` : '') + message, {
+      offset: facts.baseOffset,
+      cause: err,
+    });
+  } finally {
+    recordIndex = -1;
+  }
+}
+
 /** The records section: a view into `buf`, or its decompressed bytes. */
 function recordsSection(buf: Buffer, pos: number, size: number, context: BatchContext): Buffer {
   const id = readCompressionId(buf, pos);

@@ -44,6 +44,8 @@ export class BatchCursor {
   baseOffset = 0;
   lastOffset = 0;
   maxTimestamp = -1;
+  /** Where the current batch's header lies in `chunkBuffer` (valid until the next `next()`). */
+  headerIndex = 0;
 
   private nextPosition = 0;
   /** Last offset of the batch before, since the last `seek` (-1: none yet). */
@@ -105,6 +107,7 @@ export class BatchCursor {
       throw new CorruptRecordError(`${problem} in ${this.records.file} at position ${position}`, { file: this.records.file, position, offset: baseOffset });
     }
     this.position = position;
+    this.headerIndex = at;
     this.size = size;
     this.baseOffset = baseOffset;
     this.lastOffset = lastOffset;

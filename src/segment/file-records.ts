@@ -3,12 +3,12 @@ import { openForWriting } from '../files/no-follow.js';
 import { LogIOError } from '../errors.js';
 import { nativeAddon } from '../files/native.js';
 import { reserveSpace } from '../files/preallocate.js';
+import { VerifiedBatches } from './verified-batches.js';
+import { noteWrite } from '../files/write-epoch.js';
 
 /** Mappings start at this size and double, so a growing active segment is remapped rarely. */
 const MIN_MAPPING_BYTES = 1 << 20;
 const MAX_MAPPING_BYTES = 2 ** 31 - 1;
-/** Bound on remembered CRC-checked batch positions per file; past it the memory starts again. */
-const MAX_VERIFIED_BATCHES = 1 << 16;
 /**
  * How far past the end of the data a writer reserves disk blocks (see `reserveAhead`): large
  * enough that the fallocate call is rare next to the writes it speeds up.
@@ -63,8 +63,12 @@ export class FileRecords {
   private tailDirty = false;
   /** The writer's read-only mapping of the file (see `mappedView`). */
   private mapping: Buffer | null = null;
-  /** Positions of batches whose CRC this process has checked (writer only). */
-  private readonly verified = new Set<number>();
+  /**
+   * Batches this process has seen and checked, by position. Cleared whenever the file may have
+   * been rewritten: a truncation here, a shrink or a rewrite a reader notices (`refresh`,
+   * `forgetBatches`), and when the pool closes the file.
+   */
+  readonly batches = new VerifiedBatches();
   /** Disk blocks are reserved up to this position (it may be past `size`; see `reserveAhead`). */
   private reservedTo = 0;
 
@@ -157,6 +161,7 @@ export class FileRecords {
     const fd = this.fd;
     this.fd = SUSPENDED;
     this.mapping = null;
+    this.batches.clear();
     fs.closeSync(fd);
   }
 
@@ -190,6 +195,7 @@ export class FileRecords {
       });
     }
     this._size = position + length;
+    noteWrite();
     return position;
   }
 
@@ -256,6 +262,28 @@ export class FileRecords {
   }
 
   /**
+   * Fills `first` from `firstPosition`, then `second` from `secondPosition`, in that order; false
+   * when the file ended before either was full. One call into the addon where it runs (the
+   * syscalls cost less than Node's two `readSync`s around them), else two `readInto`.
+   */
+  readTwo(first: Buffer, firstPosition: number, second: Buffer, secondPosition: number): boolean {
+    const addon = nativeAddon();
+    if (addon?.readTwo === undefined) {
+      return this.readInto(first, 0, first.length, firstPosition) === first.length && this.readInto(second, 0, second.length, secondPosition) === second.length;
+    }
+    try {
+      return addon.readTwo(this.handle(), first, firstPosition, second, secondPosition);
+    } catch (cause) {
+      if (cause instanceof LogIOError) throw cause;
+      throw new LogIOError(`read from ${this._file} at positions ${firstPosition} and ${secondPosition} failed: ${(cause as Error).message}`, {
+        file: this._file,
+        position: firstPosition,
+        cause,
+      });
+    }
+  }
+
+  /**
    * The writer's whole-file read mapping, valid up to `size` bytes, or null (read-only openers,
    * empty files, no addon). Reads through it cost no syscall and no copy, which is what makes a
    * one-record read in a large batch cheap. Safe because only this process changes the file and
@@ -280,16 +308,9 @@ export class FileRecords {
     return Buffer.from(addon.map(this.handle(), Math.min(length, MAX_MAPPING_BYTES), false));
   }
 
-  /** True when the batch at `position` was CRC-checked by this process since the file last shrank. */
-  isVerified(position: number): boolean {
-    return this.verified.has(position);
-  }
-
-  /** Remembers a CRC-checked batch (writer only: a reader cannot know when another process rewrites). */
-  markVerified(position: number): void {
-    if (!this.writable) return;
-    if (this.verified.size >= MAX_VERIFIED_BATCHES) this.verified.clear();
-    this.verified.add(position);
+  /** Read-only openers: the file was rewritten under this view (see `LogSegment.readNextOffset`). */
+  forgetBatches(): void {
+    this.batches.clear();
   }
 
   /** Cuts the file to `size` bytes; a no-op when it is not smaller than the current size. */
@@ -298,13 +319,14 @@ export class FileRecords {
     if (size >= original && fs.fstatSync(this.handle()).size <= size) return 0;
     // Before the cut: nothing may read the mapping past the new end, and rewritten bytes need a new check.
     this._size = Math.min(this._size, size);
-    this.verified.clear();
+    this.batches.clear();
     try {
       fs.ftruncateSync(this.handle(), size);
     } catch (cause) {
       throw new LogIOError(`cannot truncate ${this._file} to ${size} bytes`, { file: this._file, cause });
     }
     this._size = size;
+    noteWrite();
     this.reservedTo = 0; // the cut freed every block past `size`, reserved ones too
     return Math.max(0, original - size);
   }
@@ -340,6 +362,8 @@ export class FileRecords {
   refresh(): boolean {
     const stat = fs.fstatSync(this.handle());
     const changed = stat.size !== this._size || stat.mtimeMs !== this.seenMtimeMs;
+    // Shorter, or written at the same length: batches seen before may not be there any more.
+    if (stat.size < this._size || (changed && stat.size === this._size)) this.batches.clear();
     this._size = stat.size;
     this.seenMtimeMs = stat.mtimeMs;
     return changed;
@@ -390,6 +414,7 @@ export class FileRecords {
   renameTo(file: string): void {
     fs.renameSync(this._file, file);
     this._file = file;
+    noteWrite();
   }
 
   /**
@@ -416,5 +441,6 @@ export class FileRecords {
   deleteIfExists(): void {
     this.close();
     fs.rmSync(this._file, { force: true });
+    noteWrite();
   }
 }

@@ -3,18 +3,24 @@ import { CorruptRecordError, LogIOError, OffsetOverflowError } from '../errors.j
 import { OffsetIndex } from '../index/offset-index.js';
 import { TimeIndex } from '../index/time-index.js';
 import { INT32_MAX } from '../record/batch-layout.js';
-import { findOffsetByTimestamp, validateBatch } from '../record/batch-reader.js';
-import { readBatchSize, readLastOffset, readMaxTimestamp } from '../record/batch-layout.js';
+import { findOffsetByTimestamp } from '../record/batch-reader.js';
+import { readBatchSize, readCrc, readLastOffset, readMaxTimestamp } from '../record/batch-layout.js';
 import { BatchChain } from './batch-chain.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
 import type { HandlePool, PooledSegment } from './handle-pool.js';
 import { buildIndexes } from './index-builder.js';
+import type { KnownBatch } from './verified-batches.js';
 import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from '../files/file-names.js';
+import { noteWrite } from '../files/write-epoch.js';
 
 const NOT_LOADED = -2;
 /** Chunk of the cursor that checks an index entry against the `.log` (a batch header or two). */
 const CHECK_CHUNK_BYTES = 4096;
+/** Known batches a lookup walks from an index entry before it reads headers instead (see `knownBatchFor`). */
+const MAX_KNOWN_STEPS = 64;
+/** `knownOffsetByTimestamp`: the batches known here do not answer (read the file instead). */
+const NOT_KNOWN = -2;
 
 export interface SegmentOptions {
   /** Bytes of batches between two offset-index entries (Kafka: index.interval.bytes). */
@@ -74,6 +80,7 @@ export class LogSegment implements PooledSegment {
   /** Start and last offset of the last batch `readNextOffset` walked to (-1: none yet). */
   private lastBatchPosition = -1;
   private lastBatchOffset = -1;
+  private lastBatchCrc = 0;
   /** The writer's active segment: its files are never closed by the pool. */
   pinned = false;
   /** How much of the `.log` was walked from its first batch and keeps the offset rules. */
@@ -120,6 +127,7 @@ export class LogSegment implements PooledSegment {
     // A stray file of the same name (a crash between creating and using it) holds nothing we keep.
     for (const f of [file, offsetIndexFile(dir, baseOffset, suffix), timeIndexFile(dir, baseOffset, suffix)]) fs.rmSync(f, { force: true });
     const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true, options.reserveLimit), options, suffix);
+    noteWrite();
     segment.pinned = true;
     segment.maxTimestampSoFar = -1;
     segment.cachedNextOffset = baseOffset;
@@ -342,10 +350,39 @@ export class LogSegment implements PooledSegment {
    */
   locate(offset: number, cursor: BatchCursor): boolean {
     if (!this.seekFor(offset, cursor)) return false;
+    const batches = this.log.batches;
     do {
+      // Remembered so that the next lookup from the same index entry needs no header read.
+      batches.noteHeader(cursor.chunkBuffer, cursor.headerIndex, cursor.position);
       if (cursor.lastOffset >= offset) return true;
     } while (cursor.next());
     return false;
+  }
+
+  /**
+   * The checked batch holding `offset` (the first whose last offset reaches it), found without
+   * reading the file: the offset index's entry at or below `offset`, then the batches seen from
+   * there on (`FileRecords.batches`). The entry must name the batch remembered at its position
+   * (the rule `seekFor` checks against the file), so it is checked once, not per lookup. Null
+   * when a step is not known: `locate` reads the headers then.
+   */
+  knownBatchFor(offset: number): KnownBatch | null {
+    const batches = this.log.batches;
+    let position = 0;
+    if (offset > this.baseOffset) {
+      if (this.indexesStale && offset > this.offsetIndex.lastOffset) this.refreshIndexes();
+      const entry = this.offsetIndex.lookup(offset);
+      position = entry.position;
+      if (position > 0 && batches.get(position)?.lastOffset !== entry.offset) return null;
+    }
+    const size = this.log.size;
+    for (let steps = 0; steps < MAX_KNOWN_STEPS; steps++) {
+      const batch = batches.get(position);
+      if (batch === undefined || position + batch.size > size) return null;
+      if (batch.lastOffset >= offset) return batch.checked ? batch : null;
+      position += batch.size;
+    }
+    return null;
   }
 
   /**
@@ -355,8 +392,10 @@ export class LogSegment implements PooledSegment {
    */
   findOffsetByTimestamp(timestamp: number, startingOffset: number, cursor: BatchCursor, maxDecompressedBytes?: number): number {
     if (this.indexesStale && timestamp > this.timeIndex.lastEntry.timestamp) this.refreshIndexes();
-    const entry = this.timeIndex.lookup(timestamp);
-    if (!this.seekFor(Math.max(entry.offset, startingOffset), cursor)) return -1;
+    const from = Math.max(this.timeIndex.lookupOffset(timestamp), startingOffset);
+    const known = this.knownOffsetByTimestamp(timestamp, from, startingOffset);
+    if (known !== NOT_KNOWN) return known;
+    if (!this.seekFor(from, cursor)) return -1;
     do {
       if (cursor.maxTimestamp < timestamp || cursor.lastOffset < startingOffset) continue;
       this.checkChainThrough(cursor.position, cursor.position + cursor.size);
@@ -364,6 +403,27 @@ export class LogSegment implements PooledSegment {
       if (found >= 0) return found;
     } while (cursor.next());
     return -1;
+  }
+
+  /**
+   * `findOffsetByTimestamp` from the batches seen before (their headers, and the record
+   * timestamps of checked ones): no read of the file. NOT_KNOWN when a batch on the way is not
+   * known or its records' timestamps are not kept (compressed, compacted, very large batches).
+   */
+  private knownOffsetByTimestamp(timestamp: number, from: number, startingOffset: number): number {
+    let batch: KnownBatch | null | undefined = this.knownBatchFor(from);
+    const size = this.log.size;
+    for (let steps = 0; batch != null && steps < MAX_KNOWN_STEPS; steps++) {
+      if (batch.maxTimestamp >= timestamp && batch.lastOffset >= startingOffset) {
+        const found = firstKnownOffset(batch, timestamp, startingOffset);
+        if (found !== -1) return found;
+      }
+      const next = batch.position + batch.size;
+      if (next === size) return -1;
+      batch = this.log.batches.get(next);
+      if (batch !== undefined && next + batch.size > size) return NOT_KNOWN;
+    }
+    return NOT_KNOWN;
   }
 
   /**
@@ -430,10 +490,8 @@ export class LogSegment implements PooledSegment {
    * already checked it: a random read in a large batch then costs a record walk, not a CRC of
    * the whole batch every time. Read-only openers check every time.
    */
-  checkBatchOnce(buf: Buffer, at: number, position: number): void {
-    if (this.log.isVerified(position)) return;
-    validateBatch(buf, at, { file: this.log.file, position });
-    this.log.markVerified(position);
+  checkBatchOnce(buf: Buffer, at: number, position: number, withTable = true): KnownBatch {
+    return this.log.batches.check(buf, at, position, this.log.file, withTable);
   }
 
   /** The bytes of the batch under `cursor`, CRC-checked; copied out of the cursor's chunk when it holds them. */
@@ -448,7 +506,7 @@ export class LogSegment implements PooledSegment {
       const n = this.log.readInto(batch, 0, cursor.size, cursor.position);
       if (n < cursor.size) throw this.shortRead(cursor.position);
     }
-    validateBatch(batch, 0, { file: this.log.file, position: cursor.position });
+    this.checkBatchOnce(batch, 0, cursor.position);
     return batch;
   }
 
@@ -463,7 +521,11 @@ export class LogSegment implements PooledSegment {
     let next = -1;
     // A reader next to a live writer goes on from the last batch it walked to (if that is still
     // the same batch) rather than from the last index entry it holds, which may be far behind.
-    if (!this.options.writable && this.lastBatchPosition > 0) next = this.walkToEnd(cursor, this.lastBatchPosition, this.lastBatchOffset);
+    if (!this.options.writable && this.lastBatchPosition > 0) {
+      next = this.walkToEnd(cursor, this.lastBatchPosition, this.lastBatchOffset, this.lastBatchCrc);
+      // The batch it walked to last is gone or rewritten: the writer cut the file and wrote again.
+      if (next < 0) this.log.forgetBatches();
+    }
     if (next < 0) {
       const last = this.offsetIndex.lookup(Number.MAX_SAFE_INTEGER);
       next = this.walkToEnd(cursor, last.position, last.offset);
@@ -481,11 +543,12 @@ export class LogSegment implements PooledSegment {
    * ending at `expectLastOffset` starts (-1: no expectation); -1 when the batch there is not that.
    * Remembers where the last batch starts (`lastBatchPosition`).
    */
-  private walkToEnd(cursor: BatchCursor, position: number, expectLastOffset: number): number {
+  private walkToEnd(cursor: BatchCursor, position: number, expectLastOffset: number, expectCrc?: number): number {
     let next = this.baseOffset;
     cursor.seek(position, this.log.size);
     try {
       if (position > 0 && (!cursor.next() || cursor.lastOffset !== expectLastOffset)) return -1;
+      if (expectCrc !== undefined && readCrc(cursor.chunkBuffer, cursor.headerIndex) !== expectCrc) return -1;
       if (position > 0) next = this.noteLastBatch(cursor);
       while (cursor.next()) next = this.noteLastBatch(cursor);
     } catch (err) {
@@ -500,6 +563,7 @@ export class LogSegment implements PooledSegment {
   private noteLastBatch(cursor: BatchCursor): number {
     this.lastBatchPosition = cursor.position;
     this.lastBatchOffset = cursor.lastOffset;
+    this.lastBatchCrc = readCrc(cursor.chunkBuffer, cursor.headerIndex);
     return cursor.lastOffset + 1;
   }
 
@@ -780,6 +844,7 @@ export class LogSegment implements PooledSegment {
     for (const file of [this.log.file, this.offsetIndexFile, this.timeIndexFile, txnIndexFile(this.dir, this.baseOffset, suffix)]) {
       try {
         fs.rmSync(file, { force: true });
+        noteWrite();
       } catch (cause) {
         throw new LogIOError(`cannot delete ${file}: ${(cause as Error).message}`, { file, cause });
       }
@@ -797,6 +862,7 @@ function renameIndexFile(index: OffsetIndex | TimeIndex | null, from: string, to
 function renameIfExists(from: string, to: string): void {
   try {
     fs.renameSync(from, to);
+    noteWrite();
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw new LogIOError(`cannot rename ${from} to ${to}: ${(cause as Error).message}`, { file: from, cause });
@@ -811,4 +877,20 @@ function batchAt(cursor: BatchCursor, position: number, offset: number, size: nu
     if (err instanceof CorruptRecordError) return false;
     throw err;
   }
+}
+
+/**
+ * The first offset >= `startingOffset` of `batch` whose record timestamp is >= `timestamp`, from
+ * the record timestamps kept for it; -1 when none; NOT_KNOWN when they are not kept.
+ */
+function firstKnownOffset(batch: KnownBatch, timestamp: number, startingOffset: number): number {
+  const table = batch.table;
+  if (table == null) return NOT_KNOWN;
+  const first = Math.max(0, startingOffset - batch.baseOffset);
+  // Every record of a LogAppendTime batch reads back with its max timestamp, which reaches `timestamp`.
+  if (batch.logAppendTime) return first < batch.count ? batch.baseOffset + first : -1;
+  const times = table.timestamps;
+  if (times.length === 0) return NOT_KNOWN;
+  for (let i = first; i < times.length; i++) if (times[i]! >= timestamp) return batch.baseOffset + i;
+  return -1;
 }

@@ -122,3 +122,27 @@ describe('the addon\'s mappings', () => {
     fs.closeSync(fd);
   });
 });
+
+describe('the addon\'s readTwo', () => {
+  it('fills both buffers in order from their positions, says false when the file ends first, and throws on a bad descriptor', () => {
+    const addon = nativeAddon();
+    if (addon === null) {
+      expect(nativeDisabled()).toBe(true);
+      return;
+    }
+    const readTwo = addon.readTwo!.bind(addon);
+    const file = path.join(tmpDir(), 'r.bin');
+    fs.writeFileSync(file, Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251)));
+    const fd = fs.openSync(file, 'r');
+    const first = Buffer.alloc(1000);
+    const second = Buffer.alloc(21);
+    expect(readTwo(fd, first, 3000, second, 10)).toBe(true);
+    expect(first[0]).toBe(3000 % 251);
+    expect(first[999]).toBe(3999 % 251);
+    expect([...second]).toEqual(Array.from({ length: 21 }, (_, i) => (10 + i) % 251));
+    expect(readTwo(fd, first, 4500, second, 0)).toBe(false);
+    expect(readTwo(fd, second, 0, first, 4500)).toBe(false);
+    fs.closeSync(fd);
+    expect(() => readTwo(fd, first, 0, second, 0)).toThrow(/EBADF|Bad file/);
+  });
+});

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Log } from '../../src/index.js';
-import { crashImage } from '../durability/helpers.js';
+import { crashImage } from '../system/durability/helpers.js';
 import { rawBatches, type RawBatch } from '../support/raw-log.js';
 import { tmpDir } from '../support/tmp.js';
 

@@ -9,7 +9,7 @@ import { tmpDir } from '../support/tmp.js';
 
 /**
  * LogLoader on crafted directories: what it rebuilds, removes and reports, called directly (the
- * `Log.open` paths through it are in test/durability/).
+ * `Log.open` paths through it are in test/system/durability/).
  */
 
 const CONFIG = { segmentBytes: 2048, segmentIndexBytes: 1200, indexIntervalBytes: 200 };

@@ -3,7 +3,7 @@
 // right after processing that offset, before committing it, says `paused` and waits to be
 // killed; with `delayMs` it sleeps that long per record (to be killed at a random moment).
 import fs from 'node:fs';
-import { Log } from '../../dist/index.js';
+import { Log } from '../../../dist/index.js';
 
 const [dir, processedFile, pauseAtText, delayText] = process.argv.slice(2);
 const pauseAt = Number(pauseAtText);

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, InvalidArgumentError, InvalidConfigError, Log, Topic, isSeglogError } from '../../src/index.js';
-import { tmpDir } from '../support/tmp.js';
+import { DEFAULT_CONFIG, InvalidArgumentError, InvalidConfigError, Log, Topic, isSeglogError } from '../../../src/index.js';
+import { tmpDir } from '../../support/tmp.js';
 import { closedLog, partitionDir } from './helpers.js';
 
 describe('consumer names', () => {

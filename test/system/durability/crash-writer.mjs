@@ -9,7 +9,7 @@
  * are synchronous on Linux, so a line is in the parent's pipe once written. Sometimes two flushes
  * overlap (group commit), each acknowledging its own range when it resolves.
  */
-import { Log } from '../../dist/index.js';
+import { Log } from '../../../dist/index.js';
 import { batchAt, checksum } from './records.mjs';
 
 const [dir, mode = 'flush'] = process.argv.slice(2);

@@ -1,7 +1,7 @@
 // Follower process for multiprocess.test.ts: a consumer of a read-only view that follows the
 // log, commits every 50 records (holding back retention with retainUncommitted), stops at `END`
 // and prints every record it saw as JSON.
-import { Log } from '../../dist/index.js';
+import { Log } from '../../../dist/index.js';
 
 const [dir, name] = process.argv.slice(2);
 const log = Log.open(dir, { readOnly: true });

@@ -3,10 +3,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Log, LogLockedError } from '../../src/index.js';
-import { rawBatches } from '../support/raw-log.js';
+import { Log, LogLockedError } from '../../../src/index.js';
+import { rawBatches } from '../../support/raw-log.js';
 import { SMALL, appendBatches, crashImage, expectRecords, logFiles, partitionDir } from './helpers.js';
-import { dirState, ensureDist } from '../support/dist.js';
+import { dirState, ensureDist } from '../../support/dist.js';
 
 /**
  * The single-writer lock is an OFD lock (fcntl F_OFD_SETLK) on `.seglog.lock`: the kernel drops

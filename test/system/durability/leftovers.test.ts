@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Log } from '../../src/index.js';
+import { Log } from '../../../src/index.js';
 import {
   SMALL,
   actionsOf,

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Log, LogIOError } from '../../src/index.js';
+import { Log, LogIOError } from '../../../src/index.js';
 import { SMALL, appendBatches, expectRecords, partitionDir } from './helpers.js';
 
 /**

@@ -3,11 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CorruptRecordError, Log } from '../../src/index.js';
-import { compress, isCompressionSupported } from '../../src/record/compression.js';
-import type { CompressionType } from '../../src/record/types.js';
-import { CLI, ensureBuilt } from '../cli/helpers.js';
-import { rawBatch } from '../record/helpers.js';
+import { CorruptRecordError, Log } from '../../../src/index.js';
+import { compress, isCompressionSupported } from '../../../src/record/compression.js';
+import type { CompressionType } from '../../../src/record/types.js';
+import { CLI, ensureBuilt } from '../../cli/helpers.js';
+import { rawBatch } from '../../record/helpers.js';
 import { logFiles, partitionDir, runChild } from './helpers.js';
 
 /**

@@ -1,7 +1,7 @@
 // Writer process for multiprocess.test.ts: appends `count` records (value `v<i>`, offset i) in
 // batches of 1 to 5 with short pauses, over tiny segments, running retention passes when the
 // log has them; then appends `END` and prints a JSON summary.
-import { Log } from '../../dist/index.js';
+import { Log } from '../../../dist/index.js';
 
 const [dir, countText] = process.argv.slice(2);
 const count = Number(countText);

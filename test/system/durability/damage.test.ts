@@ -2,8 +2,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CorruptRecordError, Log } from '../../src/index.js';
-import { rawBatches, rawOffsetIndex } from '../support/raw-log.js';
+import { CorruptRecordError, Log } from '../../../src/index.js';
+import { rawBatches, rawOffsetIndex } from '../../support/raw-log.js';
 import {
   SMALL,
   actionsOf,

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Log, LogIOError } from '../../src/index.js';
-import { tmpDir } from '../support/tmp.js';
-import { dirState, packageForAnyUser } from '../support/dist.js';
+import { InvalidArgumentError, Log, LogIOError } from '../../../src/index.js';
+import { tmpDir } from '../../support/tmp.js';
+import { dirState, packageForAnyUser } from '../../support/dist.js';
 import { SMALL, appendBatches, expectRecords, partitionDir } from './helpers.js';
 
 /**

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Log } from '../../src/index.js';
-import { tmpDir } from '../support/tmp.js';
+import { InvalidArgumentError, Log } from '../../../src/index.js';
+import { tmpDir } from '../../support/tmp.js';
 import { closedLog, logFiles, partitionDir } from './helpers.js';
 
 /**

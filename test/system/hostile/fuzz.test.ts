@@ -2,11 +2,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Log } from '../../src/index.js';
-import { crc32c } from '../../src/record/crc32c.js';
-import { CLI, DIST, ensureBuilt } from '../cli/helpers.js';
-import { prng } from '../support/prng.js';
-import { tmpDir } from '../support/tmp.js';
+import { Log } from '../../../src/index.js';
+import { crc32c } from '../../../src/record/crc32c.js';
+import { CLI, DIST, ensureBuilt } from '../../cli/helpers.js';
+import { prng } from '../../support/prng.js';
+import { tmpDir } from '../../support/tmp.js';
 import { batchPositions } from './helpers.js';
 
 /**

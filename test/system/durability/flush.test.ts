@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Log } from '../../src/index.js';
+import { Log } from '../../../src/index.js';
 import { SMALL, appendBatches, crashImage, expectRecords, logFiles, partitionDir } from './helpers.js';
 
 /**

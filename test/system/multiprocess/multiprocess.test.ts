@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Log } from '../../src/index.js';
-import { ensureDist } from '../support/dist.js';
-import { tmpDir } from '../support/tmp.js';
+import { Log } from '../../../src/index.js';
+import { ensureDist } from '../../support/dist.js';
+import { tmpDir } from '../../support/tmp.js';
 
 const here = import.meta.dirname;
 

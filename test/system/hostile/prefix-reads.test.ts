@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Log } from '../../src/index.js';
-import { compress, isCompressionSupported } from '../../src/record/compression.js';
-import type { CompressionType } from '../../src/record/types.js';
-import { rawBatch, referenceVarlong } from '../record/helpers.js';
+import { Log } from '../../../src/index.js';
+import { compress, isCompressionSupported } from '../../../src/record/compression.js';
+import type { CompressionType } from '../../../src/record/types.js';
+import { rawBatch, referenceVarlong } from '../../record/helpers.js';
 import { logFiles, partitionDir, runChild } from './helpers.js';
 
 /**

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CorruptRecordError, Log, isSeglogError, type LogRecord } from '../../src/index.js';
-import { seglog, seglogLines } from '../cli/helpers.js';
+import { CorruptRecordError, Log, isSeglogError, type LogRecord } from '../../../src/index.js';
+import { seglog, seglogLines } from '../../cli/helpers.js';
 import { batchPositions, closedLog, logFiles, partitionDir, rewriteBatch, runChild, setOffsetDeltas } from './helpers.js';
 
 /**

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { Log, type LogConfig, type LogRecord, type RecoveryAction } from '../../src/index.js';
-import { tmpDir } from '../support/tmp.js';
+import { Log, type LogConfig, type LogRecord, type RecoveryAction } from '../../../src/index.js';
+import { tmpDir } from '../../support/tmp.js';
 
 /** Small segments and indexes, so a few hundred records make several of each. */
 export const SMALL: LogConfig = { segmentBytes: 4096, segmentIndexBytes: 1200, indexIntervalBytes: 256 };

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Log, LogIOError } from '../../src/index.js';
-import { rawBatches } from '../support/raw-log.js';
+import { Log, LogIOError } from '../../../src/index.js';
+import { rawBatches } from '../../support/raw-log.js';
 import { SMALL, appendBatches, expectRecords, logFiles, partitionDir, recordFor } from './helpers.js';
 
 /**

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Log, type LogConfig } from '../../src/index.js';
-import { crc32c } from '../../src/record/crc32c.js';
-import { DIST, ensureBuilt } from '../cli/helpers.js';
-import { tmpDir } from '../support/tmp.js';
+import { Log, type LogConfig } from '../../../src/index.js';
+import { crc32c } from '../../../src/record/crc32c.js';
+import { DIST, ensureBuilt } from '../../cli/helpers.js';
+import { tmpDir } from '../../support/tmp.js';
 
 /** Small segments and a dense offset index, so a few hundred records make several of each. */
 export const SMALL: LogConfig = { segmentBytes: 4096, indexIntervalBytes: 128 };

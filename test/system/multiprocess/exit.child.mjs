@@ -1,7 +1,7 @@
 // For multiprocess.test.ts: follow streams ended by break, abort and return() must leave nothing
 // that keeps the process alive. The logs stay open on purpose (they hold no handle); the
 // process must then exit on its own.
-import { Log } from '../../dist/index.js';
+import { Log } from '../../../dist/index.js';
 
 const [dir] = process.argv.slice(2);
 const writer = Log.open(dir);

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Log, type LogRecord } from '../../src/index.js';
-import { rawBatches } from '../support/raw-log.js';
-import { tmpDir } from '../support/tmp.js';
-import { dirState, ensureDist } from '../support/dist.js';
+import { Log, type LogRecord } from '../../../src/index.js';
+import { rawBatches } from '../../support/raw-log.js';
+import { tmpDir } from '../../support/tmp.js';
+import { dirState, ensureDist } from '../../support/dist.js';
 import { batchSizeAt, checksum, recordAt } from './records.mjs';
-import { prng } from '../support/prng.js';
+import { prng } from '../../support/prng.js';
 
 /**
  * A real writer process is killed with SIGKILL at random moments, over and over, and after each
