@@ -6,7 +6,11 @@
  *    bytes (default 256), keys drawn from SEGLOG_BENCH_KEYS distinct keys (default 100000), is
  *    rolled and compacted with `log.compact()`; reported: MB/s of input (bytes of the segments
  *    rewritten over the pass's duration, the flushes and swaps included), the key map's size, and
- *    how much of the input was kept.
+ *    how much of the input was kept. During the pass a probe chains `setImmediate` turns and
+ *    records the gaps between them: the longest gap is the longest time the pass held the main
+ *    thread in one go (one slice, or a swap), i.e. the longest an append could wait for it, with the
+ *    CPU time of that stretch (what the pass itself took, without other processes' share of the
+ *    core); the same probe over an idle event loop of the same length gives the machine's noise floor.
  * 2. Appends while the background cleaner runs: the same append loop (one batch per event-loop
  *    turn, so cleaner slices interleave) on two compacted logs in the same run, one with the
  *    background cleaner checking every 20 ms at a dirty ratio of 0.2, one with it off, in
@@ -62,15 +66,55 @@ async function cleaningThroughput(): Promise<void> {
   log.roll();
   log.append({ key: 'last', value });
   await log.flush();
+  const probe = probeTurns();
   const result = await log.compact();
+  const busy = probe.stop();
+  const idleProbe = probeTurns();
+  await new Promise((r) => setTimeout(r, Math.max(200, result.durationMs)));
+  const idle = idleProbe.stop();
   const mbps = result.bytesRead / MB / (result.durationMs / 1000);
   console.log(
     `cleaning: ${(result.bytesRead / MB).toFixed(1)} MB in ${result.durationMs.toFixed(0)} ms = ${mbps.toFixed(1)} MB/s of input; ` +
       `${result.segmentsCleaned} segments, ${(result.bytesWritten / MB).toFixed(1)} MB kept, ${result.recordsRemoved} records removed; ` +
       `key map ${(log.cleaner.lastMapBytes / MB).toFixed(1)} MB for ${KEYS} keys`,
   );
+  console.log(
+    `main thread held by the pass in one go: longest ${busy.max.toFixed(2)} ms (CPU ${busy.maxCpu.toFixed(2)} ms), p99 ${busy.p99.toFixed(2)} ms over ${busy.turns} turns ` +
+      `(idle event loop, same length: longest ${idle.max.toFixed(2)} ms (CPU ${idle.maxCpu.toFixed(2)} ms), p99 ${idle.p99.toFixed(2)} ms)`,
+  );
   log.close();
   cleanup(dir);
+}
+
+/**
+ * Chains setImmediate turns until `stop()`; returns the longest and 99th-percentile gap between two
+ * turns (wall time), and the longest CPU time (user + system, this process) spent within one gap:
+ * on a loaded machine the wall time includes the time other processes held the core, the CPU time
+ * does not (it does include the thread pool's, for example a cleaned segment's fdatasync).
+ */
+function probeTurns(): { stop: () => { max: number; p99: number; maxCpu: number; turns: number } } {
+  const gaps: number[] = [];
+  let maxCpu = 0;
+  let last = performance.now();
+  let lastCpu = process.cpuUsage();
+  let running = true;
+  const tick = (): void => {
+    const now = performance.now();
+    const cpu = process.cpuUsage(lastCpu);
+    gaps.push(now - last);
+    maxCpu = Math.max(maxCpu, (cpu.user + cpu.system) / 1000);
+    last = now;
+    lastCpu = process.cpuUsage();
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    stop: () => {
+      running = false;
+      const sorted = gaps.slice().sort((a, b) => a - b);
+      return { max: sorted[sorted.length - 1] ?? 0, p99: sorted[Math.floor(sorted.length * 0.99)] ?? 0, maxCpu, turns: sorted.length };
+    },
+  };
 }
 
 interface AppendRun {
@@ -170,7 +214,7 @@ async function main(): Promise<void> {
   console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), CPU flags: ${cpuFlags()}`);
   keyMapMemory();
   await cleaningThroughput();
-  await appendsWithCleaner();
+  if (PAIRS > 0) await appendsWithCleaner();
 }
 
 main().catch((err: unknown) => {

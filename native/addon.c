@@ -4,7 +4,7 @@
  * version; it ships prebuilt in the package (prebuilds/<platform>-<arch>/) and seglog works
  * without it (src/files/native.ts loads it and decides).
  *
- * Exports: crc32c, crcHardware ('avx512' | 'sse42' | 'armv8' | 'none'), map, unmap, msync, readTwo,
+ * Exports: crc32c, crcHardware ('avx512' | 'avx2' | 'sse42' | 'armv8' | 'none'), map, unmap, msync, readTwo,
  * zstdCompressBound and zstdCompress (native/zstd.c), and fallocate on Linux. Nothing is exported when a call fails: JS then treats the addon as absent.
  */
 #include <string.h>

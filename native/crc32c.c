@@ -4,6 +4,8 @@
  * and final xor 0xFFFFFFFF, as Kafka computes it).
  *
  * - x86-64 with AVX-512 and VPCLMULQDQ: carry-less folding (native/crc32c_avx512.c).
+ * - x86-64 with AVX2 and VPCLMULQDQ, no AVX-512: the same folding on 256-bit registers
+ *   (native/crc32c_avx2.c) from AVX2_MIN_BYTES up, the three streams below it.
  * - x86-64 with SSE4.2: the CRC32 instruction on three streams.
  * - arm64 with the ARMv8 CRC extension: its CRC32CX instruction on three streams.
  * - otherwise 'none': seglog computes the CRC in JS and does not call this.
@@ -29,6 +31,8 @@
 #define POLY 0x82f63b78u
 #define LONG_BLOCK 8192
 #define SHORT_BLOCK 256
+/* Under this the 256-bit folding's final reduction (sixteen dependent folds) costs more than it saves. */
+#define AVX2_MIN_BYTES 1024
 
 /* a * b mod P (bilinear: each set bit of a adds b times that power of x). */
 static uint32_t mul_mod(uint32_t a, uint32_t b) {
@@ -153,6 +157,7 @@ static int has_streams(void) { return 0; }
 
 const char *seglog_crc32c_hardware(void) {
   if (seglog_has_avx512()) return "avx512";
+  if (seglog_has_avx2_clmul()) return "avx2";
 #ifdef SEGLOG_STREAMS
   if (has_streams()) return STREAMS_NAME;
 #endif
@@ -162,6 +167,7 @@ const char *seglog_crc32c_hardware(void) {
 uint32_t seglog_crc32c(const uint8_t *p, size_t n) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   if (seglog_has_avx512()) return ~seglog_crc32c_avx512(0xffffffffu, p, n);
+  if (n >= AVX2_MIN_BYTES && seglog_has_avx2_clmul()) return ~seglog_crc32c_avx2(0xffffffffu, p, n);
 #endif
 #ifdef SEGLOG_STREAMS
   if (has_streams()) {

@@ -9,8 +9,11 @@
 /* CRC register state (not inverted) after n bytes at p; only where seglog_has_avx512(). */
 uint32_t seglog_crc32c_avx512(uint32_t state, const uint8_t *p, size_t n);
 int seglog_has_avx512(void);
+/* The same with 256-bit carry-less multiplies; only where seglog_has_avx2_clmul(). */
+uint32_t seglog_crc32c_avx2(uint32_t state, const uint8_t *p, size_t n);
+int seglog_has_avx2_clmul(void);
 
-/* 'avx512', 'sse42', 'armv8' or 'none': the path seglog_crc32c takes on this CPU. */
+/* 'avx512', 'avx2', 'sse42', 'armv8' or 'none': the path seglog_crc32c takes on this CPU. */
 const char *seglog_crc32c_hardware(void);
 /* Kafka's CRC-32C of n bytes at p (initial value and final xor 0xFFFFFFFF); 0 when hardware is 'none'. */
 uint32_t seglog_crc32c(const uint8_t *p, size_t n);

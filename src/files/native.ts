@@ -5,7 +5,7 @@
  *
  * | piece | with the addon | without |
  * |---|---|---|
- * | CRC-32C of batches | CPU instructions (AVX-512, SSE4.2 or ARMv8 CRC) | JS tables (`crc-32`) |
+ * | CRC-32C of batches | CPU instructions (AVX-512, AVX2 with VPCLMULQDQ, SSE4.2 or ARMv8 CRC) | JS tables (`crc-32`) |
  * | space reserved ahead of segments | `fallocate(KEEP_SIZE)` | files grow as written |
  * | index files of a writer | shared memory mappings | positional reads and writes |
  * | zstd writing before Node 22.15 | the system's libzstd.so.1 | refused (reading works) |
@@ -25,7 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The CRC path the addon takes on this CPU; 'none' when it has none (then JS computes CRCs). */
-export type CrcHardware = 'avx512' | 'sse42' | 'armv8' | 'none';
+export type CrcHardware = 'avx512' | 'avx2' | 'sse42' | 'armv8' | 'none';
 
 /** What the addon exports (native/addon.c). */
 export interface NativeAddon {

@@ -1,7 +1,7 @@
 import { CONTROL_FLAG_MASK, CRC_LENGTH, CRC_OFFSET, LOG_OVERHEAD, readAttributes, readBaseOffset, readBatchSize, readLastOffset } from '../record/batch-layout.js';
 import { decodeRecords, decodeRecordsAt } from '../record/batch-reader.js';
 import { batchOrderProblem } from '../record/batch-rules.js';
-import { CorruptRecordError } from '../errors.js';
+import { CorruptRecordError, LogIOError } from '../errors.js';
 import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from '../segment/batch-cursor.js';
 import type { LogSegment } from '../segment/log-segment.js';
@@ -36,6 +36,17 @@ interface BatchRun {
   length: number;
   /** True when the run stops short of the byte budget only because of MAX_RUN_BYTES. */
   capped: boolean;
+}
+
+/**
+ * True for the errors a read of a read-only view gets when the writer renamed, deleted, replaced
+ * or cut a file between the view's listing and its read (retention, truncation, a cleaner's swap):
+ * a file gone or no longer the one listed (`LogIOError`), bytes that are not what the listing
+ * promised (`CorruptRecordError`). The one rule for read-only views: reload the listing and try
+ * again (`Log`'s reads, streams); only an error that outlasts a few reloads is real.
+ */
+export function isWriterRace(err: unknown): boolean {
+  return err instanceof LogIOError || err instanceof CorruptRecordError;
 }
 
 /**

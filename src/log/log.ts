@@ -1,10 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  CorruptRecordError,
   InvalidArgumentError,
   LogClosedError,
-  LogIOError,
   OffsetOutOfRangeError,
   ReadOnlyLogError,
   RecordTooLargeError,
@@ -32,6 +30,7 @@ import { deletesByRetention, isCompacted, requireKeys, resolveConfig, segmentOpt
 import { prepareDirectory } from './partition-directory.js';
 import { GroupCommit } from './flusher.js';
 import { LocalLog, type LocalLogState } from './local-log.js';
+import { isWriterRace } from './log-reader.js';
 import { DirectoryLock } from './lock.js';
 import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-loader.js';
 import { LogRetention, segmentDeleterFor } from '../retention/log-retention.js';
@@ -663,8 +662,7 @@ export class Log {
         if (!quick || answered(result)) return result;
       } catch (err) {
         if (quick && isSeglogError(err)) continue;
-        const race = err instanceof LogIOError || err instanceof CorruptRecordError;
-        if (!this.config.readOnly || this.closed || !race || attempt >= READ_ATTEMPTS) throw err;
+        if (!this.config.readOnly || this.closed || !isWriterRace(err) || attempt >= READ_ATTEMPTS) throw err;
         this.dirMtimeMs = -1;
       }
     }

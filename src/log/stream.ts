@@ -1,9 +1,10 @@
 import fs from 'node:fs';
-import { CorruptRecordError, InvalidArgumentError, LogIOError, OffsetOutOfRangeError } from '../errors.js';
+import { InvalidArgumentError, OffsetOutOfRangeError } from '../errors.js';
 import { LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, readBaseOffset, readBatchSize } from '../record/batch-layout.js';
 import { crc32c } from '../record/crc32c.js';
 import type { LogRecord } from '../record/types.js';
 import { CONSUMER_OFFSETS_FILE, CONSUMER_OFFSETS_LOCK, LOCK_FILE, TMP_SUFFIX } from '../files/file-names.js';
+import { isWriterRace } from './log-reader.js';
 import { optionalPositive, requireOffset, requireOptions, requireTimestamp } from './arguments.js';
 
 export interface StreamOptions {
@@ -213,7 +214,7 @@ export class LogStream implements AsyncIterableIterator<LogRecord> {
    */
   private isRace(err: unknown): boolean {
     if (!this.log.readOnly || this.log.isClosed) return false;
-    return err instanceof OffsetOutOfRangeError || err instanceof LogIOError || err instanceof CorruptRecordError;
+    return err instanceof OffsetOutOfRangeError || isWriterRace(err);
   }
 
   /** Reads the next step into `batch`. Returns false when there is nothing to read now. */

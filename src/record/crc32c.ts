@@ -5,7 +5,8 @@
  * Two implementations; the native one is used from its own size up where it loads:
  *
  * - seglog's addon (`native/crc32c.c`, loaded by `files/native.ts`), by CPU: AVX-512 carry-less
- *   folding, else the SSE4.2 CRC32 instruction on three streams,
+ *   folding, else the same folding on 256-bit registers (AVX2 with VPCLMULQDQ; the three streams
+ *   below 1 KiB), else the SSE4.2 CRC32 instruction on three streams,
  *   else the ARMv8 CRC32CX instruction on three streams. Absent when the addon is (an unusual
  *   platform, `SEGLOG_NO_NATIVE=1`) or the CPU has none of them.
  * - `crc-32/crc32c` in JS (slicing tables): no call overhead, so it serves small inputs, and it is

@@ -71,6 +71,8 @@ export class FileRecords {
   readonly batches = new VerifiedBatches();
   /** Disk blocks are reserved up to this position (it may be past `size`; see `reserveAhead`). */
   private reservedTo = 0;
+  /** The largest append so far (the reservation stops this far short of its limit). */
+  private largestAppend = 0;
 
   private constructor(
     private _file: string,
@@ -180,6 +182,7 @@ export class FileRecords {
    */
   append(data: Buffer, length = data.length): number {
     const position = this._size;
+    if (length > this.largestAppend) this.largestAppend = length;
     if (position + length > this.reservedTo && this.reserveLimit > 0) this.reserveAhead(position + length);
     let written = 0;
     try {
@@ -200,14 +203,17 @@ export class FileRecords {
   }
 
   /**
-   * Reserves disk blocks from where the reservation ends up to `RESERVE_CHUNK_BYTES` past `end`,
-   * never past `reserveLimit`, keeping the file's length (see `files/preallocate.ts`: a write into
-   * reserved blocks is ~30% cheaper on ext4). Stops for good when the limit is reached or the
-   * platform or disk cannot; the writes then allocate as they go, as without it.
+   * Reserves disk blocks from where the reservation ends up to `RESERVE_CHUNK_BYTES` past `end`
+   * (see `files/preallocate.ts`: a write into reserved blocks is ~30% cheaper on ext4), keeping
+   * the file's length. The reservation stops the largest append short of `reserveLimit`: a segment
+   * rolls when the next batch would pass the limit, so it then ends at or past the reservation,
+   * and the roll has no blocks past the end to give back (`releaseReserved`: freeing them costs
+   * an ext4 truncate, milliseconds on a busy journal). Stops for good there, or when the platform
+   * or disk cannot; the writes then allocate as they go, as without it.
    */
   private reserveAhead(end: number): void {
     const from = Math.max(this.reservedTo, this._size);
-    const to = Math.min(this.reserveLimit, end + RESERVE_CHUNK_BYTES);
+    const to = Math.min(this.reserveLimit - this.largestAppend, end + RESERVE_CHUNK_BYTES);
     if (to <= end || !reserveSpace(this.handle(), from, to - from)) {
       this.reserveLimit = 0;
       return;

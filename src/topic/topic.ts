@@ -25,6 +25,7 @@ import {
   writeTopicMetadata,
   type TopicMetadata,
 } from './metadata.js';
+import { AppendPlan } from './append-plan.js';
 import { StickyPartitioner, keyOf, partitionForKey, stickyRecordBytes } from './partitioner.js';
 import type { TopicAppendResult, TopicRecord, TopicRecordInput } from './types.js';
 
@@ -58,6 +59,8 @@ const STREAM_KEYS = ['from', 'follow', 'signal', 'maxBytes'] as const;
 export class Topic {
   private closed = false;
   private readonly sticky: StickyPartitioner;
+  /** `append`'s plan, kept between calls (null while a call holds it). */
+  private spare: AppendPlan | null = new AppendPlan();
 
   private constructor(
     /** The topic directory (absolute). */
@@ -166,47 +169,43 @@ export class Topic {
     if (list.length === 0) throw new InvalidArgumentError('append needs at least one record');
     // Checked for the whole call here: a keyless record for a later partition must not leave earlier ones written.
     if (isCompacted(this.config.logConfig)) requireKeys(list);
-    const plan = this.plan(list);
-    const baseOffsets = new Map<number, number>();
-    for (const p of plan.touched) {
+    // Borrowed for the call: a custom partitioner that appends to this topic gets a plan of its own.
+    const plan = this.spare ?? new AppendPlan();
+    this.spare = null;
+    try {
+      return this.appendPlanned(list, this.plan(list, plan), options);
+    } finally {
+      plan.clear();
+      this.spare = plan;
+    }
+  }
+
+  private appendPlanned(list: readonly TopicRecordInput[], plan: AppendPlan, options: AppendOptions | undefined): TopicAppendResult[] {
+    const { touched, baseOffsets, partitions, positions } = plan;
+    for (const p of touched) {
       // A call whose records all go to one partition hands the caller's array on as is.
-      const batch = plan.touched.length === 1 ? list : plan.groups[p]!;
-      baseOffsets.set(p, this.logs[p]!.append(batch, options).baseOffset);
+      const batch = touched.length === 1 ? list : plan.groups[p]!;
+      baseOffsets[p] = this.logs[p]!.append(batch, options).baseOffset;
     }
     if (plan.stickyPartition >= 0) this.sticky.completeBatch(plan.stickyBytes, this.logs.length);
     const results = new Array<TopicAppendResult>(list.length);
     for (let i = 0; i < list.length; i++) {
-      const partition = plan.partitions[i]!;
-      results[i] = { partition, offset: baseOffsets.get(partition)! + plan.positions[i]! };
+      const partition = partitions[i]!;
+      results[i] = { partition, offset: baseOffsets[partition]! + positions[i]! };
     }
     return results;
   }
 
   /** Chooses every record's partition and groups the records per partition, before any write. */
-  private plan(list: readonly TopicRecordInput[]): AppendPlan {
+  private plan(list: readonly TopicRecordInput[], plan: AppendPlan): AppendPlan {
     const n = this.logs.length;
-    const plan: AppendPlan = {
-      groups: new Array<TopicRecordInput[] | undefined>(n),
-      touched: [],
-      partitions: new Int32Array(list.length),
-      positions: new Int32Array(list.length),
-      stickyPartition: -1,
-      stickyBytes: 0,
-    };
+    plan.reset(n, list.length);
     for (let i = 0; i < list.length; i++) {
       const record = list[i]!;
-      const p = this.choosePartition(record, i, n, plan);
-      let group = plan.groups[p];
-      if (group === undefined) {
-        plan.groups[p] = group = [];
-        plan.touched.push(p);
-      }
-      plan.partitions[i] = p;
-      plan.positions[i] = group.length;
-      group.push(record);
+      plan.add(i, this.choosePartition(record, i, n, plan), record);
     }
     // Ascending, so a failure midway always leaves the same kind of prefix (see append).
-    plan.touched.sort((a, b) => a - b);
+    if (plan.touched.length > 1) plan.touched.sort((a, b) => a - b);
     return plan;
   }
 
@@ -330,18 +329,6 @@ export class Topic {
     this.ensureOpen();
     if (this.config.readOnly) throw new ReadOnlyLogError(`topic ${this.dir} was opened read-only`);
   }
-}
-
-interface AppendPlan {
-  /** The records of each partition, in input order; `touched` lists the partitions that have any. */
-  groups: (TopicRecordInput[] | undefined)[];
-  touched: number[];
-  /** Per input record: its partition, and its index in that partition's batch. */
-  partitions: Int32Array;
-  positions: Int32Array;
-  /** The sticky partition this call used (-1: none), and the keyless bytes sent to it. */
-  stickyPartition: number;
-  stickyBytes: number;
 }
 
 /**

@@ -26,7 +26,11 @@ function readAll(log) {
       problems.push(`read(${next}) returned nothing below the end ${end}`);
       break;
     }
-    for (const r of got) out.set(r.offset, r.value.toString());
+    for (const r of got) {
+      if (r.offset < next) problems.push(`read(${next}) returned offset ${r.offset}: duplicated or out of order`);
+      out.set(r.offset, r.value.toString());
+      next = r.offset + 1;
+    }
     next = got[got.length - 1].offset + 1;
     end = log.endOffset;
   }
@@ -42,6 +46,26 @@ function check(how, { end, out }) {
   }
 }
 
+/** The other read APIs of the long-lived view: they must not throw either. */
+function otherReads(log) {
+  const segments = log.segments();
+  if (segments.length === 0 || segments[segments.length - 1].endOffset < log.startOffset) problems.push('segments(): no active segment');
+  if (log.readBatches(log.startOffset).length === 0 && log.startOffset < log.endOffset) problems.push('readBatches(start) returned nothing');
+  if (log.offsetForTimestamp(0) === null && log.startOffset < log.endOffset) problems.push('offsetForTimestamp(0) returned null');
+}
+
+/** A stream from the start to the end it saw, as `readAll` does, checking the order. */
+async function streamAll(log) {
+  const out = new Map();
+  let last = -1;
+  for await (const r of log.stream()) {
+    if (r.offset <= last) problems.push(`stream: offset ${r.offset} after ${last}`);
+    last = r.offset;
+    out.set(r.offset, r.value.toString());
+  }
+  return { end: last + 1, out };
+}
+
 const live = Log.open(dir, { readOnly: true });
 while (Date.now() < until && problems.length < 20) {
   try {
@@ -52,6 +76,8 @@ while (Date.now() < until && problems.length < 20) {
       fresh.close();
     }
     check('long-lived view', readAll(live));
+    otherReads(live);
+    check('stream', await streamAll(live));
   } catch (err) {
     problems.push(`error: ${err.stack}`);
   }

@@ -57,6 +57,20 @@ describe('space reserved ahead of the active segment', () => {
     expect(allocated(file)).toBeLessThanOrEqual(4096);
   });
 
+  it('stops the largest append short of the limit, so a segment full enough to roll has nothing reserved past its end', () => {
+    const file = path.join(tmpDir(), 'd.log');
+    const batch = 100 * 1024;
+    const limit = 2 * MiB;
+    const records = FileRecords.open(file, true, limit);
+    // Appends until the next batch would pass the limit: where a segment rolls for size.
+    while (records.size + batch <= limit) records.append(Buffer.alloc(batch, 5));
+    expectReserved(file, records.size - batch);
+    // No block past the one holding the end: the roll's releaseReserved has nothing to free.
+    expect(allocated(file)).toBeLessThanOrEqual(Math.ceil(records.size / 4096) * 4096);
+    records.close();
+    expect(fs.statSync(file).size).toBe(20 * batch);
+  });
+
   it('frees what a truncation cuts, reserved blocks included, and reserves again on the next append', () => {
     const file = path.join(tmpDir(), 'c.log');
     const records = FileRecords.open(file, true, 64 * MiB);

@@ -38,11 +38,26 @@ interface Run {
 }
 
 
-/** Starts the writer, kills it with SIGKILL `killAfterMs` after it is ready, collects its acknowledgements. */
+/** Acknowledged flushes to wait for before the kill timer starts (see `runAndKill`). */
+const ACKS_BEFORE_KILL = 2;
+/** A writer that acknowledges nothing for this long is stuck: the test fails rather than hang. */
+const ACK_DEADLINE_MS = 60_000;
+
+/**
+ * Starts the writer and kills it with SIGKILL `killAfterMs` after its ACKS_BEFORE_KILL-th
+ * acknowledged flush; collects its acknowledgements. The timer starts at an acknowledgement, not at
+ * `ready`: on a loaded machine the first flush can take longer than any fixed delay after `ready`,
+ * and a kill before it would check nothing acknowledged. The kill still lands at a random point of
+ * the append and flush loop (inside an append, a flush, a roll).
+ */
 function runAndKill(dir: string, mode: string, killAfterMs: number): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [WRITER, dir, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     const run: Run = { readyEnd: -1, readyClean: false, acks: [], signal: null, stderr: '' };
+    let stuck: NodeJS.Timeout | null = setTimeout(() => {
+      stuck = null;
+      child.kill('SIGKILL');
+    }, ACK_DEADLINE_MS);
     let pending = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
@@ -54,9 +69,13 @@ function runAndKill(dir: string, mode: string, killAfterMs: number): Promise<Run
         if (line[0] === 'ready') {
           run.readyEnd = Number(line[1]);
           run.readyClean = line[2] === 'true';
-          setTimeout(() => child.kill('SIGKILL'), killAfterMs);
         } else if (line[0] === 'ack') {
           run.acks.push({ from: Number(line[1]), to: Number(line[2]), sum: line[3]! });
+          if (run.acks.length === ACKS_BEFORE_KILL && stuck !== null) {
+            clearTimeout(stuck);
+            stuck = null;
+            setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+          }
         }
       }
     });
@@ -65,7 +84,9 @@ function runAndKill(dir: string, mode: string, killAfterMs: number): Promise<Run
     child.on('error', reject);
     child.on('close', (code, signal) => {
       run.signal = signal;
+      if (stuck !== null) clearTimeout(stuck);
       if (signal !== 'SIGKILL') reject(new Error(`writer exited by itself (code ${code}, signal ${signal}):\n${run.stderr}`));
+      else if (run.acks.length < ACKS_BEFORE_KILL) reject(new Error(`writer acknowledged ${run.acks.length} flushes in ${ACK_DEADLINE_MS} ms:\n${run.stderr}`));
       else resolve(run);
     });
   });
@@ -171,7 +192,7 @@ describe('crash: a writer killed with SIGKILL at random moments', () => {
     let powerLosses = 0;
     for (let i = 0; i < ITERATIONS; i++) {
       const mode = random() < 0.25 ? 'flushSync' : 'flush';
-      const run = await runAndKill(dir, mode, 20 + Math.floor(random() * 250));
+      const run = await runAndKill(dir, mode, Math.floor(random() * 250));
       let context = `iteration ${i} (seed ${SEED}, mode ${mode})`;
       // Appends continued exactly where the previous recovery ended.
       expect(run.readyEnd, context).toBe(expectedEnd);
@@ -242,7 +263,8 @@ describe('crash: a writer killed with SIGKILL at random moments', () => {
       prefixSum = checksum(records);
       log.close();
     }
-    expect(acksTotal).toBeGreaterThan(ITERATIONS);
+    // Every run was killed only after acknowledged flushes (runAndKill fails a run that had none).
+    expect(acksTotal).toBeGreaterThanOrEqual(ITERATIONS * ACKS_BEFORE_KILL);
     console.log(`crash test: ${ITERATIONS} kills, ${acksTotal} acknowledged flushes, ${expectedEnd} records, ${powerLosses} simulated power losses, ${tornTails} torn tails cut (seed ${SEED})`);
   }, 300_000);
 });

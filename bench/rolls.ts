@@ -1,0 +1,113 @@
+/**
+ * What rolls cost the appender: the same appends (200,000 records of 1 KiB, in calls of 100,
+ * records prepared beforehand) into a log of 32 MiB segments (6 rolls) and into one of 1 GiB
+ * segments (none), run after run in alternating order, medians compared. The issue's target:
+ * 32 MiB at >= 90% of 1 GiB. Also prints the slowest appends of the 32 MiB runs (the calls that
+ * rolled), so the cost of one roll shows next to the ratio.
+ *
+ * Run after a build: `npx tsc -p tsconfig.json && node dist-all/bench/rolls.js [runs]` (default
+ * 8 pairs of runs). SEGLOG_BENCH_ROLL_SEGMENT overrides the small segment size in MiB. Exits with
+ * code 1 when the ratio is under the target.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Log, type RecordInput } from '../src/index.js';
+
+const MiB = 1024 * 1024;
+const RECORDS = 200_000;
+const CALL_SIZE = 100;
+const VALUE_BYTES = 1024;
+const SMALL = Number(process.env.SEGLOG_BENCH_ROLL_SEGMENT ?? 32) * MiB;
+const LARGE = 1024 * MiB;
+const PAIRS = Number(process.argv[2] ?? 8);
+const TARGET = 0.9;
+
+function makeCalls(): RecordInput[][] {
+  const calls: RecordInput[][] = [];
+  for (let i = 0; i < RECORDS; i += CALL_SIZE) {
+    calls.push(Array.from({ length: CALL_SIZE }, (_, j) => ({ key: `key-${i + j}`, value: Buffer.alloc(VALUE_BYTES, (i + j) & 0xff) })));
+  }
+  return calls;
+}
+
+interface Run {
+  ms: number;
+  segments: number;
+  /** The slowest calls, in ms, slowest first. */
+  slowest: number[];
+}
+
+/** One run into a new log with `segmentBytes`: total ms in `append`, and its slowest calls. */
+function run(root: string, name: string, calls: RecordInput[][], segmentBytes: number): Run {
+  const dir = path.join(root, `${name}-0`);
+  const log = Log.open(dir, { segmentBytes, retentionMs: -1 });
+  const perCall = new Float64Array(calls.length);
+  let total = 0n;
+  try {
+    for (let i = 0; i < calls.length; i++) {
+      const start = process.hrtime.bigint();
+      log.append(calls[i]!);
+      const ns = process.hrtime.bigint() - start;
+      total += ns;
+      perCall[i] = Number(ns) / 1e6;
+    }
+    const segments = log.segments().length;
+    return { ms: Number(total) / 1e6, segments, slowest: [...perCall].sort((a, b) => b - a).slice(0, 8) };
+  } finally {
+    log.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+async function pause(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+async function main(): Promise<void> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-bench-rolls-'));
+  const calls = makeCalls();
+  const small: Run[] = [];
+  const large: Run[] = [];
+  try {
+    // A warm-up pair (JIT, file-system paths), not counted; then the order alternates.
+    run(root, 'warm-small', calls, SMALL);
+    run(root, 'warm-large', calls, LARGE);
+    for (let r = 0; r < PAIRS; r++) {
+      const order: [Run[], number][] = r % 2 === 0 ? [[small, SMALL], [large, LARGE]] : [[large, LARGE], [small, SMALL]];
+      for (const [list, bytes] of order) {
+        await pause();
+        list.push(run(root, `run${r}-${bytes}`, calls, bytes));
+      }
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  report(small, large);
+}
+
+function report(small: Run[], large: Run[]): void {
+  const smallMs = median(small.map((r) => r.ms));
+  const largeMs = median(large.map((r) => r.ms));
+  const rolls = small[0]!.segments - 1;
+  const ratio = largeMs / smallMs;
+  console.log(`${RECORDS} records of ${VALUE_BYTES} B in calls of ${CALL_SIZE}, ${PAIRS} pairs of runs in alternating order (medians)`);
+  console.log(`  segmentBytes ${SMALL / MiB} MiB: ${smallMs.toFixed(1)} ms (${rolls} rolls); runs ${small.map((r) => r.ms.toFixed(0)).join(' ')}`);
+  console.log(`  segmentBytes ${LARGE / MiB} MiB: ${largeMs.toFixed(1)} ms (${large[0]!.segments - 1} rolls); runs ${large.map((r) => r.ms.toFixed(0)).join(' ')}`);
+  console.log(`  slowest calls, median over runs (ms): ${SMALL / MiB} MiB ${medianSlowest(small)}; ${LARGE / MiB} MiB ${medianSlowest(large)}`);
+  console.log(`  median of the pairs' ratios: ${median(small.map((r, i) => large[i]!.ms / r.ms)).toFixed(3)}`);
+  console.log(`${SMALL / MiB} MiB / ${LARGE / MiB} MiB throughput: ${(ratio * 100).toFixed(1)}% (target >= ${TARGET * 100}%)`);
+  if (ratio < TARGET) process.exitCode = 1;
+}
+
+function medianSlowest(runs: Run[]): string {
+  return runs[0]!.slowest.map((_, k) => median(runs.map((r) => r.slowest[k]!)).toFixed(2)).join(' ');
+}
+
+await main();
