@@ -6,6 +6,12 @@
  * and for acks=all with --flush-on-ack, and the broker's CPU time per MB produced and fetched as a
  * ratio to the direct calls' CPU time per MB (targets: produce <= 1.5x, fetch <= 3x).
  *
+ * Fair terms: the broker's CPU time is read from /proc in nanoseconds (every thread), each client
+ * warms the broker up with runs of its own before the measured ones, and each produce row's
+ * baseline appends the same records in batches of the size that client's batches had in the log
+ * (records built beforehand, so only `Topic.append` is timed), in a fresh process of its own.
+ * Every measurement is the median of RUNS runs.
+ *
  * SEGLOG_BENCH_BROKER_RECORDS sets the records per run (default 40000, about 41 MB).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -17,12 +23,16 @@ import { printTable, repoRoot, runMain, scratchBase } from './common.js';
 
 const RECORDS = Number(process.env.SEGLOG_BENCH_BROKER_RECORDS ?? 40_000);
 const VALUE_BYTES = 1024;
-const KAFKAJS_BATCH = 100;
-/** About what librdkafka puts in one batch of 1 KiB records (batch.size 1 MB). */
-const LIBRDKAFKA_BATCH = 1000;
+/**
+ * Records per kafkajs send(): kafkajs makes one batch of each send, so a throughput user sends
+ * many at once; 500 records of 1 KiB stay under Kafka's default max.message.bytes (1 MB).
+ */
+const KAFKAJS_BATCH = 500;
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
 const MB = 1e6;
+/** Measured runs per client and per direct call; the median counts (the machine is shared). */
+const RUNS = 3;
+const WARMUP_RUNS = 2;
 
 const value = Buffer.from('0123456789abcdef'.repeat(VALUE_BYTES / 16));
 const key = (i: number): string => `sensor-${i % 64}`;
@@ -51,10 +61,20 @@ async function stop(served: Served): Promise<void> {
   await new Promise((r) => served.child.once('exit', r));
 }
 
-/** CPU seconds (user + system) the process has used. */
+/**
+ * CPU seconds the process's threads have run, from each thread's schedstat (nanoseconds; the
+ * 1/100 s ticks of /proc/<pid>/stat are too coarse for a run that costs the broker 50 ms).
+ */
 function cpuOf(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  let ns = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // a thread that ended between the listing and the read
+    }
+  }
+  return ns / 1e9;
 }
 
 function run(command: string, args: string[]): Promise<string> {
@@ -65,6 +85,12 @@ function run(command: string, args: string[]): Promise<string> {
 
 interface Row {
   what: string;
+  /** The topic it produced to (produce rows), whose batch sizes its baseline takes. */
+  topic?: string;
+  durable?: boolean;
+  /** Mean records per batch the client sent (produce rows), and the direct CPU s/MB to compare with. */
+  batch?: number;
+  baseline?: number;
   seconds: number;
   records: number;
   bytes: number;
@@ -74,12 +100,12 @@ interface Row {
 }
 
 /** Measures `work` (wall time and the broker's CPU time over it). */
-async function measure(served: Served, what: string, records: number, work: () => Promise<{ p50?: number; p99?: number } | void>): Promise<Row> {
+async function measure(served: Served, what: string, topic: string | undefined, work: () => Promise<{ p50?: number; p99?: number } | void>): Promise<Row> {
   const cpu = cpuOf(served.child.pid!);
   const started = performance.now();
   const extra = (await work()) ?? {};
   const seconds = (performance.now() - started) / 1000;
-  return { what, seconds, records, bytes: records * VALUE_BYTES, brokerCpu: cpuOf(served.child.pid!) - cpu, ...extra };
+  return { what, topic, seconds, records: RECORDS, bytes: RECORDS * VALUE_BYTES, brokerCpu: cpuOf(served.child.pid!) - cpu, ...extra };
 }
 
 function kcatInput(file: string): void {
@@ -90,6 +116,7 @@ function kcatInput(file: string): void {
 }
 
 const quantile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+const median = (xs: number[]): number => quantile(xs, 0.5);
 
 async function kafkajsProduce(bootstrap: string, topic: string, acks: number): Promise<{ p50: number; p99: number }> {
   const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING });
@@ -131,24 +158,34 @@ async function pythonProduce(bootstrap: string, topic: string, acks: string): Pr
   return { p50: doc.p50_ms, p99: doc.p99_ms };
 }
 
-/**
- * Direct seglog calls on the same records in batches of `batch` records (the batches the client
- * sends, so the per-batch costs compare): CPU seconds of this process per MB.
- */
-function direct(dir: string, batch: number): { appendCpuPerMB: number; readCpuPerMB: number } {
+/** The records of a run in batches of `batch`, built before any timing starts. */
+function batchesOf(batch: number): { key: string; value: Buffer; partition: number }[][] {
+  const batches = [];
+  for (let i = 0; i < RECORDS; i += batch) batches.push(Array.from({ length: Math.min(batch, RECORDS - i) }, (_, j) => ({ key: key(i + j), value, partition: 0 })));
+  return batches;
+}
+
+/** CPU seconds per MB of `Topic.append` of every batch (with `await flush()` after each when durable). */
+async function directAppend(dir: string, batch: number, durable: boolean): Promise<number> {
+  const batches = batchesOf(batch);
   const topic = Topic.open(dir, { partitions: 1 });
   const before = process.cpuUsage();
-  for (let i = 0; i < RECORDS; i += batch) {
-    const records = Array.from({ length: Math.min(batch, RECORDS - i) }, (_, j) => ({ key: key(i + j), value, partition: 0 }));
+  for (const records of batches) {
     topic.append(records);
+    if (durable) await topic.flush();
   }
-  const appended = process.cpuUsage(before);
+  const used = process.cpuUsage(before);
+  topic.close();
+  return (used.user + used.system) / 1e6 / ((RECORDS * VALUE_BYTES) / MB);
+}
+
+/** CPU seconds per MB of `readBatches` of a whole partition in 1 MiB reads. */
+function directRead(dir: string): number {
+  const topic = Topic.open(dir, { partitions: 1 });
   const log = topic.partition(0);
-  const readStart = process.cpuUsage();
-  let bytes = 0;
+  const before = process.cpuUsage();
   for (let offset = 0; offset < log.endOffset; ) {
     const chunk = log.readBatches(offset, { maxBytes: 1 << 20 });
-    bytes += chunk.length;
     let pos = 0;
     let last = offset;
     while (pos < chunk.length) {
@@ -157,82 +194,152 @@ function direct(dir: string, batch: number): { appendCpuPerMB: number; readCpuPe
     }
     offset = last + 1;
   }
-  const read = process.cpuUsage(readStart);
-  topic.close();
-  const mb = (RECORDS * VALUE_BYTES) / MB;
-  void bytes;
-  return { appendCpuPerMB: (appended.user + appended.system) / 1e6 / mb, readCpuPerMB: (read.user + read.system) / 1e6 / mb };
-}
-
-/** Direct `Topic.append` of each batch followed by `await flush()`: what acks=all with flushOnAck asks of the disk. */
-async function directDurable(dir: string, batch: number): Promise<number> {
-  const topic = Topic.open(dir, { partitions: 1 });
-  const before = process.cpuUsage();
-  for (let i = 0; i < RECORDS; i += batch) {
-    topic.append(Array.from({ length: Math.min(batch, RECORDS - i) }, (_, j) => ({ key: key(i + j), value, partition: 0 })));
-    await topic.flush();
-  }
   const used = process.cpuUsage(before);
   topic.close();
   return (used.user + used.system) / 1e6 / ((RECORDS * VALUE_BYTES) / MB);
 }
 
-await runMain(async () => {
-  const flags = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/\b(avx512f|avx512vl|vpclmulqdq|sse4_2|pclmulqdq|avx2)\b/g) ?? [];
-  console.log(`seglog bench:broker: node ${process.version}, ${RECORDS} records of ${VALUE_BYTES} B per run; CPU flags: ${[...new Set(flags)].sort().join(' ')}`);
-  const base = scratchBase();
-  const kcatFile = path.join(base, 'kcat-input.txt');
-  kcatInput(kcatFile);
-  const rows: Row[] = [];
-
-  const served = await serve(path.join(base, 'broker'), false);
-  // Warm-up (the broker's JIT), not reported.
-  await run('kcat', ['-P', '-b', served.bootstrap, '-t', 'warmup', '-K:', '-X', 'acks=1', '-l', kcatFile]);
-  await run('kcat', ['-C', '-b', served.bootstrap, '-t', 'warmup', '-e', '-q', '-o', 'beginning', '-f', '%o\n']);
-  rows.push(await measure(served, 'kcat produce acks=1', RECORDS, () => run('kcat', ['-P', '-b', served.bootstrap, '-t', 'kcat', '-K:', '-X', 'acks=1', '-X', 'linger.ms=5', '-l', kcatFile]).then(() => undefined)));
-  rows.push(await measure(served, 'kcat fetch', RECORDS, () => run('kcat', ['-C', '-b', served.bootstrap, '-t', 'kcat', '-e', '-q', '-o', 'beginning', '-f', '%o\n']).then(() => undefined)));
-  rows.push(await measure(served, 'librdkafka produce acks=1 (latency)', RECORDS, () => pythonProduce(served.bootstrap, 'py1', '1')));
-  rows.push(await measure(served, 'kafkajs produce acks=1', RECORDS, () => kafkajsProduce(served.bootstrap, 'js1', 1)));
-  rows.push(await measure(served, 'kafkajs fetch', RECORDS, () => kafkajsFetch(served.bootstrap, 'js1', RECORDS)));
-  await stop(served);
-
-  const durable = await serve(path.join(base, 'broker-durable'), true);
-  rows.push(await measure(durable, 'librdkafka produce acks=all flushOnAck', RECORDS, () => pythonProduce(durable.bootstrap, 'pyall', 'all')));
-  rows.push(await measure(durable, 'kafkajs produce acks=all flushOnAck', RECORDS, () => kafkajsProduce(durable.bootstrap, 'jsall', -1)));
-  await stop(durable);
-
-  direct(path.join(base, 'direct-warmup'), LIBRDKAFKA_BATCH);
-  const baselines = { kafkajs: direct(path.join(base, 'direct-100'), KAFKAJS_BATCH), librdkafka: direct(path.join(base, 'direct-1000'), LIBRDKAFKA_BATCH) };
-  const durableBaselines = {
-    kafkajs: await directDurable(path.join(base, 'durable-100'), KAFKAJS_BATCH),
-    librdkafka: await directDurable(path.join(base, 'durable-1000'), LIBRDKAFKA_BATCH),
-  };
-  printTable(
-    ['run', 'MB/s', 'records/s', 'p50 ms', 'p99 ms', 'broker CPU s/MB', 'vs direct'],
-    rows.map((r) => {
-      const mb = r.bytes / MB;
-      const perMB = r.brokerCpu / mb;
-      const fetch = r.what.includes('fetch');
-      const client = r.what.startsWith('kafkajs') ? 'kafkajs' : 'librdkafka';
-      const durable = r.what.includes('flushOnAck');
-      const baseline = baselines[client];
-      const ratio = perMB / (fetch ? baseline.readCpuPerMB : durable ? durableBaselines[client] : baseline.appendCpuPerMB);
-      return [
-        r.what,
-        (mb / r.seconds).toFixed(1),
-        Math.round(r.records / r.seconds).toString(),
-        r.p50 === undefined ? '' : r.p50.toFixed(2),
-        r.p99 === undefined ? '' : r.p99.toFixed(2),
-        perMB.toFixed(4),
-        `${ratio.toFixed(2)}x ${fetch ? 'readBatches' : durable ? 'append+flush' : 'Topic.append'}`,
-      ];
-    }),
-  );
-  for (const [client, b] of Object.entries(baselines)) {
-    const size = client === 'kafkajs' ? KAFKAJS_BATCH : LIBRDKAFKA_BATCH;
-    const flushed = durableBaselines[client as 'kafkajs' | 'librdkafka'];
-    console.log(`direct (for ${client} rows), same records in batches of ${size}: Topic.append ${b.appendCpuPerMB.toFixed(4)}, append+flush ${flushed.toFixed(4)}, readBatches ${b.readCpuPerMB.toFixed(4)} CPU s/MB`);
+/**
+ * `--direct BATCH DURABLE DIR`: the baseline in a fresh process, as the broker is one (none of
+ * the clients' garbage or timers in it): a warm-up append, then RUNS timed appends and RUNS timed
+ * reads of the last log; prints the medians as JSON.
+ */
+async function directChildMain(batch: number, durable: boolean, dir: string): Promise<void> {
+  await directAppend(path.join(dir, 'warmup'), batch, durable);
+  const appends = [];
+  for (let i = 0; i < RUNS; i++) {
+    appends.push(await directAppend(path.join(dir, `run-${i}`), batch, durable));
+    if (i > 0) fs.rmSync(path.join(dir, `run-${i - 1}`), { recursive: true });
   }
-  console.log('targets: broker CPU per MB produced <= 1.5x Topic.append, per MB fetched <= 3x readBatches');
-  console.log('p50/p99: librdkafka per record (produce() to delivery report, linger.ms=2, at most 1000 records in flight); kafkajs per send() of 100 records');
-});
+  const last = path.join(dir, `run-${RUNS - 1}`);
+  const reads = Array.from({ length: RUNS }, () => directRead(last));
+  console.log(JSON.stringify({ append: median(appends), read: median(reads) }));
+}
+
+/** The direct baseline for one row (see `directChildMain`), its scratch directory removed afterwards. */
+async function direct(dir: string, batch: number, durable: boolean): Promise<{ append: number; read: number }> {
+  const out = await run(process.execPath, [process.argv[1]!, '--direct', String(batch), String(durable), dir]);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return JSON.parse(out.trim().split('\n').pop()!) as { append: number; read: number };
+}
+
+/** Mean records per batch in a topic the broker wrote (the batches its client sent). */
+function meanBatch(dir: string): number {
+  const topic = Topic.open(dir, { readOnly: true });
+  const log = topic.partition(0);
+  let batches = 0;
+  for (let offset = log.startOffset; offset < log.endOffset; ) {
+    const chunk = log.readBatches(offset, { maxBytes: 1 << 20 });
+    for (let pos = 0; pos < chunk.length; pos += 12 + chunk.readInt32BE(pos + 8)) {
+      batches++;
+      offset = Number(chunk.readBigInt64BE(pos)) + chunk.readInt32BE(pos + 23) + 1;
+    }
+  }
+  const records = log.endOffset - log.startOffset;
+  topic.close();
+  return Math.max(1, Math.round(records / batches));
+}
+
+interface Client {
+  name: string;
+  durable: boolean;
+  produce(bootstrap: string, topic: string): Promise<{ p50: number; p99: number } | void>;
+  fetch?(bootstrap: string, topic: string): Promise<void>;
+}
+
+function clients(kcatFile: string): Client[] {
+  const kcatProduce = (bootstrap: string, topic: string) => run('kcat', ['-P', '-b', bootstrap, '-t', topic, '-K:', '-X', 'acks=1', '-X', 'linger.ms=5', '-l', kcatFile]).then(() => undefined);
+  const kcatFetch = (bootstrap: string, topic: string) => run('kcat', ['-C', '-b', bootstrap, '-t', topic, '-e', '-q', '-o', 'beginning', '-f', '%o\n']).then(() => undefined);
+  return [
+    { name: 'kcat produce acks=1', durable: false, produce: kcatProduce, fetch: kcatFetch },
+    { name: 'librdkafka produce acks=1 (latency)', durable: false, produce: (b, t) => pythonProduce(b, t, '1') },
+    { name: 'kafkajs produce acks=1', durable: false, produce: (b, t) => kafkajsProduce(b, t, 1), fetch: (b, t) => kafkajsFetch(b, t, RECORDS) },
+    { name: 'librdkafka produce acks=all flushOnAck', durable: true, produce: (b, t) => pythonProduce(b, t, 'all') },
+    { name: 'kafkajs produce acks=all flushOnAck', durable: true, produce: (b, t) => kafkajsProduce(b, t, -1) },
+  ];
+}
+
+/**
+ * One client on a broker of its own: warm-up produces (and fetches), the measured produces (and
+ * fetches), then its baseline with the batch size its batches had. The data is removed after each
+ * client, so the page cache does not fill up over the run.
+ */
+async function benchClient(base: string, client: Client): Promise<Row[]> {
+  const dir = path.join(base, 'broker');
+  const served = await serve(dir, client.durable);
+  // A long-running broker has compiled its hot paths long ago: two warm-up runs get the per-request
+  // functions (called once per batch, so a few hundred times a run) through V8's optimizing tier.
+  for (let i = 0; i < WARMUP_RUNS; i++) {
+    await client.produce(served.bootstrap, `warmup-${i}`);
+    await client.fetch?.(served.bootstrap, `warmup-${i}`);
+  }
+  // The measured topics exist before their runs: a client's first records would otherwise wait
+  // for auto-creation and its metadata, and that wait would be the latency run's p99.
+  await createTopics(served.bootstrap, Array.from({ length: RUNS }, (_, i) => `measured-${i}`));
+  const produced: Row[] = [];
+  for (let i = 0; i < RUNS; i++) produced.push(await measure(served, client.name, `measured-${i}`, () => client.produce(served.bootstrap, `measured-${i}`)));
+  const rows = [{ ...medianRow(produced), durable: client.durable }];
+  if (client.fetch !== undefined) {
+    const fetchName = client.name.replace(/produce.*/, 'fetch');
+    const fetched: Row[] = [];
+    for (let i = 0; i < RUNS; i++) fetched.push(await measure(served, fetchName, undefined, () => client.fetch!(served.bootstrap, `measured-${i}`)));
+    rows.push({ ...medianRow(fetched), durable: false });
+  }
+  await stop(served);
+  const batch = meanBatch(path.join(dir, 'measured-0'));
+  fs.rmSync(dir, { recursive: true, force: true });
+  const baseline = await direct(path.join(base, 'direct'), batch, client.durable);
+  for (const row of rows) {
+    row.batch = batch;
+    row.baseline = row.topic === undefined ? baseline.read : baseline.append;
+  }
+  return rows;
+}
+
+async function createTopics(bootstrap: string, topics: string[]): Promise<void> {
+  const admin = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 1 })) });
+  await admin.disconnect();
+}
+
+/** The run whose broker CPU time is the median of the runs (its wall time and latencies with it). */
+function medianRow(runs: Row[]): Row {
+  return [...runs].sort((a, b) => a.brokerCpu - b.brokerCpu)[Math.floor(runs.length / 2)]!;
+}
+
+if (process.argv[2] === '--direct') {
+  await directChildMain(Number(process.argv[3]), process.argv[4] === 'true', process.argv[5]!);
+} else {
+  await runMain(async () => {
+    const flags = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/\b(avx512f|avx512vl|vpclmulqdq|sse4_2|pclmulqdq|avx2)\b/g) ?? [];
+    console.log(`seglog bench:broker: node ${process.version}, ${RECORDS} records of ${VALUE_BYTES} B per run; CPU flags: ${[...new Set(flags)].sort().join(' ')}`);
+    const base = scratchBase();
+    const kcatFile = path.join(base, 'kcat-input.txt');
+    kcatInput(kcatFile);
+    const rows: Row[] = [];
+    for (const client of clients(kcatFile)) rows.push(...(await benchClient(base, client)));
+    printTable(
+      ['run', 'MB/s', 'records/s', 'p50 ms', 'p99 ms', 'broker CPU s/MB', 'records/batch', 'direct CPU s/MB', 'vs direct'],
+      rows.map((r) => {
+        const mb = r.bytes / MB;
+        const perMB = r.brokerCpu / mb;
+        const fetch = r.topic === undefined;
+        return [
+          r.what,
+          (mb / r.seconds).toFixed(1),
+          Math.round(r.records / r.seconds).toString(),
+          r.p50 === undefined ? '' : r.p50.toFixed(2),
+          r.p99 === undefined ? '' : r.p99.toFixed(2),
+          perMB.toFixed(5),
+          fetch ? '' : String(r.batch),
+          r.baseline!.toFixed(5),
+          `${(perMB / r.baseline!).toFixed(2)}x ${fetch ? 'readBatches' : r.durable === true ? 'append+flush' : 'Topic.append'}`,
+        ];
+      }),
+    );
+    console.log(`direct: Topic.append (+ flush after each batch for flushOnAck rows) of the same records in batches of the size the client sent, and readBatches in 1 MiB reads; each the median of ${RUNS} runs in a fresh process; broker rows: the median of ${RUNS} runs after ${WARMUP_RUNS} warm-up runs`);
+    console.log('targets: broker CPU per MB produced <= 1.5x Topic.append, per MB fetched <= 3x readBatches');
+    console.log(`p50/p99: librdkafka per record (produce() to delivery report, linger.ms=2, at most 1000 records in flight); kafkajs per send() of ${KAFKAJS_BATCH} records`);
+  });
+}

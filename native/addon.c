@@ -5,11 +5,34 @@
  * without it (src/files/native.ts loads it and decides).
  *
  * Exports: crc32c, crcHardware ('avx512' | 'avx2' | 'sse42' | 'armv8' | 'none'), map, unmap, msync, readTwo,
- * zstdCompressBound and zstdCompress (native/zstd.c), and fallocate on Linux. Nothing is exported when a call fails: JS then treats the addon as absent.
+ * zstdCompressBound and zstdCompress (native/zstd.c), fallocate on Linux, and retainFreedMemory
+ * with glibc. Nothing is exported when a call fails: JS then treats the addon as absent.
  */
 #include <string.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "seglog.h"
+
+#if defined(__GLIBC__)
+/*
+ * retainFreedMemory() -> boolean: for a process that is a server (`seglog serve`), keeps freed
+ * heap memory instead of handing it back to the kernel at once. Node allocates a fresh 64 KiB
+ * buffer for every socket read and frees it at the next GC; with glibc's defaults the heap top is
+ * trimmed and re-grown all the time, so the kernel's copy of every received byte first faults in
+ * and zeroes a new page. Keeping up to 64 MiB free (and serving allocations up to 4 MiB from the
+ * heap rather than from fresh mappings) makes them reuse warm pages.
+ */
+static napi_value retain_freed_memory(napi_env env, napi_callback_info info) {
+  (void)info;
+  int ok = mallopt(M_TRIM_THRESHOLD, 64 << 20) == 1 && mallopt(M_MMAP_THRESHOLD, 4 << 20) == 1;
+  napi_value result;
+  napi_get_boolean(env, ok, &result);
+  return result;
+}
+#endif
 
 static int export_function(napi_env env, napi_value exports, const char *name, napi_callback fn) {
   napi_value value;
@@ -32,6 +55,9 @@ static napi_value Init(napi_env env, napi_value exports) {
     return exports;
 #if defined(__linux__)
   if (!export_function(env, result, "fallocate", seglog_js_fallocate)) return exports;
+#endif
+#if defined(__GLIBC__)
+  if (!export_function(env, result, "retainFreedMemory", retain_freed_memory)) return exports;
 #endif
   return result;
 }

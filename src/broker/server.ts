@@ -7,6 +7,7 @@
  * stop the broker.
  */
 import net from 'node:net';
+import { FrameReader, type FrameSink } from './frame-reader.js';
 import { HANDLERS, type BrokerContext } from './handlers/index.js';
 import {
   ApiKey,
@@ -21,16 +22,15 @@ import {
 
 /** Requests decoded but not yet answered on one connection before it stops reading. */
 const MAX_IN_FLIGHT = 256;
-const SIZE_PREFIX = 4;
 
 interface Slot {
   chunks: Buffer[] | null;
 }
 
 /** One client connection. */
-class Connection {
-  private readonly pending: Buffer[] = [];
-  private pendingBytes = 0;
+class Connection implements FrameSink {
+  private readonly frames: FrameReader;
+  private readonly maxRequestBytes: number;
   private readonly queue: Slot[] = [];
   private closed = false;
   private readonly name: string;
@@ -41,11 +41,13 @@ class Connection {
   constructor(
     private readonly socket: net.Socket,
     broker: BrokerContext,
-    private readonly maxRequestBytes: number,
+    maxRequestBytes: number,
     private readonly onClose: (c: Connection) => void,
   ) {
     this.ctx = { ...broker, closing: AbortSignal.any([broker.closing, this.gone.signal]) };
     this.name = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.maxRequestBytes = maxRequestBytes;
+    this.frames = new FrameReader(maxRequestBytes, this);
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => {
       try {
@@ -66,45 +68,25 @@ class Connection {
   }
 
   private onData(data: Buffer): void {
-    this.pending.push(data);
-    this.pendingBytes += data.length;
-    while (!this.closed) {
-      const frame = this.nextFrame();
-      if (frame === null) break;
-      this.handleFrame(frame);
-    }
+    this.frames.push(data);
     this.maybePause();
   }
 
-  /** The next whole frame (without its size), or null when it has not all arrived. */
-  private nextFrame(): Buffer | null {
-    if (this.pendingBytes < SIZE_PREFIX) return null;
-    const head = this.pending[0]!.length >= SIZE_PREFIX ? this.pending[0]! : this.joinPending();
-    const size = head.readInt32BE(0);
-    if (size < 0 || size > this.maxRequestBytes) {
-      this.close(`request of ${size} bytes is over maxRequestBytes (${this.maxRequestBytes})`);
-      return null;
-    }
-    if (this.pendingBytes < SIZE_PREFIX + size) return null;
-    const all = this.joinPending();
-    const frame = all.subarray(SIZE_PREFIX, SIZE_PREFIX + size);
-    const rest = all.subarray(SIZE_PREFIX + size);
-    this.pending.length = 0;
-    this.pendingBytes = rest.length;
-    if (rest.length > 0) this.pending.push(rest);
-    return frame;
+  /** FrameSink: the connection is read on until it closes. */
+  get open(): boolean {
+    return !this.closed;
   }
 
-  private joinPending(): Buffer {
-    if (this.pending.length > 1) {
-      const joined = Buffer.concat(this.pending, this.pendingBytes);
-      this.pending.length = 0;
-      this.pending.push(joined);
-    }
-    return this.pending[0]!;
+  /** FrameSink: a size prefix below 0 or over `maxRequestBytes`. */
+  refuse(size: number): void {
+    this.close(`request of ${size} bytes is over maxRequestBytes (${this.maxRequestBytes})`);
   }
 
-  private handleFrame(frame: Buffer): void {
+  /**
+   * FrameSink: one request, decoded and handed to its handler now, in arrival order (a produce
+   * appends before the next request is read). `frame` may be reused once this returns.
+   */
+  handle(frame: Buffer): void {
     let header: RequestHeader;
     try {
       header = decodeRequestHeader(frame);
@@ -120,7 +102,8 @@ class Connection {
     }
     if (header.apiVersion < range.min || header.apiVersion > range.max) {
       if (header.apiKey === ApiKey.ApiVersions) {
-        this.enqueue(Promise.resolve(encodeUnsupportedApiVersions(header.correlationId)), header);
+        this.queue.push({ chunks: encodeUnsupportedApiVersions(header.correlationId) });
+        this.writeReady();
         return;
       }
       this.close(`${apiName(header.apiKey)} v${header.apiVersion} is not served (v${range.min}-${range.max})`);
@@ -133,27 +116,50 @@ class Connection {
       this.close(`malformed ${apiName(header.apiKey)} v${header.apiVersion} request: ${(err as Error).message}`);
       return;
     }
-    // The handler starts now, in arrival order (a produce appends before the next request is read).
     let result: ReturnType<typeof handler>;
     try {
       result = handler(this.ctx, body, header);
     } catch (err) {
-      result = Promise.reject(err);
+      this.failed(header, err);
+      return;
     }
-    const encoded = Promise.resolve(result).then((out) => (out === null ? [] : encodeResponse(header.apiKey, header.apiVersion, header.correlationId, out)));
-    this.enqueue(encoded, header);
+    if (result instanceof Promise) this.enqueue(result, header);
+    else this.answer(result, header);
   }
 
-  private enqueue(response: Promise<Buffer[]>, header: RequestHeader): void {
+  /**
+   * A handler that answered at once (every produce without flushOnAck): encoded and queued
+   * without a promise, so the produce path allocates no closures per request.
+   */
+  private answer(out: unknown, header: RequestHeader): void {
+    if (out === null) return; // acks=0: no response, and nothing to keep in order
+    let chunks: Buffer[];
+    try {
+      chunks = encodeResponse(header.apiKey, header.apiVersion, header.correlationId, out as never);
+    } catch (err) {
+      this.failed(header, err);
+      return;
+    }
+    this.queue.push({ chunks });
+    this.writeReady();
+  }
+
+  private enqueue(response: Promise<unknown>, header: RequestHeader): void {
     const slot: Slot = { chunks: null };
     this.queue.push(slot);
-    response.then(
-      (chunks) => {
-        slot.chunks = chunks;
-        this.writeReady();
-      },
-      (err: unknown) => this.close(`${apiName(header.apiKey)} v${header.apiVersion} failed: ${(err as Error)?.stack ?? String(err)}`),
-    );
+    response
+      .then((out) => (out === null ? [] : encodeResponse(header.apiKey, header.apiVersion, header.correlationId, out as never)))
+      .then(
+        (chunks) => {
+          slot.chunks = chunks;
+          this.writeReady();
+        },
+        (err: unknown) => this.failed(header, err),
+      );
+  }
+
+  private failed(header: RequestHeader, err: unknown): void {
+    this.close(`${apiName(header.apiKey)} v${header.apiVersion} failed: ${(err as Error)?.stack ?? String(err)}`);
   }
 
   /** Writes the answered responses at the head of the queue, in request order. */

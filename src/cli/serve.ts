@@ -1,5 +1,6 @@
 /** `seglog serve DIR`: a single-node Kafka broker over the topics in DIR, until SIGINT or SIGTERM. */
 import { Broker } from '../broker/broker.js';
+import { nativeAddon } from '../files/native.js';
 import { EXIT_OK, flag, intOption, onePath, parseCommand, UsageError, type CommandSpec } from './args.js';
 
 export const serveSpec: CommandSpec = {
@@ -33,6 +34,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const numPartitions = intOption(parsed, 'partitions', 'serve', 1) ?? 1;
   const host = (parsed.values['host'] as string | undefined) ?? '127.0.0.1';
   const json = flag(parsed, 'json');
+  // This process is the server, so it may set malloc's process-wide policy: freed socket buffers
+  // stay in the heap for the next reads instead of being faulted in afresh (native/addon.c).
+  nativeAddon()?.retainFreedMemory?.();
   const broker = await Broker.start({
     dir,
     host,

@@ -50,6 +50,11 @@ export interface NativeAddon {
   zstdCompress(src: Uint8Array, dst: Uint8Array, level: number): number;
   /** Linux only: fallocate(FALLOC_FL_KEEP_SIZE); 0 or the errno. */
   fallocate?(fd: number, offset: number, length: number): number;
+  /**
+   * glibc only: keep freed heap memory for reuse instead of trimming it back to the kernel (a
+   * process-wide malloc setting, so only for a process seglog owns: `seglog serve`); true when applied.
+   */
+  retainFreedMemory?(): boolean;
 }
 
 const ADDON_FILE = 'seglog_native.node';

@@ -114,6 +114,50 @@ describe('confluent-kafka for Python against seglog serve', () => {
     expect(rest.records).toHaveLength(6);
   });
 
+  it('rebalances when a second consumer joins and when it leaves, losing nothing and handling nothing twice after a commit', async () => {
+    // 30 records in each of the two partitions, values rb-0 .. rb-59.
+    for (const p of [0, 1]) {
+      const input = Array.from({ length: 30 }, (_, i) => `rb-${p * 30 + i}`).join('\n') + '\n';
+      const produced = await run('kcat', ['-P', '-b', bootstrap, '-t', 'py-rebalance', '-p', String(p), '-X', 'acks=all'], input);
+      expect(produced.code, produced.stderr).toBe(0);
+    }
+    interface Handled {
+      who: 'a' | 'b';
+      partition: number;
+      offset: number;
+      value: string;
+    }
+    const members = await python<{ handled: Handled[]; assignments: { a: number[][]; b: number[][] } }>('rebalance', 'py-rebalance', 'py-rebalancers', 60);
+    // Every record handled exactly once, by one member or the other.
+    expect(members.handled.map((h) => h.value).sort()).toEqual(Array.from({ length: 60 }, (_, i) => `rb-${i}`).sort());
+    expect(members.handled.some((h) => h.who === 'b')).toBe(true);
+    // a had both partitions, shared them with b while b was a member, and had both again after b left.
+    const { a, b } = members.assignments;
+    expect(a[0]).toEqual([0, 1]);
+    expect(a.length).toBeGreaterThanOrEqual(3);
+    expect(a.at(-1)).toEqual([0, 1]);
+    expect(b[0]).toHaveLength(1);
+    const moved = b[0]![0]!;
+    expect(a.some((parts) => parts.length === 1 && !parts.includes(moved))).toBe(true);
+    // The partition that moved went on where its last owner committed, both times.
+    const onMoved = members.handled.filter((h) => h.partition === moved);
+    const firstOfB = onMoved.findIndex((h) => h.who === 'b');
+    const lastOfB = onMoved.findLastIndex((h) => h.who === 'b');
+    expect(firstOfB).toBeGreaterThan(0);
+    expect(lastOfB).toBeLessThan(onMoved.length - 1);
+    expect(onMoved.map((h) => h.offset)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(onMoved.slice(firstOfB, lastOfB + 1).every((h) => h.who === 'b')).toBe(true);
+    // What the group committed is every partition's end, as a seglog consumer reads it.
+    for (const p of [0, 1]) {
+      const log = Log.open(path.join(dir, 'py-rebalance', `py-rebalance-${p}`), { readOnly: true });
+      try {
+        expect(log.consumer('py-rebalancers').committed()).toBe(log.endOffset);
+      } finally {
+        log.close();
+      }
+    }
+  });
+
   it('answers offsets for times', async () => {
     const found = await python<{ offsets: number[][] }>('times', 'py-gzip', 1_700_000_000_000 + 4000);
     // Records i=4..7 have timestamps from base+4000 on; each partition's first such offset.

@@ -37,6 +37,14 @@ describe('the addon lookup', () => {
   it('loads here unless SEGLOG_NO_NATIVE is set (CI builds prebuilds/ before the tests)', () => {
     expect(nativeAddon() === null).toBe(nativeDisabled());
   });
+
+  it('offers retainFreedMemory (for seglog serve) exactly where the C library is glibc, and it applies', () => {
+    const addon = nativeAddon();
+    const header = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header;
+    const glibc = process.platform === 'linux' && header.glibcVersionRuntime !== undefined;
+    expect(typeof addon?.retainFreedMemory).toBe(addon !== null && glibc ? 'function' : 'undefined');
+    if (addon?.retainFreedMemory !== undefined) expect(addon.retainFreedMemory()).toBe(true);
+  });
 });
 
 describe('without memory mapping', () => {

@@ -13,8 +13,12 @@ type PartitionResult = EncodeInput<ProducePartitionProduceResponse>;
  * are answered once the batches are in the page cache, or with `flushOnAck` an acks=-1 produce
  * once they are on disk. Batches of idempotent producers go through their producer's sequence
  * check first: a retry is acknowledged with the offsets it got the first time.
+ *
+ * Synchronous up to the answer (a promise only while flushOnAck waits for the disk): the records
+ * are a view into the connection's reused frame buffer (see `FrameReader`), so they must be
+ * appended before this returns, and nothing may keep them.
  */
-export const produce: Handler<typeof ApiKey.Produce> = async (ctx, request) => {
+export const produce: Handler<typeof ApiKey.Produce> = (ctx, request) => {
   const acks = request.acks;
   if (acks !== 0 && acks !== 1 && acks !== -1) {
     return respond(request.topicData.map((t) => ({ name: t.name, partitionResponses: t.partitionData.map((p) => failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS)) })));
@@ -38,7 +42,7 @@ export const produce: Handler<typeof ApiKey.Produce> = async (ctx, request) => {
     };
   });
   if (acks === 0) return null;
-  if (acks === -1 && ctx.flushOnAck && touched.size > 0) await flushAll(ctx, touched, responses);
+  if (acks === -1 && ctx.flushOnAck && touched.size > 0) return flushAll(ctx, touched, responses).then(() => respond(responses));
   return respond(responses);
 };
 

@@ -6,6 +6,8 @@ Usage: python3 confluent.py BOOTSTRAP STEP ARGS...
   committed TOPIC GROUP P     the group's committed offset of partition P
   times TOPIC TS              offsets_for_times of every partition
   create TOPIC N              AdminClient.create_topics with N partitions
+  rebalance TOPIC GROUP N     two members of GROUP handle N records between them: a alone, then b
+                              joins and handles 5, then b leaves; each record is committed once handled
 """
 import json
 import sys
@@ -78,5 +80,58 @@ elif step == 'create':
         out({'created': True})
     except Exception as e:  # noqa: BLE001 - the test reads the error text
         out({'created': False, 'error': str(e)})
+elif step == 'rebalance':
+    topic, group, n = args[0], args[1], int(args[2])
+    handled = []
+    assignments = {'a': [], 'b': []}
+    # librdkafka keeps a partition paused across rebalances: what a member paused is resumed
+    # once a new assignment comes (only what is paused: resuming a partition that is being
+    # fetched can hand its next message to the app twice).
+    fresh = {'a': False, 'b': False}
+    paused = {'a': set(), 'b': set()}
+
+    def assigned(name, parts):
+        assignments[name].append(sorted(p.partition for p in parts))
+        fresh[name] = True
+
+    def member(name):
+        c = Consumer({**common, 'group.id': group, 'auto.offset.reset': 'earliest', 'enable.auto.commit': False,
+                      'session.timeout.ms': 6000, 'heartbeat.interval.ms': 300, 'fetch.wait.max.ms': 100})
+        c.subscribe([topic], on_assign=lambda _, parts: assigned(name, parts))
+        return c
+
+    def handle(name, c):
+        if fresh[name]:
+            fresh[name] = False
+            stuck = [tp for tp in c.assignment() if tp.partition in paused[name]]
+            if stuck:
+                c.resume(stuck)
+                paused[name] -= {tp.partition for tp in stuck}
+        m = c.poll(0.05)
+        if m is None or m.error() is not None:
+            return
+        handled.append({'who': name, 'partition': m.partition(), 'offset': m.offset(), 'value': m.value().decode()})
+        # Committed as soon as it is handled: a partition that moves goes on after it.
+        c.commit(message=m, asynchronous=False)
+
+    def until(done, members, seconds=30):
+        deadline = time.time() + seconds
+        while not done() and time.time() < deadline:
+            for name, c in members:
+                handle(name, c)
+
+    a = member('a')
+    until(lambda: len(handled) >= n // 3, [('a', a)])
+    # a stops handling (its partitions paused) until b's join has given it a new assignment.
+    a.pause(a.assignment())
+    paused['a'] = {tp.partition for tp in a.assignment()}
+    b = member('b')
+    until(lambda: len(assignments['a']) >= 2 and len(assignments['b']) >= 1, [('a', a), ('b', b)])
+    # b handles a few records, so its partition still holds some when it leaves.
+    until(lambda: sum(h['who'] == 'b' for h in handled) >= 5, [('a', a), ('b', b)])
+    b.close()
+    until(lambda: len(handled) >= n and len(assignments['a']) >= 3, [('a', a)])
+    a.close()
+    out({'handled': handled, 'assignments': assignments})
 else:
     raise SystemExit(f'unknown step {step}')
