@@ -2,8 +2,8 @@
  * What rolls cost the appender: the same appends (200,000 records of 1 KiB, in calls of 100,
  * records prepared beforehand) into a log of 32 MiB segments (6 rolls) and into one of 1 GiB
  * segments (none), run after run in alternating order, medians compared. The issue's target:
- * 32 MiB at >= 90% of 1 GiB. Also prints the slowest appends of the 32 MiB runs (the calls that
- * rolled), so the cost of one roll shows next to the ratio.
+ * 32 MiB at >= 90% of 1 GiB. Also prints what the calls that rolled took against the others (the
+ * segment count is read after each call, outside the timing), and the slowest calls of each size.
  *
  * Run after a build: `npx tsc -p tsconfig.json && node dist-all/bench/rolls.js [runs]` (default
  * 8 pairs of runs). SEGLOG_BENCH_ROLL_SEGMENT overrides the small segment size in MiB. Exits with
@@ -34,6 +34,9 @@ function makeCalls(): RecordInput[][] {
 interface Run {
   ms: number;
   segments: number;
+  /** Median ms of the calls that rolled, and of the others. */
+  rollingCallMs: number;
+  otherCallMs: number;
   /** The slowest calls, in ms, slowest first. */
   slowest: number[];
 }
@@ -43,7 +46,10 @@ function run(root: string, name: string, calls: RecordInput[][], segmentBytes: n
   const dir = path.join(root, `${name}-0`);
   const log = Log.open(dir, { segmentBytes, retentionMs: -1 });
   const perCall = new Float64Array(calls.length);
+  const rolling: number[] = [];
+  const others: number[] = [];
   let total = 0n;
+  let segments = 1;
   try {
     for (let i = 0; i < calls.length; i++) {
       const start = process.hrtime.bigint();
@@ -51,9 +57,18 @@ function run(root: string, name: string, calls: RecordInput[][], segmentBytes: n
       const ns = process.hrtime.bigint() - start;
       total += ns;
       perCall[i] = Number(ns) / 1e6;
+      const count = segmentBytes < LARGE ? log.segments().length : 1;
+      (count > segments ? rolling : others).push(perCall[i]!);
+      segments = count;
     }
-    const segments = log.segments().length;
-    return { ms: Number(total) / 1e6, segments, slowest: [...perCall].sort((a, b) => b - a).slice(0, 8) };
+    segments = log.segments().length;
+    return {
+      ms: Number(total) / 1e6,
+      segments,
+      rollingCallMs: rolling.length > 0 ? median(rolling) : NaN,
+      otherCallMs: median(others),
+      slowest: [...perCall].sort((a, b) => b - a).slice(0, 8),
+    };
   } finally {
     log.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -100,6 +115,9 @@ function report(small: Run[], large: Run[]): void {
   console.log(`${RECORDS} records of ${VALUE_BYTES} B in calls of ${CALL_SIZE}, ${PAIRS} pairs of runs in alternating order (medians)`);
   console.log(`  segmentBytes ${SMALL / MiB} MiB: ${smallMs.toFixed(1)} ms (${rolls} rolls); runs ${small.map((r) => r.ms.toFixed(0)).join(' ')}`);
   console.log(`  segmentBytes ${LARGE / MiB} MiB: ${largeMs.toFixed(1)} ms (${large[0]!.segments - 1} rolls); runs ${large.map((r) => r.ms.toFixed(0)).join(' ')}`);
+  const rollingMs = median(small.map((r) => r.rollingCallMs));
+  const otherMs = median(small.map((r) => r.otherCallMs));
+  console.log(`  ${SMALL / MiB} MiB: a call that rolled ${rollingMs.toFixed(3)} ms, any other call ${otherMs.toFixed(3)} ms (medians): a roll costs the appender ~${(rollingMs - otherMs).toFixed(3)} ms`);
   console.log(`  slowest calls, median over runs (ms): ${SMALL / MiB} MiB ${medianSlowest(small)}; ${LARGE / MiB} MiB ${medianSlowest(large)}`);
   console.log(`  median of the pairs' ratios: ${median(small.map((r, i) => large[i]!.ms / r.ms)).toFixed(3)}`);
   console.log(`${SMALL / MiB} MiB / ${LARGE / MiB} MiB throughput: ${(ratio * 100).toFixed(1)}% (target >= ${TARGET * 100}%)`);

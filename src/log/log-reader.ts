@@ -36,6 +36,8 @@ interface BatchRun {
   length: number;
   /** True when the run stops short of the byte budget only because of MAX_RUN_BYTES. */
   capped: boolean;
+  /** The base offset of the next segment: every offset of this one is below it. */
+  limit: number;
 }
 
 /**
@@ -177,7 +179,7 @@ export class LogReader {
         while (at + LOG_OVERHEAD <= end && readBaseOffset(buf, at) < endOffset) {
           const size = readBatchSize(buf, at);
           if (at + size > end || (bytes + size > maxBytes && (parts.length > 0 || at > start))) break;
-          next = this.checkedNext(buf, at, run.segment, run.position + at - start, next, at > start);
+          next = this.checkedNext(buf, at, run, run.position + at - start, next, at > start);
           bytes += size;
           at += size;
         }
@@ -199,7 +201,8 @@ export class LogReader {
    * never send a read back) and returns the offset after it. `next` is the offset the read has
    * reached; `follows` is true for a batch after the first of a run.
    */
-  private checkedNext(buf: Buffer, at: number, segment: LogSegment, position: number, next: number, follows: boolean): number {
+  private checkedNext(buf: Buffer, at: number, run: BatchRun, position: number, next: number, follows: boolean): number {
+    const segment = run.segment;
     segment.checkBatchOnce(buf, at, position, false);
     const baseOffset = readBaseOffset(buf, at);
     const lastOffset = readLastOffset(buf, at);
@@ -210,6 +213,8 @@ export class LogReader {
         position,
       });
     }
+    checkBelowLimit(run, position, baseOffset, lastOffset);
+    segment.extendChain(position, position + readBatchSize(buf, at), lastOffset);
     return lastOffset + 1;
   }
 
@@ -225,18 +230,33 @@ export class LogReader {
       const cursor = this.cursorFor(segment);
       if (segment.locate(offset, cursor)) {
         if (!atLeastOne && cursor.size > budget) return null;
+        this.checkOnChain(segment, cursor, offset);
         const available = segment.size - cursor.position;
         // When this batch alone holds every record wanted, read nothing past it.
         const enough = cursor.lastOffset - offset + 1 >= recordsWanted;
         const uncapped = Math.min(available, Math.max(cursor.size, budget));
         const length = enough ? cursor.size : Math.min(uncapped, Math.max(cursor.size, MAX_RUN_BYTES));
-        return { segment, position: cursor.position, length, capped: length < uncapped };
+        const limit = this.segments.higherSegment(segment.baseOffset)?.baseOffset ?? Number.MAX_SAFE_INTEGER;
+        return { segment, position: cursor.position, length, capped: length < uncapped, limit };
       }
       // Nothing at or after `offset` in this segment (a gap at its end): try the next one.
       segment = this.segments.higherSegment(segment.baseOffset);
       if (segment !== undefined && segment.baseOffset >= endOffset) return null;
     }
     return null;
+  }
+
+  /**
+   * The batch the index led to must be one a walk from the segment's first batch reaches (see
+   * `BatchChain`). When the walk meets damage first, `offset` may still lie before the damage:
+   * then the batch holding it is found by that walk (slow, and only for a damaged segment).
+   */
+  private checkOnChain(segment: LogSegment, cursor: BatchCursor, offset: number): void {
+    try {
+      segment.checkChainThrough(cursor.position, cursor.position + cursor.size);
+    } catch (err) {
+      if (!(err instanceof CorruptRecordError) || !segment.locateOnChain(offset, cursor)) throw err;
+    }
   }
 
   /**
@@ -279,8 +299,11 @@ export class LogReader {
       const position = run.position + at - start;
       run.segment.checkBatchOnce(buf, at, position, maxRecords <= POINT_READ_RECORDS);
       const lastOffset = readLastOffset(buf, at);
-      const order = batchOrderProblem(readBaseOffset(buf, at), lastOffset, previousLastOffset);
+      const baseOffset = readBaseOffset(buf, at);
+      const order = batchOrderProblem(baseOffset, lastOffset, previousLastOffset);
       if (order !== null) throw new CorruptRecordError(`${order} in ${file} at position ${position}`, { file, position });
+      checkBelowLimit(run, position, baseOffset, lastOffset);
+      run.segment.extendChain(position, position + size, lastOffset);
       previousLastOffset = lastOffset;
       if ((readAttributes(buf, at) & CONTROL_FLAG_MASK) === 0) {
         context.position = position;
@@ -317,4 +340,15 @@ export class LogReader {
     }
     return null;
   }
+}
+
+/** A batch whose offsets reach the next segment's base offset would make offsets go backwards there. */
+function checkBelowLimit(run: BatchRun, position: number, baseOffset: number, lastOffset: number): void {
+  if (lastOffset < run.limit) return;
+  const file = run.segment.log.file;
+  throw new CorruptRecordError(`batch ${baseOffset}..${lastOffset} in ${file} at position ${position} runs into the next segment, which starts at ${run.limit}`, {
+    file,
+    position,
+    offset: baseOffset,
+  });
 }
