@@ -376,11 +376,13 @@ export class LogSegment implements PooledSegment {
       if (position > 0 && batches.get(position)?.lastOffset !== entry.offset) return null;
     }
     const size = this.log.size;
+    let previous: KnownBatch | undefined;
     for (let steps = 0; steps < MAX_KNOWN_STEPS; steps++) {
       const batch = batches.get(position);
-      if (batch === undefined || position + batch.size > size) return null;
+      if (batch === undefined || position + batch.size > size || !follows(batch, previous)) return null;
       if (batch.lastOffset >= offset) return batch.checked ? batch : null;
       position += batch.size;
+      previous = batch;
     }
     return null;
   }
@@ -420,8 +422,9 @@ export class LogSegment implements PooledSegment {
       }
       const next = batch.position + batch.size;
       if (next === size) return -1;
+      const previous: KnownBatch = batch;
       batch = this.log.batches.get(next);
-      if (batch !== undefined && next + batch.size > size) return NOT_KNOWN;
+      if (batch !== undefined && (next + batch.size > size || !follows(batch, previous))) return NOT_KNOWN;
     }
     return NOT_KNOWN;
   }
@@ -893,4 +896,15 @@ function firstKnownOffset(batch: KnownBatch, timestamp: number, startingOffset: 
   if (times.length === 0) return NOT_KNOWN;
   for (let i = first; i < times.length; i++) if (times[i]! >= timestamp) return batch.baseOffset + i;
   return -1;
+}
+
+/**
+ * True when `batch` can be taken as the one after `previous` (none: the first of a walk): its
+ * offsets start right after. A reader's known batches may mix a file's old and new contents for
+ * a moment after a writer in another process cut and rewrote it; a walk that only steps between
+ * adjacent offsets cannot skip an offset the file holds. A gap (a compacted log) ends the walk:
+ * the headers are read from the file instead.
+ */
+function follows(batch: KnownBatch, previous: KnownBatch | undefined): boolean {
+  return previous === undefined || batch.baseOffset === previous.lastOffset + 1;
 }
