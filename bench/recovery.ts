@@ -5,11 +5,18 @@
  *    is 1024) is written, closed, and then made to look crashed (clean-shutdown mark removed,
  *    recovery point checkpoint set to 0), so `Log.open` validates every batch (framing, magic,
  *    CRC-32C, offsets) and rebuilds every index. Reported: MB/s of batches validated.
- * 2. Clean shutdown: a log of SEGLOG_BENCH_SEGMENTS segments (default 1000) is closed cleanly and
+ * 2. Validation per batch shape, in memory (CPU only): the CRC-32C of each batch, and the walk
+ *    over its records' lengths and offset deltas that recovery adds for uncompressed batches
+ *    (`checkRecordOffsets`), each timed alone over the same buffer, interleaved, median of 7:
+ *    what the walk costs next to the CRC, as a same-run ratio.
+ * 3. Clean shutdown: a log of SEGLOG_BENCH_SEGMENTS segments (default 1000) is closed cleanly and
  *    reopened; reported: the time of `Log.open` (median of several runs), then of `Log.open` plus a
  *    first read at the start and at the end.
  *
- * Knobs: SEGLOG_BENCH_RECOVERY_MB, SEGLOG_BENCH_BATCH_RECORDS (records per batch, default 32),
+ * 4. Clean shutdown, one large active segment (SEGLOG_BENCH_ACTIVE_MB, default 256, of 1 KiB
+ *    batches): the time of `Log.open`, which walks the active segment's batch headers.
+ *
+ * Knobs: SEGLOG_BENCH_RECOVERY_ONLY (`recovery`, `validation` or `active`: that part only), SEGLOG_BENCH_RECOVERY_MB, SEGLOG_BENCH_BATCH_RECORDS (records per batch, default 32),
  * SEGLOG_BENCH_RECORD_BYTES (value bytes per record, default 256), SEGLOG_BENCH_SEGMENTS,
  * SEGLOG_BENCH_DIR (parent of the scratch directories; default the OS temp dir). The page cache is
  * warm (the log was just written), so the figure is CPU-bound validation, not disk bandwidth.
@@ -20,6 +27,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Log } from '../src/index.js';
+import { encodeBatch } from '../src/record/batch-builder.js';
+import { checkRecordOffsets, validateBatch } from '../src/record/batch-reader.js';
 
 const MB = 1024 * 1024;
 const RECOVERY_MB = Number(process.env.SEGLOG_BENCH_RECOVERY_MB ?? 64);
@@ -133,6 +142,87 @@ function benchCleanOpen(): void {
   console.log(`  Log.open + first and last read median ${median(openAndRead).toFixed(1)} ms`);
 }
 
-console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} x ${os.cpus().length}`);
-benchUncleanRecovery();
-benchCleanOpen();
+/** Shapes of `benchValidation`: records per batch x value bytes. */
+const SHAPES: [number, number][] = [
+  [1, 1024],
+  [4, 256],
+  [32, 256],
+  [100, 1024],
+  [10, 100],
+  [1000, 20],
+];
+/** Bytes of batches per shape. */
+const VALIDATION_BYTES = 32 * MB;
+
+/** One buffer of whole batches of `records` x `valueBytes`, and where each starts. */
+function batchesOf(records: number, valueBytes: number): { buf: Buffer; positions: number[] } {
+  const input = Array.from({ length: records }, (_, i) => ({ key: `k${i % 100}`, value: Buffer.alloc(valueBytes, i & 0xff), timestamp: 1_700_000_000_000 + i }));
+  const parts: Buffer[] = [];
+  const positions: number[] = [];
+  let size = 0;
+  for (let offset = 0; size < VALIDATION_BYTES; offset += records) {
+    const batch = Buffer.from(encodeBatch(input, offset, { compression: 'none', timestampType: 'CreateTime', now: 0 }).buffer);
+    positions.push(size);
+    parts.push(batch);
+    size += batch.length;
+  }
+  return { buf: Buffer.concat(parts), positions };
+}
+
+function timeEach(buf: Buffer, positions: number[], check: (buf: Buffer, at: number) => void): number {
+  const start = process.hrtime.bigint();
+  for (const at of positions) check(buf, at);
+  return ms(start);
+}
+
+function benchValidation(): void {
+  console.log('validation in memory (median of 7, interleaved): CRC-32C alone, the record walk alone, and walk / CRC');
+  for (const [records, valueBytes] of SHAPES) {
+    const { buf, positions } = batchesOf(records, valueBytes);
+    const crc: number[] = [];
+    const walk: number[] = [];
+    for (let run = 0; run < 7; run++) {
+      crc.push(timeEach(buf, positions, validateBatch));
+      walk.push(timeEach(buf, positions, checkRecordOffsets));
+    }
+    const gbps = (t: number): string => (buf.length / 1e9 / (t / 1000)).toFixed(2);
+    const c = median(crc);
+    const w = median(walk);
+    console.log(
+      `  ${records} x ${valueBytes} B (${(buf.length / positions.length).toFixed(0)} B batches): CRC ${gbps(c)} GB/s, walk ${gbps(w)} GB/s, ` +
+        `CRC + walk ${gbps(c + w)} GB/s; walk / CRC ${(w / c).toFixed(2)}`,
+    );
+  }
+}
+
+const flags = [...new Set(fs.readFileSync('/proc/cpuinfo', 'utf8').match(/\b(avx512f|avx512vl|vpclmulqdq|sse4_2|pclmulqdq|avx2)\b/g) ?? [])].sort();
+console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} x ${os.cpus().length}; CPU flags: ${flags.join(' ')}`);
+/**
+ * Clean reopen of a log whose active segment holds SEGLOG_BENCH_ACTIVE_MB (default 256) of 1 KiB
+ * batches: the open walks the active segment's batch headers from the first (see the loader's
+ * `checkActiveTail`), so this is what that walk costs.
+ */
+function benchCleanOpenActive(): void {
+  const dir = scratch('active-0');
+  const activeBytes = Number(process.env.SEGLOG_BENCH_ACTIVE_MB ?? 256) * MB;
+  const log = Log.open(dir, { segmentBytes: 1024 * MB });
+  const batch = [{ value: Buffer.alloc(1024, 7) }];
+  while (log.size < activeBytes) log.append(batch);
+  const batches = log.endOffset;
+  log.close();
+  const opens: number[] = [];
+  for (let run = 0; run < 9; run++) {
+    const start = process.hrtime.bigint();
+    const reopened = Log.open(dir);
+    opens.push(ms(start));
+    reopened.close();
+  }
+  cleanup(dir);
+  console.log(`clean reopen, active segment of ${(activeBytes / MB).toFixed(0)} MB in ${batches} batches: Log.open median ${median(opens).toFixed(1)} ms`);
+}
+
+const only = process.env.SEGLOG_BENCH_RECOVERY_ONLY;
+if (only === undefined || only === 'recovery') benchUncleanRecovery();
+if (only === undefined || only === 'validation') benchValidation();
+if (only === undefined) benchCleanOpen();
+if (only === undefined || only === 'active') benchCleanOpenActive();

@@ -1,7 +1,8 @@
 /** `seglog dump PATH`: the batches (and records) of a partition or a `.log`, or an index's entries. */
 import path from 'node:path';
 import { CorruptRecordError, isSeglogError } from '../errors.js';
-import { readLastOffset, readMaxTimestamp } from '../record/batch-layout.js';
+import { readBaseOffset, readLastOffset, readMaxTimestamp } from '../record/batch-layout.js';
+import { batchOrderProblem } from '../record/batch-rules.js';
 import { decodeRecords } from '../record/batch-reader.js';
 import { DEFAULT_CONFIG } from '../log/config.js';
 import type { LogRecord } from '../record/types.js';
@@ -119,6 +120,8 @@ function dumpSegments(segments: SegmentFiles[], o: DumpOptions): number {
   let problems = 0;
   let seeking = o.from !== undefined || o.fromTime !== undefined;
   const records: LogRecord[] = [];
+  // Offsets must increase from batch to batch, across segments too (-1: no batch seen yet).
+  let previousLastOffset = -1;
   for (let s = start.segment; s < segments.length && printed < o.limit; s++) {
     const seg = segments[s]!;
     const file = seg.log!;
@@ -130,11 +133,14 @@ function dumpSegments(segments: SegmentFiles[], o: DumpOptions): number {
         win,
         {
           batch: (buf, at, position, size) => {
+            const order = batchOrderProblem(readBaseOffset(buf, at), readLastOffset(buf, at), previousLastOffset);
+            previousLastOffset = readLastOffset(buf, at);
             if (seeking) {
               if (!reachesStart(buf, at, o)) return true;
             }
             const view = viewBatch(buf, at, position, size);
             if (!view.crcValid || view.header === null) problems++;
+            if (order !== null) problems += reportProblem(o, file, position, 'offset-order', order);
             if (!o.records) {
               printed++;
               seeking = false;
@@ -182,6 +188,13 @@ function dumpSegments(segments: SegmentFiles[], o: DumpOptions): number {
     }
   }
   return problems;
+}
+
+/** Prints one problem (as `verify` names it); returns 1, the count to add. */
+function reportProblem(o: DumpOptions, file: string, position: number, kind: string, message: string): number {
+  if (o.json) o.out.json({ type: 'problem', file, position, kind, message });
+  else o.out.line(o.style.red(`✗ ${file} at byte ${position}: ${message}`));
+  return 1;
 }
 
 /** Batch-level test for the seek: the batch holds the start offset, or reaches the start time. */

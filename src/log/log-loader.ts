@@ -262,27 +262,19 @@ export class LogLoader {
   }
 
   /**
-   * After a clean shutdown the active segment is walked from its last index entry to the end
-   * anyway (that is how the end offset is found). If the walk does not end exactly at the end of
-   * the file (a torn or damaged tail, which a clean close never leaves), the segment is recovered.
+   * After a clean shutdown the active segment's batch headers are walked from its first batch
+   * (the end offset is found that way too): appends go after what is there, so it must keep the
+   * offset rules all through (a batch replayed at its end, a base offset rewritten anywhere in
+   * it), end exactly at the end of the file (a clean close never leaves a torn tail), and the
+   * offset index's last entry must name one of its batches. Otherwise the segment is recovered,
+   * which cuts it at the first damage as after a crash. The walk reads headers only (through the
+   * writer's mapping), and the reads of this segment then start from it (see `BatchChain`).
    */
   private checkActiveTail(segments: LogSegments): void {
     if (segments.count === 0) return;
     const active = segments.activeSegment;
     if (this.recovered.has(active)) return;
-    const cursor = new BatchCursor(active.log);
-    let problem: string | null = null;
-    try {
-      const start = active.offsetIndex.lookup(Number.MAX_SAFE_INTEGER).position;
-      cursor.seek(start, active.log.size);
-      while (cursor.next());
-      if (cursor.validEnd !== active.log.size) {
-        problem = `the active segment ends inside a batch at position ${cursor.validEnd} of ${active.log.size}`;
-      }
-    } catch (err) {
-      if (!(err instanceof CorruptRecordError)) throw err;
-      problem = err.message;
-    }
+    const problem = walkActive(active);
     if (problem !== null) {
       active.invalidate();
       this.recoverSegment(active, problem);
@@ -486,4 +478,26 @@ export function checkPartitionDirectory(dir: string): void {
       'refusing to create a log among foreign files; use a new or empty directory',
     { file: dir },
   );
+}
+
+/** What is wrong with the active segment's batch headers, walked from the first; null when nothing (then its chain is known). */
+function walkActive(active: LogSegment): string | null {
+  const cursor = new BatchCursor(active.log);
+  try {
+    const last = active.offsetIndex.lookup(Number.MAX_SAFE_INTEGER);
+    let entryFound = last.position === 0;
+    let lastOffset = active.baseOffset - 1;
+    cursor.seek(0, active.log.size, lastOffset);
+    while (cursor.next()) {
+      if (cursor.position === last.position && cursor.lastOffset === last.offset) entryFound = true;
+      lastOffset = cursor.lastOffset;
+    }
+    if (cursor.validEnd !== active.log.size) return `the active segment ends inside a batch at position ${cursor.validEnd} of ${active.log.size}`;
+    if (!entryFound) return `the offset index's last entry (offset ${last.offset} at position ${last.position}) names no batch of ${active.log.file}`;
+    active.chainChecked(cursor.validEnd, lastOffset);
+    return null;
+  } catch (err) {
+    if (!(err instanceof CorruptRecordError)) throw err;
+    return err.message;
+  }
 }

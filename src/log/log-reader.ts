@@ -20,6 +20,19 @@ const POINT_READ_RECORDS = 64;
 /** The header bytes a read-only point read compares with the batch it checked before (base offset to CRC). */
 const HEADER_CHECK_BYTES = CRC_OFFSET + CRC_LENGTH;
 
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/**
+ * `buf` when it has room for `more` bytes after its first `filled`, else a larger buffer holding
+ * those bytes (a read crossing into the next segment: once per segment at most).
+ */
+function withRoom(buf: Buffer, filled: number, more: number): Buffer {
+  if (filled + more <= buf.length) return buf;
+  const grown = Buffer.allocUnsafe(filled + more);
+  buf.copy(grown, 0, 0, filled);
+  return grown;
+}
+
 /** Bytes of a run: `buf[start, end)` holds the run, which starts at file position `run.position`. */
 interface RunBytes {
   buf: Buffer;
@@ -36,6 +49,8 @@ interface BatchRun {
   length: number;
   /** True when the run stops short of the byte budget only because of MAX_RUN_BYTES. */
   capped: boolean;
+  /** The base offset of the next segment: every offset of this one is below it. */
+  limit: number;
 }
 
 /**
@@ -162,36 +177,40 @@ export class LogReader {
     });
   }
 
-  /** Raw bytes of whole batches, starting with the one holding `offset`, up to `maxBytes` (at least one batch). */
+  /**
+   * Raw bytes of whole batches, starting with the one holding `offset`, up to `maxBytes` (at least
+   * one batch). The file is read straight into the buffer returned, which the caller owns: one
+   * copy (the kernel's), each batch CRC-checked where it landed.
+   */
   readBatches(offset: number, endOffset: number, maxBytes: number): Buffer {
-    const parts: Buffer[] = [];
+    let out = EMPTY;
+    let filled = 0;
     let next = offset;
-    let bytes = 0;
     while (next < endOffset) {
-      const run = this.locateRun(next, endOffset, maxBytes - bytes, parts.length === 0, Number.MAX_SAFE_INTEGER);
+      const run = this.locateRun(next, endOffset, maxBytes - filled, filled === 0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
       if (run === null) break;
-      const { buf, start, end } = this.bytesOf(run, Number.MAX_SAFE_INTEGER);
-      let at = start;
+      out = withRoom(out, filled, run.length);
+      const end = filled + run.segment.log.readInto(out, filled, run.length, run.position);
+      let at = filled;
       let damage: CorruptRecordError | null = null;
       try {
-        while (at + LOG_OVERHEAD <= end && readBaseOffset(buf, at) < endOffset) {
-          const size = readBatchSize(buf, at);
-          if (at + size > end || (bytes + size > maxBytes && (parts.length > 0 || at > start))) break;
-          next = this.checkedNext(buf, at, run.segment, run.position + at - start, next, at > start);
-          bytes += size;
+        while (at + LOG_OVERHEAD <= end && readBaseOffset(out, at) < endOffset) {
+          const size = readBatchSize(out, at);
+          if (at + size > end || (at + size > maxBytes && at > 0)) break;
+          next = this.checkedNext(out, at, run, run.position + at - filled, next, at > filled);
           at += size;
         }
       } catch (err) {
         // As `read`: the whole batches before the damage come back; the call starting there throws.
-        if (!(err instanceof CorruptRecordError) || (parts.length === 0 && at === start)) throw err;
+        if (!(err instanceof CorruptRecordError) || at === 0) throw err;
         damage = err;
       }
-      if (at === start) break;
-      // A copy: the caller keeps these bytes, and the writer's mapping must not leak out.
-      parts.push(Buffer.from(buf.subarray(start, at)));
-      if (damage !== null || (at < end && !run.capped) || bytes >= maxBytes) break;
+      const stoppedInRun = at < end;
+      const progressed = at > filled;
+      filled = at;
+      if (!progressed || damage !== null || stoppedInRun || filled >= maxBytes) break;
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return out.subarray(0, filled);
   }
 
   /**
@@ -199,7 +218,8 @@ export class LogReader {
    * never send a read back) and returns the offset after it. `next` is the offset the read has
    * reached; `follows` is true for a batch after the first of a run.
    */
-  private checkedNext(buf: Buffer, at: number, segment: LogSegment, position: number, next: number, follows: boolean): number {
+  private checkedNext(buf: Buffer, at: number, run: BatchRun, position: number, next: number, follows: boolean): number {
+    const segment = run.segment;
     segment.checkBatchOnce(buf, at, position, false);
     const baseOffset = readBaseOffset(buf, at);
     const lastOffset = readLastOffset(buf, at);
@@ -210,6 +230,8 @@ export class LogReader {
         position,
       });
     }
+    checkBelowLimit(run, position, baseOffset, lastOffset);
+    segment.extendChain(position, position + readBatchSize(buf, at), lastOffset);
     return lastOffset + 1;
   }
 
@@ -218,25 +240,40 @@ export class LogReader {
    * `budget` allows within the segment (at least that first batch when `atLeastOne`), and only
    * that batch when it holds all `recordsWanted`.
    */
-  private locateRun(offset: number, endOffset: number, budget: number, atLeastOne: boolean, recordsWanted: number): BatchRun | null {
+  private locateRun(offset: number, endOffset: number, budget: number, atLeastOne: boolean, recordsWanted: number, cap = MAX_RUN_BYTES): BatchRun | null {
     let segment = this.segments.floorSegment(offset);
     while (segment !== undefined) {
       segment.touch();
       const cursor = this.cursorFor(segment);
       if (segment.locate(offset, cursor)) {
         if (!atLeastOne && cursor.size > budget) return null;
+        this.checkOnChain(segment, cursor, offset);
         const available = segment.size - cursor.position;
         // When this batch alone holds every record wanted, read nothing past it.
         const enough = cursor.lastOffset - offset + 1 >= recordsWanted;
         const uncapped = Math.min(available, Math.max(cursor.size, budget));
-        const length = enough ? cursor.size : Math.min(uncapped, Math.max(cursor.size, MAX_RUN_BYTES));
-        return { segment, position: cursor.position, length, capped: length < uncapped };
+        const length = enough ? cursor.size : Math.min(uncapped, Math.max(cursor.size, cap));
+        const limit = this.segments.higherSegment(segment.baseOffset)?.baseOffset ?? Number.MAX_SAFE_INTEGER;
+        return { segment, position: cursor.position, length, capped: length < uncapped, limit };
       }
       // Nothing at or after `offset` in this segment (a gap at its end): try the next one.
       segment = this.segments.higherSegment(segment.baseOffset);
       if (segment !== undefined && segment.baseOffset >= endOffset) return null;
     }
     return null;
+  }
+
+  /**
+   * The batch the index led to must be one a walk from the segment's first batch reaches (see
+   * `BatchChain`). When the walk meets damage first, `offset` may still lie before the damage:
+   * then the batch holding it is found by that walk (slow, and only for a damaged segment).
+   */
+  private checkOnChain(segment: LogSegment, cursor: BatchCursor, offset: number): void {
+    try {
+      segment.checkChainThrough(cursor.position, cursor.position + cursor.size);
+    } catch (err) {
+      if (!(err instanceof CorruptRecordError) || !segment.locateOnChain(offset, cursor)) throw err;
+    }
   }
 
   /**
@@ -279,8 +316,11 @@ export class LogReader {
       const position = run.position + at - start;
       run.segment.checkBatchOnce(buf, at, position, maxRecords <= POINT_READ_RECORDS);
       const lastOffset = readLastOffset(buf, at);
-      const order = batchOrderProblem(readBaseOffset(buf, at), lastOffset, previousLastOffset);
+      const baseOffset = readBaseOffset(buf, at);
+      const order = batchOrderProblem(baseOffset, lastOffset, previousLastOffset);
       if (order !== null) throw new CorruptRecordError(`${order} in ${file} at position ${position}`, { file, position });
+      checkBelowLimit(run, position, baseOffset, lastOffset);
+      run.segment.extendChain(position, position + size, lastOffset);
       previousLastOffset = lastOffset;
       if ((readAttributes(buf, at) & CONTROL_FLAG_MASK) === 0) {
         context.position = position;
@@ -317,4 +357,15 @@ export class LogReader {
     }
     return null;
   }
+}
+
+/** A batch whose offsets reach the next segment's base offset would make offsets go backwards there. */
+function checkBelowLimit(run: BatchRun, position: number, baseOffset: number, lastOffset: number): void {
+  if (lastOffset < run.limit) return;
+  const file = run.segment.log.file;
+  throw new CorruptRecordError(`batch ${baseOffset}..${lastOffset} in ${file} at position ${position} runs into the next segment, which starts at ${run.limit}`, {
+    file,
+    position,
+    offset: baseOffset,
+  });
 }

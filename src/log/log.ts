@@ -6,7 +6,6 @@ import {
   OffsetOutOfRangeError,
   ReadOnlyLogError,
   RecordTooLargeError,
-  isSeglogError,
   warnBackgroundFailure,
 } from '../errors.js';
 import { isCompressionType } from '../record/batch-layout.js';
@@ -25,12 +24,11 @@ import {
   writeFileAtomically,
 } from '../files/checkpoint.js';
 import { CLEAN_SHUTDOWN_FILE } from '../files/file-names.js';
-import { writeEpoch } from '../files/write-epoch.js';
 import { deletesByRetention, isCompacted, requireKeys, resolveConfig, segmentOptionsOf, type LogConfig, type ResolvedLogConfig } from './config.js';
 import { prepareDirectory } from './partition-directory.js';
 import { GroupCommit } from './flusher.js';
 import { LocalLog, type LocalLogState } from './local-log.js';
-import { isWriterRace } from './log-reader.js';
+import { ReadOnlyView } from './read-only-view.js';
 import { DirectoryLock } from './lock.js';
 import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-loader.js';
 import { LogRetention, segmentDeleterFor } from '../retention/log-retention.js';
@@ -44,15 +42,6 @@ import { clampConsumerOffsets, retainedConsumerFloor } from './consumer-offsets.
 
 
 const DEFAULT_MAX_BYTES = 1024 * 1024;
-/** Reloads a read-only view tries before an error in a read is taken as real (see `catchingUp`). */
-const READ_ATTEMPTS = 5;
-/**
- * A read-only view answers a read inside the offsets it knows without looking at the directory
- * again when it looked less than this long ago and no writer of this process changed a file since
- * (see `catchingUp`): a writer in another process is seen within this time.
- */
-const RECHECK_MS = 2;
-
 /** The offsets `append` assigned: `baseOffset` to `lastOffset`, inclusive. */
 export interface AppendResult {
   baseOffset: number;
@@ -109,10 +98,8 @@ export class Log {
   private unflushedMessages = 0;
   private directoryDirty = false;
   private flushTimer: NodeJS.Timeout | null = null;
-  private dirMtimeMs = 0;
-  /** When the read-only view last looked at the directory (`performance.now()`), and the write epoch then. */
-  private checkedAt = -Infinity;
-  private checkedEpoch = -1;
+  /** A read-only opener's view of the writer's changes (src/log/read-only-view.ts); null for the writer. */
+  private readonly view: ReadOnlyView | null;
   /** A background flush failed and no `flush()`/`flushSync()` has reported it yet. */
   private backgroundFailure: unknown = null;
 
@@ -142,6 +129,7 @@ export class Log {
       },
       loaded,
     );
+    this.view = config.readOnly ? new ReadOnlyView(this.local, config, () => this.closed) : null;
     this.groupCommit = new GroupCommit(
       {
         currentEndOffset: () => this.local.endOffset,
@@ -189,7 +177,6 @@ export class Log {
     if (writable) loaded.segments.activeSegment.prepareForAppends();
     const log = new Log(dir, config, lock, loaded, loaded.report);
     if (writable) log.startTimers();
-    else log.dirMtimeMs = fs.statSync(dir).mtimeMs;
     return log;
   }
 
@@ -645,63 +632,9 @@ export class Log {
     if (this.config.readOnly) throw new ReadOnlyLogError(`log ${this.dir} was opened read-only`);
   }
 
-  /**
-   * Refreshes the view, then runs `read`. A read-only view can find a file renamed, deleted or cut
-   * by the writer between its listing and its read (`LogIOError`, `CorruptRecordError`): that is
-   * the writer's normal work, not an error, so the view reloads every segment and tries again; an
-   * error that outlasts READ_ATTEMPTS reloads is real and thrown.
-   */
+  /** Runs `read`; a read-only log first catches its view up with the writer (see `ReadOnlyView.read`). */
   private catchingUp<T>(read: () => T, answered?: (result: T) => boolean): T {
-    for (let attempt = 1; ; attempt++) {
-      // A read that may take the view as it is: when it finds nothing, or fails in any way, it is
-      // tried again after a real look, so only an answer found in the view comes from it.
-      const quick = answered !== undefined && attempt === 1 && this.viewIsRecent();
-      try {
-        if (!quick) this.refresh();
-        const result = read();
-        if (!quick || answered(result)) return result;
-      } catch (err) {
-        if (quick && isSeglogError(err)) continue;
-        if (!this.config.readOnly || this.closed || !isWriterRace(err) || attempt >= READ_ATTEMPTS) throw err;
-        this.dirMtimeMs = -1;
-      }
-    }
-  }
-
-  /** A read-only view that looked at the directory less than RECHECK_MS ago, with no write of this process since. */
-  private viewIsRecent(): boolean {
-    return this.config.readOnly && this.checkedEpoch === writeEpoch() && performance.now() - this.checkedAt < RECHECK_MS;
-  }
-
-  /**
-   * A read-only log catches up with the writer: new or removed segment files (the directory's
-   * mtime moved) are reloaded, and the active segment's end is re-read from its file.
-   */
-  private refresh(): void {
-    if (!this.config.readOnly || this.closed) return;
-    this.checkedEpoch = writeEpoch();
-    this.checkedAt = performance.now();
-    const mtime = fs.statSync(this.dir).mtimeMs;
-    if (mtime !== this.dirMtimeMs) {
-      this.dirMtimeMs = mtime;
-      this.reloadSegments();
-    }
-    if (this.local.segments.count === 0) return;
-    const active = this.local.activeSegment;
-    if (active.log.refresh()) active.invalidate();
-    this.local.refreshEndOffset();
-  }
-
-  private reloadSegments(): void {
-    const fresh = new LogLoader({
-      dir: this.dir,
-      writable: false,
-      cleanShutdown: true,
-      recoveryPoint: 0,
-      logStartOffset: readCheckpoint(path.join(this.dir, LOG_START_OFFSET_CHECKPOINT), this.local.tp) ?? 0,
-      segmentOptions: () => segmentOptionsOf(this.config, false),
-    }).load();
-    this.local.replaceAll(fresh.segments, fresh.logStartOffset);
+    return this.view === null ? read() : this.view.read(read, answered);
   }
 }
 

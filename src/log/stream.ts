@@ -226,7 +226,9 @@ export class LogStream implements AsyncIterableIterator<LogRecord> {
     if (this.position < start) this.position = start;
     if (this.position >= end) return false;
     const last = this.history[this.history.length - 1];
-    const verify = last !== undefined && last.offset === this.position - 1 && last.offset >= start;
+    // Only another process can rewrite the log without telling this stream (`changes` reports
+    // this process's truncations), so only a read-only view pays for re-reading that record.
+    const verify = this.log.readOnly && last !== undefined && last.offset === this.position - 1 && last.offset >= start;
     let records = this.log.read(verify ? last.offset : this.position, { maxBytes: this.maxBytes });
     if (verify) {
       const first = records[0];

@@ -66,10 +66,14 @@ export class BatchCursor {
     this.buf = chunk;
   }
 
-  /** Positions the cursor so that the next `next()` reads the batch at `position`; `end` defaults to the file size. */
-  seek(position: number, end = this.records.size): this {
+  /**
+   * Positions the cursor so that the next `next()` reads the batch at `position`; `end` defaults to
+   * the file size. `previousLastOffset`: the last offset of the batch before `position`, when
+   * known, which the batch there must come after.
+   */
+  seek(position: number, end = this.records.size, previousLastOffset = -1): this {
     this.nextPosition = position;
-    this.previousLastOffset = -1;
+    this.previousLastOffset = previousLastOffset;
     this.end = end;
     this.chunkLength = 0;
     return this;

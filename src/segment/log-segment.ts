@@ -5,6 +5,7 @@ import { TimeIndex } from '../index/time-index.js';
 import { INT32_MAX } from '../record/batch-layout.js';
 import { findOffsetByTimestamp } from '../record/batch-reader.js';
 import { readBatchSize, readCrc, readLastOffset, readMaxTimestamp } from '../record/batch-layout.js';
+import { BatchChain } from './batch-chain.js';
 import { BatchCursor } from './batch-cursor.js';
 import { FileRecords, syncFileAsync } from './file-records.js';
 import type { HandlePool, PooledSegment } from './handle-pool.js';
@@ -82,6 +83,8 @@ export class LogSegment implements PooledSegment {
   private lastBatchCrc = 0;
   /** The writer's active segment: its files are never closed by the pool. */
   pinned = false;
+  /** How much of the `.log` was walked from its first batch and keeps the offset rules. */
+  private readonly chain: BatchChain;
 
   private constructor(
     readonly dir: string,
@@ -94,6 +97,7 @@ export class LogSegment implements PooledSegment {
     this.offsetIndexFile = offsetIndexFile(dir, baseOffset, suffix);
     this.timeIndexFile = timeIndexFile(dir, baseOffset, suffix);
     this.created = options.now;
+    this.chain = new BatchChain(log, baseOffset, options.writable);
     const pool = options.pool;
     if (pool !== undefined) log.onReopen = () => this.touch();
   }
@@ -262,6 +266,7 @@ export class LogSegment implements PooledSegment {
     if (position === 0) this.rollingBasedTimestamp = largestTimestamp;
     const maxTimestamp = this.maxTimestamp;
     this.log.append(batch, length);
+    this.extendChain(position, position + length, largestOffset);
     if (largestTimestamp > maxTimestamp) {
       this.maxTimestampSoFar = largestTimestamp;
       this.offsetOfMaxTimestampSoFar = shallowOffsetOfMaxTimestamp;
@@ -291,6 +296,7 @@ export class LogSegment implements PooledSegment {
     if (position === 0 && length > 0) this.rollingBasedTimestamp = readMaxTimestamp(batches, 0);
     void this.maxTimestamp; // loads the max timestamp so far before the batches raise it
     this.log.append(batches, length);
+    this.extendChain(position, position + length, largestOffset);
     for (let at = 0; at < length; ) {
       const size = readBatchSize(batches, at);
       const lastOffset = readLastOffset(batches, at);
@@ -309,6 +315,32 @@ export class LogSegment implements PooledSegment {
       at += size;
     }
     this.cachedNextOffset = largestOffset + 1;
+  }
+
+  /** See `BatchChain.checkThrough`: the batch at `[position, end)` is reached walking the batches from the first. */
+  checkChainThrough(position: number, end: number): void {
+    this.chain.checkThrough(position, end);
+  }
+
+  /**
+   * Positions `cursor` on the first batch of the checked chain whose last offset is >= `offset`,
+   * walking from the first batch; false when the chain ends before `offset`.
+   */
+  locateOnChain(offset: number, cursor: BatchCursor): boolean {
+    if (offset > this.chain.lastOffset) return false;
+    cursor.seek(0, this.chain.end, this.baseOffset - 1);
+    while (cursor.next()) if (cursor.lastOffset >= offset) return true;
+    return false;
+  }
+
+  /** The batches in `[0, end)` were walked from the first and keep the offset rules; the last ends at `lastOffset`. */
+  chainChecked(end: number, lastOffset: number): void {
+    this.chain.reset(end, lastOffset);
+  }
+
+  /** See `BatchChain.extend`. */
+  extendChain(position: number, end: number, lastOffset: number): void {
+    this.chain.extend(position, end, lastOffset);
   }
 
   /**
@@ -344,11 +376,13 @@ export class LogSegment implements PooledSegment {
       if (position > 0 && batches.get(position)?.lastOffset !== entry.offset) return null;
     }
     const size = this.log.size;
+    let previous: KnownBatch | undefined;
     for (let steps = 0; steps < MAX_KNOWN_STEPS; steps++) {
       const batch = batches.get(position);
-      if (batch === undefined || position + batch.size > size) return null;
+      if (batch === undefined || position + batch.size > size || !follows(batch, previous)) return null;
       if (batch.lastOffset >= offset) return batch.checked ? batch : null;
       position += batch.size;
+      previous = batch;
     }
     return null;
   }
@@ -366,6 +400,7 @@ export class LogSegment implements PooledSegment {
     if (!this.seekFor(from, cursor)) return -1;
     do {
       if (cursor.maxTimestamp < timestamp || cursor.lastOffset < startingOffset) continue;
+      this.checkChainThrough(cursor.position, cursor.position + cursor.size);
       const found = this.firstOffsetAtOrAfter(cursor, timestamp, startingOffset, maxDecompressedBytes);
       if (found >= 0) return found;
     } while (cursor.next());
@@ -387,8 +422,9 @@ export class LogSegment implements PooledSegment {
       }
       const next = batch.position + batch.size;
       if (next === size) return -1;
+      const previous: KnownBatch = batch;
       batch = this.log.batches.get(next);
-      if (batch !== undefined && next + batch.size > size) return NOT_KNOWN;
+      if (batch !== undefined && (next + batch.size > size || !follows(batch, previous))) return NOT_KNOWN;
     }
     return NOT_KNOWN;
   }
@@ -542,6 +578,7 @@ export class LogSegment implements PooledSegment {
       // Read again only when a lookup goes past the entries held (see `seekReadOnly`): entries
       // before the last one held stay valid while the writer appends.
       this.indexesStale = true;
+      this.chain.cutAt(this.log.size);
     }
   }
 
@@ -571,7 +608,14 @@ export class LogSegment implements PooledSegment {
 
   private loadRollingBasedTimestamp(): void {
     const cursor = new BatchCursor(this.log, Buffer.allocUnsafe(128));
-    this.rollingBasedTimestamp = cursor.seek(0).next() ? cursor.maxTimestamp : -1;
+    try {
+      this.rollingBasedTimestamp = cursor.seek(0).next() ? cursor.maxTimestamp : -1;
+    } catch (err) {
+      // A damaged first batch (a clean open walks only the active segment's tail) is found by
+      // the reads; appends go on, rolling by the segment's age as if it had no timestamp.
+      if (!(err instanceof CorruptRecordError)) throw err;
+      this.rollingBasedTimestamp = -1;
+    }
   }
 
   /** On roll: the closing time-index entry, indexes trimmed to their entries, reserved blocks freed. */
@@ -629,6 +673,7 @@ export class LogSegment implements PooledSegment {
     }
     if (reason === undefined && validBytes < this.log.size) reason = `torn batch at position ${validBytes}`;
     const truncatedBytes = this.log.truncateTo(validBytes);
+    this.chain.reset(validBytes, previousLastOffset);
     this.appendFinalTimeIndexEntry();
     this.cachedNextOffset = previousLastOffset + 1;
     // Kafka keeps this count in memory only and recover() leaves it alone: a segment opened after
@@ -726,6 +771,7 @@ export class LogSegment implements PooledSegment {
     offsetIndex.resize(this.options.maxIndexSize);
     timeIndex.resize(this.options.maxIndexSize);
     const truncated = this.log.truncateTo(position);
+    this.chain.cutAt(position);
     if (this.log.size === 0) this.created = now;
     this.rollingBasedTimestamp = NOT_LOADED;
     this.bytesSinceLastIndexEntry = 0;
@@ -850,4 +896,15 @@ function firstKnownOffset(batch: KnownBatch, timestamp: number, startingOffset: 
   if (times.length === 0) return NOT_KNOWN;
   for (let i = first; i < times.length; i++) if (times[i]! >= timestamp) return batch.baseOffset + i;
   return -1;
+}
+
+/**
+ * True when `batch` can be taken as the one after `previous` (none: the first of a walk): its
+ * offsets start right after. A reader's known batches may mix a file's old and new contents for
+ * a moment after a writer in another process cut and rewrote it; a walk that only steps between
+ * adjacent offsets cannot skip an offset the file holds. A gap (a compacted log) ends the walk:
+ * the headers are read from the file instead.
+ */
+function follows(batch: KnownBatch, previous: KnownBatch | undefined): boolean {
+  return previous === undefined || batch.baseOffset === previous.lastOffset + 1;
 }

@@ -59,10 +59,13 @@ export class VerifiedBatches {
    */
   check(buf: Buffer, at: number, position: number, file: string, withTable: boolean): KnownBatch {
     const known = this.batches.get(position);
-    if (known !== undefined && known.checked && matches(known, buf, at)) {
+    const same = known !== undefined && matches(known, buf, at);
+    if (same && known.checked) {
       if (withTable && known.table === undefined) known.table = recordTable(buf, at, { file, position });
       return known;
     }
+    // Another header where a batch was known: the file was cut and rewritten, so nothing known of it holds.
+    if (known !== undefined && !same) this.batches.clear();
     const context = { file, position };
     validateBatch(buf, at, context);
     const table = withTable ? recordTable(buf, at, context) : undefined;
@@ -74,7 +77,9 @@ export class VerifiedBatches {
   /** Remembers the header at `at` of `buf` (file position `position`), unless a batch with that header is known. */
   noteHeader(buf: Buffer, at: number, position: number): void {
     const known = this.batches.get(position);
-    if (known === undefined || !matches(known, buf, at)) this.put(describe(buf, at, position, false, undefined));
+    if (known !== undefined && matches(known, buf, at)) return;
+    if (known !== undefined) this.batches.clear();
+    this.put(describe(buf, at, position, false, undefined));
   }
 
   clear(): void {

@@ -29,9 +29,14 @@ function appendRecords(c: ClockedLog, count: number): void {
 }
 const T0 = 1_700_000_000_000;
 
-/** The view's check of the directory's mtime sees no change since now (as in one mtime tick). */
-function staleView(view: Log, dir: string): void {
-  (view as unknown as { dirMtimeMs: number }).dirMtimeMs = fs.statSync(dir).mtimeMs;
+/**
+ * The view's check of the directory's mtime sees no change since now (as in one mtime tick): the
+ * mtime its `ReadOnlyView` (src/log/read-only-view.ts, internal) saw last is set to the current one.
+ */
+function staleView(log: Log, dir: string): void {
+  const view = (log as unknown as { view: { dirMtimeMs: number } }).view;
+  expect(view.dirMtimeMs).toBeTypeOf('number');
+  view.dirMtimeMs = fs.statSync(dir).mtimeMs;
 }
 
 type Api = 'read' | 'readBatches' | 'offsetForTimestamp' | 'segments' | 'stream';

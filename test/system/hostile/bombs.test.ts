@@ -61,10 +61,10 @@ function tinyRecords(): Buffer {
 function childRead(dir: string, call: string): { code: string; growthKb: number; records: number } {
   const r = runChild(
     `const log = seglog.Log.open(process.argv[1], { readOnly: true });
-     const before = process.resourceUsage().maxRSS;
+     const before = peakRssKb();
      let code = 'none', records = 0;
      try { const out = ${call}; records = out.length; } catch (err) { code = seglog.isSeglogError(err) ? err.code : 'RAW ' + err; }
-     const growthKb = process.resourceUsage().maxRSS - before;
+     const growthKb = peakRssKb() - before;
      console.log(JSON.stringify({ code, growthKb, records }));`,
     120_000,
     [dir],

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CorruptRecordError, Log, isSeglogError, type LogRecord } from '../../../src/index.js';
+import { seglog, seglogLines } from '../../cli/helpers.js';
 import { batchPositions, closedLog, logFiles, partitionDir, rewriteBatch, runChild, setOffsetDeltas } from './helpers.js';
 
 /**
@@ -242,3 +243,98 @@ describe('batch header fields out of range (valid CRC)', () => {
   });
 });
 
+
+describe('a batch in the middle of a cleanly closed segment whose baseOffset was rewritten forward', () => {
+  /**
+   * Batch 5 (offsets 15..17) claims 24..26, the offsets of batch 8, with its CRC fixed: the
+   * segment holds two batches for those offsets, and batch 6 (18..20) goes backwards after it.
+   * The segment's valid part is what comes before batch 6 (what a recovering writer keeps).
+   */
+  function forwardRewritten(): string {
+    const dir = closedLog(partitionDir(), 60);
+    rewriteBatch(logFiles(dir)[0]!, 5, (buf, at) => buf.writeBigInt64BE(24n, at));
+    return dir;
+  }
+  const before = [...range(0, 15), 24, 25, 26];
+
+  it('gives every reader the records before the damage, then CorruptRecordError, never an offset twice', async () => {
+    const dir = forwardRewritten();
+    for (const readOnly of [true, false]) {
+      const log = Log.open(dir, { readOnly });
+      const firstSegmentEnd = log.segments()[1]!.baseOffset;
+      expect(log.read(0, { maxBytes: Infinity }).map((r) => r.offset)).toEqual(before);
+      // Every read that starts past the damage, through whatever index entry, throws.
+      for (let at = 27; at < firstSegmentEnd; at++) expect(() => log.read(at, { maxRecords: 1 }), `read(${at})`).toThrow(CorruptRecordError);
+      for (let at = 27; at < firstSegmentEnd; at++) expect(() => log.readBatches(at), `readBatches(${at})`).toThrow(CorruptRecordError);
+      // One record at a time, and the stream (which re-reads the record before its position).
+      const seen: number[] = [];
+      let thrown: unknown;
+      try {
+        for (let next = 0; next < log.endOffset; next = seen.at(-1)! + 1) seen.push(log.read(next, { maxRecords: 1 })[0]!.offset);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(seen).toEqual(before);
+      expect(thrown).toBeInstanceOf(CorruptRecordError);
+      for (const maxBytes of [150, 4096, 1 << 20]) {
+        const streamed: number[] = [];
+        await expect(
+          (async () => {
+            for await (const r of log.stream({ maxBytes })) streamed.push(r.offset);
+          })(),
+        ).rejects.toBeInstanceOf(CorruptRecordError);
+        expect(streamed, `stream maxBytes ${maxBytes}`).toEqual(before);
+      }
+      const consumed: number[] = [];
+      await expect(
+        (async () => {
+          for await (const r of log.consumer('c').stream({ maxBytes: 4096 })) consumed.push(r.offset);
+        })(),
+      ).rejects.toBeInstanceOf(CorruptRecordError);
+      expect(consumed).toEqual(before);
+      // The next segment is not behind the damage: it reads as before.
+      expect(log.read(firstSegmentEnd, { maxRecords: 1 })[0]!.offset).toBe(firstSegmentEnd);
+      log.close();
+    }
+  });
+
+  it('is reported by seglog verify and dump, and cut by a recovering writer', () => {
+    const dir = forwardRewritten();
+    const verify = seglog(['verify', dir]);
+    expect(verify.status).toBe(1);
+    expect(verify.stdout).toMatch(/backwards/);
+    const dump = seglogLines(['dump', dir, '--records']);
+    expect(dump.status).toBe(1);
+    expect(dump.lines.find((l) => l['type'] === 'problem')?.['message']).toMatch(/backwards/);
+    uncleanFromScratch(dir);
+    const log = Log.open(dir);
+    expect(log.recovery.actions.find((a) => a.action === 'truncated')?.detail).toMatch(/backwards/);
+    expect(log.endOffset).toBe(27);
+    expect(log.append({ value: 'fresh' }).baseOffset).toBe(27);
+    log.close();
+  });
+});
+
+describe('a damaged batch in the active segment after a clean shutdown', () => {
+  // Batch 1 of the active segment (its offsets 3..5) is damaged; `kept` is what of it stays (a
+  // forward rewrite to 9..11 keeps the rules by itself: the batch after it breaks them).
+  it.each([
+    ['a negative record count', (buf: Buffer, at: number) => buf.writeInt32BE(-1, at + 57), [] as number[]],
+    ['a longer length field', (buf: Buffer, at: number) => buf.writeInt32BE(buf.readInt32BE(at + 8) + 9, at + 8), []],
+    ['a base offset rewritten forward', (buf: Buffer, at: number) => buf.writeBigInt64BE(buf.readBigInt64BE(at) + 6n, at), [9, 10, 11]],
+  ])('%s: the writer cuts the segment there at open, and what it appends next reads back', (_what, mutate, kept) => {
+    const dir = closedLog(partitionDir(), 60);
+    const active = logFiles(dir).at(-1)!;
+    const base = Number(path.basename(active, '.log'));
+    rewriteBatch(active, 1, mutate);
+    const log = Log.open(dir);
+    expect(log.recovery.cleanShutdown).toBe(true);
+    expect(log.recovery.actions.some((a) => a.action === 'truncated')).toBe(true);
+    const end = base + (kept.at(-1) ?? 2) + 1;
+    expect(log.endOffset).toBe(end);
+    expect(log.append({ value: 'fresh' }).baseOffset).toBe(end);
+    expect(log.read(end)[0]!.value!.toString()).toBe('fresh');
+    expect(log.read(0, { maxBytes: Infinity }).map((r) => r.offset)).toEqual([...range(0, base + 3), ...kept.map((k) => base + k), end]);
+    log.close();
+  });
+});

@@ -9,6 +9,15 @@ const cases = JSON.parse(fs.readFileSync(casesFile, 'utf8'));
 
 const MAX_STEPS = 100_000;
 
+/** Peak RSS of this program (VmHWM); getrusage's would include the parent's resident set at the fork. */
+function peakRssKb() {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+  } catch {
+    return process.resourceUsage().maxRSS;
+  }
+}
+
 function out(line) {
   fs.writeSync(1, JSON.stringify(line) + '\n');
 }
@@ -116,5 +125,5 @@ async function runCase(dir) {
 for (const [i, dir] of cases.entries()) {
   out({ case: i, phase: 'start' });
   const result = await runCase(dir);
-  out({ case: i, phase: 'done', ...result, maxRssKb: process.resourceUsage().maxRSS });
+  out({ case: i, phase: 'done', ...result, maxRssKb: peakRssKb() });
 }

@@ -33,8 +33,8 @@ const CALL_DEADLINE_MS = 15_000;
 const CASE_DEADLINE_MS = 4 * CALL_DEADLINE_MS;
 /** Peak RSS of the child that opens every directory: the 16 MiB decompression cap, node itself, slack. */
 const MAX_RSS_KB = 400 * 1024;
-/** Every this many cases, the CLI runs on the directory too. */
-const CLI_EVERY = Number(process.env['SEGLOG_FUZZ_CLI_EVERY'] ?? 6);
+/** Every this many cases, the CLI runs on the directory too: every case by default (a long run may thin it out). */
+const CLI_EVERY = Number(process.env['SEGLOG_FUZZ_CLI_EVERY'] ?? 1);
 const CHUNK = 50;
 
 type Random = () => number;
@@ -214,14 +214,23 @@ async function runCases(first: number, dirs: string[], descriptions: string[]): 
   return { writerOpened };
 }
 
-/** `seglog verify --deep` and `seglog dump --records`: they finish, and exit 0 or 1 (problems found), never with an internal error. */
+/**
+ * `seglog verify --deep`, `seglog dump --records` and `seglog segments`: they finish, exit 0 or 1
+ * (problems found), never with an internal error, and their peak RSS stays bounded.
+ */
 function checkCli(dir: string, description: string): void {
   for (const args of [['verify', dir, '--deep'], ['dump', dir, '--records'], ['segments', dir]]) {
-    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 4 * CALL_DEADLINE_MS, maxBuffer: 1 << 28, env: { ...process.env, NO_COLOR: '1' } });
+    const r = spawnSync(process.execPath, ['-r', path.join(import.meta.dirname, 'max-rss.cjs'), CLI, ...args], {
+      encoding: 'utf8',
+      timeout: 4 * CALL_DEADLINE_MS,
+      maxBuffer: 1 << 28,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     const what = `seglog ${args[0]} on ${description} (seed ${SEED})`;
     expect(r.error, what).toBeUndefined();
     expect([0, 1], `${what}: exit ${r.status}\n${r.stderr.slice(0, 2000)}`).toContain(r.status);
     expect(r.stderr, what).not.toMatch(/internal error|\n\s+at /);
+    expect(Number(/MAX_RSS_KB=(\d+)/.exec(r.stderr)?.[1] ?? Infinity), what).toBeLessThan(MAX_RSS_KB);
   }
 }
 

@@ -84,12 +84,26 @@ export interface ChildResult {
 }
 
 /**
- * Runs `body` (an ES module body that may use `seglog`, the built package) in a child process
+ * `peakRssKb()` in a child's body: the peak resident set of the child's own program (VmHWM).
+ * getrusage's maxRSS would also count the parent's resident set at the fork (a vitest worker of a
+ * few hundred MB), which hides what the child used; it is the fallback where /proc is missing.
+ */
+const PEAK_RSS = `import { readFileSync as readProcFile } from 'node:fs';
+function peakRssKb() {
+  try {
+    return Number(/VmHWM:\\s+(\\d+)/.exec(readProcFile('/proc/self/status', 'utf8'))[1]);
+  } catch {
+    return process.resourceUsage().maxRSS;
+  }
+}`;
+
+/**
+ * Runs `body` (an ES module body that may use `seglog`, the built package, and `peakRssKb()`) in a child process
  * with a deadline: a call that never returns is a timeout here, not a hung test run.
  */
 export function runChild(body: string, timeoutMs = 30_000, args: string[] = []): ChildResult {
   ensureBuilt();
-  const code = `import * as seglog from ${JSON.stringify(path.join(DIST, 'index.js'))};\n${body}`;
+  const code = `import * as seglog from ${JSON.stringify(path.join(DIST, 'index.js'))};\n${PEAK_RSS}\n${body}`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 26 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, timedOut: r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT' };
 }
