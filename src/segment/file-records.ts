@@ -63,6 +63,10 @@ export class FileRecords {
   private tailDirty = false;
   /** The writer's read-only mapping of the file (see `mappedView`). */
   private mapping: Buffer | null = null;
+  /** fdatasync calls on the thread pool not yet ended (see `closeDescriptor`). */
+  private syncsInFlight = 0;
+  /** Descriptors given up (closed, suspended) while syncs used them: closed when the last one ends. */
+  private readonly closeAfterSyncs: number[] = [];
   /**
    * Batches this process has seen and checked, by position. Cleared whenever the file may have
    * been rewritten: a truncation here, a shrink or a rewrite a reader notices (`refresh`,
@@ -164,7 +168,29 @@ export class FileRecords {
     this.fd = SUSPENDED;
     this.mapping = null;
     this.batches.clear();
-    fs.closeSync(fd);
+    this.closeDescriptor(fd);
+  }
+
+  /**
+   * Closes `fd`, or, while thread-pool syncs still use it, leaves that to the last of them: a
+   * number closed under a running fdatasync can be reused by the next open, and the sync would
+   * then flush some other file and report this one durable.
+   */
+  private closeDescriptor(fd: number): void {
+    if (this.syncsInFlight === 0) fs.closeSync(fd);
+    else this.closeAfterSyncs.push(fd);
+  }
+
+  private syncEnded(): void {
+    if (--this.syncsInFlight > 0) return;
+    for (const fd of this.closeAfterSyncs) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // Nothing of ours is left to lose on a descriptor that was already given up.
+      }
+    }
+    this.closeAfterSyncs.length = 0;
   }
 
   get file(): string {
@@ -389,8 +415,10 @@ export class FileRecords {
     // Closed (the segment was deleted, or the log closed and synced in place): nothing left to sync here.
     if (this.fd === -1) return Promise.resolve();
     const fd = this.handle();
+    this.syncsInFlight++;
     return new Promise((resolve, reject) => {
       fs.fdatasync(fd, (err) => {
+        this.syncEnded();
         if (err === null) resolve();
         else reject(new LogIOError(`fdatasync of ${this._file} failed: ${err.message}`, { file: this._file, cause: err }));
       });
@@ -439,7 +467,7 @@ export class FileRecords {
         // Still failing: the next open finds the tail and recovers the segment.
       }
     }
-    fs.closeSync(this.fd);
+    this.closeDescriptor(this.fd);
     this.fd = -1;
     this.mapping = null;
   }

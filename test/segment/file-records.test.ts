@@ -76,4 +76,18 @@ describe('FileRecords', () => {
     await expect(records.flushAsync()).resolves.toBeUndefined();
     records.close();
   });
+
+  it('keeps the descriptor open for a sync still running when the file is closed or suspended', async () => {
+    for (const giveUp of ['close', 'suspend'] as const) {
+      const records = FileRecords.open(file(), true);
+      records.append(Buffer.alloc(4096, 3));
+      const syncs = [records.flushAsync(), records.flushAsync()];
+      records[giveUp]();
+      // A descriptor closed under the syncs fails them (EBADF), or, reused by this open, syncs another file.
+      const other = fs.openSync(path.join(tmpDir(), 'other'), 'w');
+      await expect(Promise.all(syncs)).resolves.toEqual([undefined, undefined]);
+      fs.closeSync(other);
+      records.close();
+    }
+  });
 });
