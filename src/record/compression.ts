@@ -32,7 +32,7 @@ import zlib from 'node:zlib';
 import { InvalidConfigError } from '../errors.js';
 import { nativeAddon } from '../files/native.js';
 import { fzstd, inflatesPast, lz4, snappy, zstdZlib } from './codec-modules.js';
-import { SNAPPY_OPTIONS, XERIAL_HEADER_SIZE, XERIAL_MAGIC, codecError, drain, inflater } from './inflater.js';
+import { SNAPPY_OPTIONS, XERIAL_HEADER_SIZE, XERIAL_MAGIC, codecError, drain, inflater, refuseDeclaredZstdBomb } from './inflater.js';
 import { lz4BlockBound, lz4CompressBlock } from './lz4-block.js';
 import type { CompressionType } from './types.js';
 
@@ -152,6 +152,7 @@ function zlibReadsZstd(): boolean {
  * at a time, and the running total is checked before the next one is kept.
  */
 function zstdDecompress(data: Buffer, maxBytes: number): Buffer {
+  refuseDeclaredZstdBomb(data, maxBytes);
   if (zlibReadsZstd()) return zstdZlib.zstdDecompressSync!(data, { maxOutputLength: maxBytes });
   const { Decompress } = fzstd();
   const chunks: Buffer[] = [];

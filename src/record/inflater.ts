@@ -125,6 +125,34 @@ class GzipPrefixReader implements Inflater {
 const ZSTD_FIRST_SLICE = 1024;
 const ZSTD_MAX_SLICE = 64 * 1024;
 
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * The decompressed size the first zstd frame of `data` declares (Frame_Content_Size), or -1 when
+ * it declares none or `data` is not a whole zstd frame header. A frame that declares more than
+ * the limit is refused before decoding: fzstd sizes its window from that field, so a bomb would
+ * otherwise cost the window's touched pages on top of the blocks decoded before the cap trips.
+ */
+export function zstdDeclaredSize(data: Uint8Array): number {
+  if (data.length < 6 || (data[0]! | (data[1]! << 8) | (data[2]! << 16) | (data[3]! << 24)) >>> 0 !== ZSTD_MAGIC) return -1;
+  const descriptor = data[4]!;
+  const sizeFlag = descriptor >> 6;
+  const singleSegment = (descriptor >> 5) & 1;
+  const dictIdBytes = [0, 1, 2, 4][descriptor & 3]!;
+  const sizeBytes = sizeFlag === 0 ? singleSegment : 1 << sizeFlag;
+  if (sizeBytes === 0) return -1;
+  const at = 5 + (singleSegment ? 0 : 1) + dictIdBytes;
+  if (data.length < at + sizeBytes) return -1;
+  let size = 0;
+  for (let i = sizeBytes - 1; i >= 0; i--) size = size * 256 + data[at + i]!;
+  return sizeBytes === 2 ? size + 256 : size;
+}
+
+/** Throws the limit's error when the first frame of `data` declares more than `maxBytes`. */
+export function refuseDeclaredZstdBomb(data: Uint8Array, maxBytes: number): void {
+  if (zstdDeclaredSize(data) > maxBytes) throw inflatesPast('zstd', maxBytes);
+}
+
 class ZstdStreamReader implements Inflater {
   private readonly decoder: { push(chunk: Uint8Array, final?: boolean): void };
   private readonly ready: Buffer[] = [];
@@ -137,6 +165,7 @@ class ZstdStreamReader implements Inflater {
     private readonly data: Buffer,
     private readonly maxBytes: number,
   ) {
+    refuseDeclaredZstdBomb(data, maxBytes);
     const { Decompress } = fzstd();
     this.decoder = new Decompress((chunk) => {
       this.total += chunk.length;

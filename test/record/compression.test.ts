@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CorruptRecordError, InvalidConfigError } from '../../src/errors.js';
 import { compress, decompress, isCompressionSupported } from '../../src/record/compression.js';
 import { nativeDisabled } from '../../src/files/native.js';
+import { inflater, zstdDeclaredSize } from '../../src/record/inflater.js';
 import { kafkajsSnappy, lz4js, xxh32 } from './helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -233,6 +234,18 @@ describe('zstd', () => {
       expect(Buffer.from(fzstd.decompress(frame)).equals(text)).toBe(true);
       if (zstdZlib.zstdDecompressSync) expect(zstdZlib.zstdDecompressSync(frame).equals(text)).toBe(true);
     }
+  });
+
+  it('reads the size a frame declares, and refuses one that declares more than the limit before decoding it', () => {
+    expect(zstdDeclaredSize(streamed)).toBe(-1); // a streaming writer declares none
+    expect(zstdDeclaredSize(level19)).toBe(1720);
+    expect(zstdDeclaredSize(Buffer.from('not zstd at all'))).toBe(-1);
+    expect(zstdDeclaredSize(level19.subarray(0, 5))).toBe(-1);
+    expect(decompress('zstd', level19, 1720).equals(text)).toBe(true);
+    expect(() => decompress('zstd', level19, 1719)).toThrow(/inflates past the limit of 1719 bytes/);
+    // The frame's blocks are cut away: only the header can have refused it.
+    expect(() => decompress('zstd', level19.subarray(0, 8), 1719)).toThrow(/inflates past the limit/);
+    expect(() => inflater('zstd', level19.subarray(0, 8), 1719).next()).toThrow(/inflates past the limit/);
   });
 
   it('rejects a cut or malformed frame as CorruptRecordError', () => {
