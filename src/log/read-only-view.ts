@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isSeglogError } from '../errors.js';
+import { CorruptRecordError, isSeglogError } from '../errors.js';
 import { LOG_START_OFFSET_CHECKPOINT, readCheckpoint } from '../files/checkpoint.js';
 import { writeEpoch } from '../files/write-epoch.js';
 import { segmentOptionsOf, type ResolvedLogConfig } from './config.js';
 import type { LocalLog } from './local-log.js';
 import { LogLoader } from './log-loader.js';
 import { isWriterRace } from './log-reader.js';
+import { isInflateLimitError } from '../record/codec-modules.js';
 
 /** Reloads a read-only view tries before an error in a read is taken as real (see `ReadOnlyView.read`). */
 const READ_ATTEMPTS = 5;
@@ -43,11 +44,12 @@ export class ReadOnlyView {
    * Catches the view up, then runs `read`. A file renamed, deleted or cut by the writer between the
    * view's listing and its read (`LogIOError`, `CorruptRecordError`) is the writer's normal work,
    * not an error: the view reloads every segment and tries again; an error that outlasts
-   * READ_ATTEMPTS reloads is real and thrown. With `answered`, a view that looked very recently
+   * READ_ATTEMPTS reloads, or the same damage met twice, is real and thrown. With `answered`, a view that looked very recently
    * may read without looking (see RECHECK_MS); a result `answered` rejects, or any error, sends it
    * back for a real look, so only an answer found in the view comes from it.
    */
   read<T>(read: () => T, answered?: (result: T) => boolean): T {
+    let lastDamage: string | null = null;
     for (let attempt = 1; ; attempt++) {
       const quick = answered !== undefined && attempt === 1 && this.isRecent();
       try {
@@ -57,8 +59,31 @@ export class ReadOnlyView {
       } catch (err) {
         if (quick && isSeglogError(err)) continue;
         if (this.isClosed() || !isWriterRace(err) || attempt >= READ_ATTEMPTS) throw err;
+        if (isInflateLimitError(err) && !this.writerMovedSinceRefresh()) throw err;
+        // The same damage twice, the second time in segments loaded afresh (every batch CRC
+        // checked again): the batch is damaged, not caught mid-write.
+        const damage = err instanceof CorruptRecordError ? err.message : null;
+        if (damage !== null && damage === lastDamage) throw err;
+        lastDamage = damage;
         this.dirMtimeMs = -1;
       }
+    }
+  }
+
+  /**
+   * True when the writer renamed, created or deleted a file in the directory, or wrote or cut the
+   * active segment, since the view last looked. A batch that inflates past the limit (a
+   * decompression bomb) is read again only then: each attempt costs the limit in memory, and bytes
+   * torn by a writer almost never decompress at all. Other errors are retried regardless, since a
+   * directory's mtime can miss renames made within one clock tick on kernels without fine-grained
+   * timestamps.
+   */
+  private writerMovedSinceRefresh(): boolean {
+    try {
+      if (fs.statSync(this.local.dir).mtimeMs !== this.dirMtimeMs) return true;
+      return this.local.segments.count > 0 && this.local.activeSegment.log.refresh();
+    } catch {
+      return true; // the next look reports what became of the directory
     }
   }
 

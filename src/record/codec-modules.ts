@@ -61,6 +61,19 @@ export function fzstd(): FzstdModule {
   return (fzstdModule ??= loadCodec<FzstdModule>('zstd', 'fzstd'));
 }
 
+/** Errors made by `inflatesPast`. */
+const limitErrors = new WeakSet<object>();
+
 export function inflatesPast(type: CompressionType, maxBytes: number, cause?: unknown): CorruptRecordError {
-  return new CorruptRecordError(`${type} data inflates past the limit of ${maxBytes} bytes (maxDecompressedBytes)`, cause === undefined ? {} : { cause });
+  const err = new CorruptRecordError(`${type} data inflates past the limit of ${maxBytes} bytes (maxDecompressedBytes)`, cause === undefined ? {} : { cause });
+  limitErrors.add(err);
+  return err;
+}
+
+/** True for a records section refused because it inflates past `maxDecompressedBytes` (itself or as a cause). */
+export function isInflateLimitError(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (limitErrors.has(e)) return true;
+  }
+  return false;
 }
