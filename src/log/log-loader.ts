@@ -164,12 +164,13 @@ export class LogLoader {
   /** Returns the regular files of the directory after the clean-up. */
   private removeLeftovers(): string[] {
     const dir = this.params.dir;
+    let names = listFiles(dir);
     // A `truncateTo` cut short by a crash is finished first (see src/retention/truncation.ts).
-    completePendingTruncation(dir, (file, detail) => {
+    completePendingTruncation(dir, names, (file, detail) => {
       this.directoryChanged = true;
       this.report.actions.push({ file, action: 'completed-truncation', detail });
     });
-    let names = listFiles(dir);
+    if (this.directoryChanged) names = listFiles(dir);
     const actions: SwapRecoveryActions = {
       remove: (name, detail) => this.remove(name, 'deleted-leftover', detail),
       completed: (name, target) => {
