@@ -366,19 +366,28 @@ export class LogReader {
    */
   offsetForTimestamp(timestamp: number, startOffset: number): number | null {
     const list = this.segments;
-    const first = Math.max(0, list.floorIndex(startOffset));
-    for (let i = first; i < list.count; i++) {
+    // Whether a segment passed over was judged from its files as they are now (see below).
+    let readNow = false;
+    for (let i = Math.max(0, list.floorIndex(startOffset)); i < list.count; i++) {
       const segment = list.at(i)!;
+      const held = segment.maxTimestampHeld;
       // Kafka's rule (`largestTimestamp`): a segment whose time index has no entry yet (small, or
       // reopened) is not skipped on a -1 maximum; its file's mtime stands in for it.
-      if (segment.largestTimestamp() < timestamp) continue;
+      const largest = segment.largestTimestamp();
+      if (largest < timestamp) {
+        readNow ||= !held || largest !== segment.maxTimestamp;
+        continue;
+      }
       segment.touch();
       const found = segment.findOffsetByTimestamp(timestamp, startOffset, this.cursorFor(segment), this.maxDecompressedBytes);
-      if (found < 0) continue;
-      // The segments before this one had nothing, going by their bytes as they are now or were
-      // when last looked at: this one must still be the writer's (see `crossInto`).
-      if (i > first) this.crossInto(segment, list.at(i - 1)!, found);
-      return found;
+      if (found >= 0) {
+        // A segment passed over for what its file holds now may have been cut since this one was
+        // retired (`crossInto`). Passed over for a maximum held from an earlier look, it held
+        // that until a cut, and a cut retires this one first: the answer is the log's of then.
+        if (readNow) this.crossInto(segment, list.at(i - 1)!, found);
+        return found;
+      }
+      readNow = true;
     }
     return null;
   }
