@@ -16,7 +16,8 @@
  *    and at the end.
  *
  * 4. Clean shutdown, one large active segment (SEGLOG_BENCH_ACTIVE_MB, default 256, of 1 KiB
- *    batches): the time of `Log.open`, which walks the active segment's batch headers.
+ *    batches): the time of `Log.open` with the record of the last close (`.seglog-active-segment`)
+ *    against, in the same run, the time of one that walks the active segment's batch headers.
  *
  * Knobs: SEGLOG_BENCH_RECOVERY_ONLY (`recovery`, `validation`, `clean` or `active`: that part only), SEGLOG_BENCH_RECOVERY_MB, SEGLOG_BENCH_BATCH_RECORDS (records per batch, default 32),
  * SEGLOG_BENCH_RECORD_BYTES (value bytes per record, default 256), SEGLOG_BENCH_SEGMENTS,
@@ -218,8 +219,10 @@ const flags = [...new Set(fs.readFileSync('/proc/cpuinfo', 'utf8').match(/\b(avx
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} x ${os.cpus().length}; CPU flags: ${flags.join(' ')}`);
 /**
  * Clean reopen of a log whose active segment holds SEGLOG_BENCH_ACTIVE_MB (default 256) of 1 KiB
- * batches: the open walks the active segment's batch headers from the first (see the loader's
- * `checkActiveTail`), so this is what that walk costs.
+ * batches, 9 pairs of opens in alternating order: one with the record the last close left of the
+ * active segment's check (`.seglog-active-segment`), one without it, so that the open walks the
+ * segment's batch headers from the first (see the loader's `checkActiveTail`). Each close writes
+ * the record again.
  */
 function benchCleanOpenActive(): void {
   const dir = scratch('active-0');
@@ -229,15 +232,25 @@ function benchCleanOpenActive(): void {
   while (log.size < activeBytes) log.append(batch);
   const batches = log.endOffset;
   log.close();
-  const opens: number[] = [];
-  for (let run = 0; run < 9; run++) {
+  const trusted: number[] = [];
+  const walked: number[] = [];
+  const record = path.join(dir, '.seglog-active-segment');
+  for (let run = 0; run < 18; run++) {
+    const walk = (run % 4 === 1 || run % 4 === 2);
+    if (walk) fs.rmSync(record);
+    else if (!fs.existsSync(record)) throw new Error('the clean close wrote no .seglog-active-segment');
     const start = process.hrtime.bigint();
     const reopened = Log.open(dir);
-    opens.push(ms(start));
+    (walk ? walked : trusted).push(ms(start));
+    if (reopened.endOffset !== batches || reopened.recovery.actions.length > 0) throw new Error(`clean reopen was not clean: ${JSON.stringify(reopened.recovery)}`);
     reopened.close();
   }
   cleanup(dir);
-  console.log(`clean reopen, active segment of ${(activeBytes / MB).toFixed(0)} MB in ${batches} batches: Log.open median ${median(opens).toFixed(1)} ms`);
+  const t = median(trusted);
+  const w = median(walked);
+  console.log(`clean reopen, active segment of ${(activeBytes / MB).toFixed(0)} MB in ${batches} batches, 9 opens each, alternating:`);
+  console.log(`  Log.open with the close's record median ${t.toFixed(1)} ms (runs: ${trusted.map((v) => v.toFixed(1)).join(', ')})`);
+  console.log(`  Log.open walking the headers median ${w.toFixed(1)} ms (runs: ${walked.map((v) => v.toFixed(1)).join(', ')}); record / walk ${(t / w).toFixed(3)}`);
 }
 
 const only = process.env.SEGLOG_BENCH_RECOVERY_ONLY;

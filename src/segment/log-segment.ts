@@ -339,6 +339,11 @@ export class LogSegment implements PooledSegment {
   }
 
   /** The batches in `[0, end)` were walked from the first and keep the offset rules; the last ends at `lastOffset`. */
+  /** How far the batches were checked from the first: `[0, end)`, the last ending at `lastOffset`. */
+  get checkedChain(): { end: number; lastOffset: number } {
+    return { end: this.chain.end, lastOffset: this.chain.lastOffset };
+  }
+
   chainChecked(end: number, lastOffset: number): void {
     this.chain.reset(end, lastOffset);
   }
