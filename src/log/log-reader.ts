@@ -375,8 +375,8 @@ export class LogReader {
       // reopened) is not skipped on a -1 maximum; its file's mtime stands in for it.
       const largest = segment.largestTimestamp();
       // A maximum read now is held for later lookups only once the next segment is seen to be the
-      // writer's: this one was then no longer written, and holds what it held until a cut.
-      if (!held && i + 1 < list.count) this.crossInto(list.at(i + 1)!, segment, list.at(i + 1)!.baseOffset, false);
+      // writer's and this one unwritten since the view looked: it holds what it held until a cut.
+      if (!held && i + 1 < list.count) this.crossInto(list.at(i + 1)!, segment, list.at(i + 1)!.baseOffset, true);
       if (largest < timestamp) {
         readNow ||= largest !== segment.maxTimestamp;
         continue;
