@@ -455,13 +455,23 @@ export class FileRecords {
    * swap, a deletion), the names may belong to a newer generation of the segment.
    */
   isStillAtItsName(): boolean {
+    // `ino` and `dev` are the open descriptor's (a reopen checks them), so one `stat` of the name does.
     try {
-      const mine = this.fd >= 0 ? fs.fstatSync(this.fd) : { ino: this.ino, dev: this.dev };
-      const there = fs.statSync(this._file);
-      return mine.ino === there.ino && mine.dev === there.dev;
+      const there = fs.statSync(this._file, { throwIfNoEntry: false });
+      return there !== undefined && there.ino === this.ino && there.dev === this.dev;
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Read-only openers: true when the file still has the modification time of the last look
+   * (`refresh`, or its open or listing) and is not shorter than `size`: nothing was cut or
+   * written since. (Not longer is not asked: `limitSize` may keep a torn tail out of `size`.)
+   */
+  isUnchanged(): boolean {
+    const stat = fs.fstatSync(this.handle());
+    return stat.mtimeMs === this.seenMtimeMs && stat.size >= this._size;
   }
 
   renameTo(file: string): void {

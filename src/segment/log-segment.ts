@@ -225,6 +225,11 @@ export class LogSegment implements PooledSegment {
   }
 
   /** Largest record timestamp in the segment, or -1 when it has none. Reads the time index once. */
+  /** True when `maxTimestamp` (and so `largestTimestamp` when it is >= 0) is held, not read from the files. */
+  get maxTimestampHeld(): boolean {
+    return this.maxTimestampSoFar !== NOT_LOADED;
+  }
+
   get maxTimestamp(): number {
     if (this.maxTimestampSoFar === NOT_LOADED) this.loadMaxTimestamp();
     return this.maxTimestampSoFar;
