@@ -10,13 +10,16 @@
  *    (`checkRecordOffsets`), each timed alone over the same buffer, interleaved, median of 7:
  *    what the walk costs next to the CRC, as a same-run ratio.
  * 3. Clean shutdown: a log of SEGLOG_BENCH_SEGMENTS segments (default 1000) is closed cleanly and
- *    reopened; reported: the time of `Log.open` (median of several runs), then of `Log.open` plus a
- *    first read at the start and at the end.
+ *    reopened SEGLOG_BENCH_CLEAN_RUNS times (default 9); reported: the time of `Log.open` (median),
+ *    against, in the same runs, a raw listing of the directory with an open, fstat and close of
+ *    every file in it (the floor under any open), then `Log.open` plus a first read at the start
+ *    and at the end.
  *
  * 4. Clean shutdown, one large active segment (SEGLOG_BENCH_ACTIVE_MB, default 256, of 1 KiB
- *    batches): the time of `Log.open`, which walks the active segment's batch headers.
+ *    batches): the time of `Log.open` with the record of the last close (`.seglog-active-segment`)
+ *    against, in the same run, the time of one that walks the active segment's batch headers.
  *
- * Knobs: SEGLOG_BENCH_RECOVERY_ONLY (`recovery`, `validation` or `active`: that part only), SEGLOG_BENCH_RECOVERY_MB, SEGLOG_BENCH_BATCH_RECORDS (records per batch, default 32),
+ * Knobs: SEGLOG_BENCH_RECOVERY_ONLY (`recovery`, `validation`, `clean` or `active`: that part only), SEGLOG_BENCH_RECOVERY_MB, SEGLOG_BENCH_BATCH_RECORDS (records per batch, default 32),
  * SEGLOG_BENCH_RECORD_BYTES (value bytes per record, default 256), SEGLOG_BENCH_SEGMENTS,
  * SEGLOG_BENCH_DIR (parent of the scratch directories; default the OS temp dir). The page cache is
  * warm (the log was just written), so the figure is CPU-bound validation, not disk bandwidth.
@@ -35,6 +38,7 @@ const RECOVERY_MB = Number(process.env.SEGLOG_BENCH_RECOVERY_MB ?? 64);
 const BATCH_RECORDS = Number(process.env.SEGLOG_BENCH_BATCH_RECORDS ?? 32);
 const RECORD_BYTES = Number(process.env.SEGLOG_BENCH_RECORD_BYTES ?? 256);
 const SEGMENTS = Number(process.env.SEGLOG_BENCH_SEGMENTS ?? 1000);
+const CLEAN_RUNS = Number(process.env.SEGLOG_BENCH_CLEAN_RUNS ?? 9);
 const PARENT = process.env.SEGLOG_BENCH_DIR ?? os.tmpdir();
 
 function scratch(name: string): string {
@@ -124,7 +128,9 @@ function benchCleanOpen(): void {
 
   const opens: number[] = [];
   const openAndRead: number[] = [];
-  for (let run = 0; run < 7; run++) {
+  const raws: number[] = [];
+  for (let run = 0; run < CLEAN_RUNS; run++) {
+    raws.push(rawOpen(dir));
     const start = process.hrtime.bigint();
     const reopened = Log.open(dir, config);
     opens.push(ms(start));
@@ -137,9 +143,23 @@ function benchCleanOpen(): void {
     reopened.close();
   }
   cleanup(dir);
-  console.log(`clean reopen: ${segments} segments, ${endOffset} records`);
-  console.log(`  Log.open median ${median(opens).toFixed(1)} ms (runs: ${opens.map((v) => v.toFixed(1)).join(', ')})`);
-  console.log(`  Log.open + first and last read median ${median(openAndRead).toFixed(1)} ms`);
+  const open = median(opens);
+  const raw = median(raws);
+  console.log(`clean reopen: ${segments} segments, ${endOffset} records, ${CLEAN_RUNS} runs, each a raw open then Log.open`);
+  console.log(`  Log.open median ${open.toFixed(1)} ms (runs: ${opens.map((v) => v.toFixed(1)).join(', ')})`);
+  console.log(`  raw readdir + open + fstat + close of every file, median ${raw.toFixed(1)} ms (runs: ${raws.map((v) => v.toFixed(1)).join(', ')})`);
+  console.log(`  Log.open / raw: ${(open / raw).toFixed(2)}x; Log.open + first and last read median ${median(openAndRead).toFixed(1)} ms`);
+}
+
+/** The floor under a clean open: list the directory, open and fstat each file, close it. */
+function rawOpen(dir: string): number {
+  const start = process.hrtime.bigint();
+  for (const name of fs.readdirSync(dir)) {
+    const fd = fs.openSync(path.join(dir, name), 'r');
+    fs.fstatSync(fd);
+    fs.closeSync(fd);
+  }
+  return ms(start);
 }
 
 /** Shapes of `benchValidation`: records per batch x value bytes. */
@@ -199,8 +219,10 @@ const flags = [...new Set(fs.readFileSync('/proc/cpuinfo', 'utf8').match(/\b(avx
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} x ${os.cpus().length}; CPU flags: ${flags.join(' ')}`);
 /**
  * Clean reopen of a log whose active segment holds SEGLOG_BENCH_ACTIVE_MB (default 256) of 1 KiB
- * batches: the open walks the active segment's batch headers from the first (see the loader's
- * `checkActiveTail`), so this is what that walk costs.
+ * batches, 9 pairs of opens in alternating order: one with the record the last close left of the
+ * active segment's check (`.seglog-active-segment`), one without it, so that the open walks the
+ * segment's batch headers from the first (see the loader's `checkActiveTail`). Each close writes
+ * the record again.
  */
 function benchCleanOpenActive(): void {
   const dir = scratch('active-0');
@@ -210,19 +232,29 @@ function benchCleanOpenActive(): void {
   while (log.size < activeBytes) log.append(batch);
   const batches = log.endOffset;
   log.close();
-  const opens: number[] = [];
-  for (let run = 0; run < 9; run++) {
+  const trusted: number[] = [];
+  const walked: number[] = [];
+  const record = path.join(dir, '.seglog-active-segment');
+  for (let run = 0; run < 18; run++) {
+    const walk = (run % 4 === 1 || run % 4 === 2);
+    if (walk) fs.rmSync(record);
+    else if (!fs.existsSync(record)) throw new Error('the clean close wrote no .seglog-active-segment');
     const start = process.hrtime.bigint();
     const reopened = Log.open(dir);
-    opens.push(ms(start));
+    (walk ? walked : trusted).push(ms(start));
+    if (reopened.endOffset !== batches || reopened.recovery.actions.length > 0) throw new Error(`clean reopen was not clean: ${JSON.stringify(reopened.recovery)}`);
     reopened.close();
   }
   cleanup(dir);
-  console.log(`clean reopen, active segment of ${(activeBytes / MB).toFixed(0)} MB in ${batches} batches: Log.open median ${median(opens).toFixed(1)} ms`);
+  const t = median(trusted);
+  const w = median(walked);
+  console.log(`clean reopen, active segment of ${(activeBytes / MB).toFixed(0)} MB in ${batches} batches, 9 opens each, alternating:`);
+  console.log(`  Log.open with the close's record median ${t.toFixed(1)} ms (runs: ${trusted.map((v) => v.toFixed(1)).join(', ')})`);
+  console.log(`  Log.open walking the headers median ${w.toFixed(1)} ms (runs: ${walked.map((v) => v.toFixed(1)).join(', ')}); record / walk ${(t / w).toFixed(3)}`);
 }
 
 const only = process.env.SEGLOG_BENCH_RECOVERY_ONLY;
 if (only === undefined || only === 'recovery') benchUncleanRecovery();
 if (only === undefined || only === 'validation') benchValidation();
-if (only === undefined) benchCleanOpen();
+if (only === undefined || only === 'clean') benchCleanOpen();
 if (only === undefined || only === 'active') benchCleanOpenActive();

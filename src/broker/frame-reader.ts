@@ -2,12 +2,14 @@
  * Kafka's framing on one connection's byte stream: a 4-byte size, then that many bytes.
  *
  * A frame that lies whole inside one received chunk is handed on as a view of that chunk: no
- * copy. A frame that spans chunks (every produce of a few hundred KB) is copied once, each chunk
+ * copy. A frame that spans chunks (a produce larger than one read) is copied once, each chunk
  * as it arrives while it is still in cache, into the connection's own buffer, which is reused
  * from frame to frame, so a steady stream of large produces allocates nothing per request (no
- * fresh pages to fault in, no external memory for the GC to chase). That reuse is safe because
- * `decodeRequest` copies every field out of the frame except `records`, and Produce, the only
- * request with records, appends them before its handler returns.
+ * fresh pages to fault in, no external memory for the GC to chase). Nothing of a chunk is kept
+ * once `push` returns, so the caller may read the next chunk into the same memory (the server
+ * reads every connection into one shared buffer). Handing on views of reused memory is safe
+ * because `decodeRequest` copies every field out of the frame except `records`, and Produce, the
+ * only request with records, appends them before its handler returns.
  */
 
 /** Bytes of the size prefix of every frame. */
@@ -52,7 +54,7 @@ export class FrameReader {
     return this.frame === null ? this.sizeFilled : SIZE_PREFIX + this.filled;
   }
 
-  /** Takes the next chunk of the stream; hands on every frame it completes, in order. */
+  /** Takes the next chunk of the stream; hands on every frame it completes, in order. `chunk` may be reused once this returns. */
   push(chunk: Buffer): void {
     let pos = 0;
     while (pos < chunk.length && this.sink.open) {

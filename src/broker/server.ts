@@ -8,6 +8,7 @@
  */
 import net from 'node:net';
 import { FrameReader, type FrameSink } from './frame-reader.js';
+import { readConnection, type ReadPath } from './socket-reads.js';
 import { HANDLERS, type BrokerContext } from './handlers/index.js';
 import {
   ApiKey,
@@ -22,6 +23,12 @@ import {
 
 /** Requests decoded but not yet answered on one connection before it stops reading. */
 const MAX_IN_FLIGHT = 256;
+
+/**
+ * Bytes one socket read may take, in a buffer all connections share (see `readConnection`): a
+ * whole produce of a client's default 1 MB batch in one or two reads.
+ */
+const READ_BUFFER_BYTES = 1024 * 1024;
 
 interface Slot {
   chunks: Buffer[] | null;
@@ -38,28 +45,26 @@ class Connection implements FrameSink {
   private readonly gone = new AbortController();
   private readonly ctx: BrokerContext;
 
+  private readonly socket: net.Socket;
+  /** How this connection is read (see `readConnection`). */
+  readonly readPath: ReadPath;
+
   constructor(
-    private readonly socket: net.Socket,
+    accepted: net.Socket,
+    readBuffer: Buffer,
     broker: BrokerContext,
     maxRequestBytes: number,
     private readonly onClose: (c: Connection) => void,
   ) {
     this.ctx = { ...broker, closing: AbortSignal.any([broker.closing, this.gone.signal]) };
-    this.name = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.name = `${accepted.remoteAddress ?? '?'}:${accepted.remotePort ?? '?'}`;
     this.maxRequestBytes = maxRequestBytes;
     this.frames = new FrameReader(maxRequestBytes, this);
-    socket.setNoDelay(true);
-    socket.on('data', (data: Buffer) => {
-      try {
-        this.onData(data);
-      } catch (err) {
-        // A bug, not bad input (that is handled where it is read): this connection pays, not the broker.
-        this.close(`internal error: ${(err as Error)?.stack ?? String(err)}`);
-      }
-    });
-    socket.on('error', () => this.close(null));
-    socket.on('close', () => this.close(null));
-    socket.on('drain', () => this.maybeResume());
+    ({ socket: this.socket, path: this.readPath } = readConnection(accepted, readBuffer, (chunk) => this.onData(chunk)));
+    this.socket.setNoDelay(true);
+    this.socket.on('error', () => this.close(null));
+    this.socket.on('close', () => this.close(null));
+    this.socket.on('drain', () => this.maybeResume());
   }
 
   /** Requests still to be answered. */
@@ -67,8 +72,14 @@ class Connection implements FrameSink {
     return this.queue.length;
   }
 
-  private onData(data: Buffer): void {
-    this.frames.push(data);
+  private onData(chunk: Buffer): void {
+    try {
+      this.frames.push(chunk);
+    } catch (err) {
+      // A bug, not bad input (that is handled where it is read): this connection pays, not the broker.
+      this.close(`internal error: ${(err as Error)?.stack ?? String(err)}`);
+      return;
+    }
     this.maybePause();
   }
 
@@ -207,6 +218,7 @@ export interface ServerOptions {
 export class KafkaServer {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
+  private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
 
   private constructor(server: net.Server) {
     this.server = server;
@@ -214,10 +226,11 @@ export class KafkaServer {
 
   static listen(ctx: () => BrokerContext, options: ServerOptions): Promise<KafkaServer> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer();
+      // Paused: a connection is read only once `readConnection` has chosen how.
+      const server = net.createServer({ pauseOnConnect: true });
       const kafka = new KafkaServer(server);
-      server.on('connection', (socket) => {
-        const connection = new Connection(socket, ctx(), options.maxRequestBytes, (c) => kafka.connections.delete(c));
+      server.on('connection', (accepted) => {
+        const connection = new Connection(accepted, kafka.readBuffer, ctx(), options.maxRequestBytes, (c) => kafka.connections.delete(c));
         kafka.connections.add(connection);
       });
       server.once('error', reject);
@@ -227,6 +240,11 @@ export class KafkaServer {
         resolve(kafka);
       });
     });
+  }
+
+  /** @internal How each open connection is read (tests check which path Node allowed). */
+  get readPaths(): ReadPath[] {
+    return [...this.connections].map((c) => c.readPath);
   }
 
   get address(): { host: string; port: number } {

@@ -26,6 +26,12 @@ export const TRUNCATING_SUFFIX = '.truncating';
 /** The writer's lock file; seglog's own, beside the segments. */
 export const LOCK_FILE = '.seglog.lock';
 
+/**
+ * seglog's own: how far a clean close had checked the active segment's batches, and what its files
+ * looked like then (src/log/active-segment-checkpoint.ts).
+ */
+export const ACTIVE_SEGMENT_CHECKPOINT = '.seglog-active-segment';
+
 /** The cleaner's position (src/cleaner/cleaner-checkpoint.ts), in Kafka's checkpoint format. */
 export const CLEANER_OFFSET_CHECKPOINT = 'cleaner-offset-checkpoint';
 

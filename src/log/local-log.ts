@@ -82,7 +82,7 @@ export class LocalLog {
   ) {
     this.dir = params.dir;
     this.segments = state.segments;
-    this.reader = new LogReader(this.segments, params.config.maxDecompressedBytes);
+    this.reader = new LogReader(this.segments, params.config.maxDecompressedBytes, !params.writable);
     this.tp = topicPartitionOf(params.dir);
     this.logStartOffset = state.logStartOffset;
     this.recovery = state.recoveryPoint;
@@ -174,8 +174,9 @@ export class LocalLog {
   private rollAt(baseOffset: number): LogSegment {
     const previous = this.segments.activeSegment;
     if (previous.size === 0 && previous.baseOffset === baseOffset) return previous;
-    previous.onBecomeInactiveSegment();
+    // The new segment's files first: a create that fails (ENOSPC) leaves the active segment as it was.
     const segment = LogSegment.create(this.dir, baseOffset, this.params.segmentOptions(baseOffset));
+    previous.onBecomeInactiveSegment();
     this.segments.add(segment);
     this.params.events.rolled(segment);
     return segment;
@@ -225,16 +226,18 @@ export class LocalLog {
 
   /**
    * A read-only view reloaded the directory: the segments and the log start offset as listed now.
-   * A segment whose `.log` is the same file as before is kept, with its open file and the index
-   * entries it holds in memory (re-read only if the file changed); the others (gone, or replaced after a
-   * truncation) are closed.
+   * A segment whose `.log` is the same file as before, under the same name, is kept, with its open
+   * file and the index entries it holds in memory (re-read only if the file changed); the others
+   * (gone, renamed, or replaced after a truncation) are closed.
    */
   replaceAll(segments: LogSegments, logStartOffset: number): void {
     const kept = new Map(this.segments.values().map((s) => [s.baseOffset, s]));
     this.segments.clear();
     for (const segment of segments.values()) {
       const old = kept.get(segment.baseOffset);
-      if (old !== undefined && old.log.sameFileAs(segment.log)) {
+      // Under the same name too: a `.swap` file the writer has since renamed to `.log` is taken
+      // afresh, so that every segment kept answers for the name it is listed under.
+      if (old !== undefined && old.log.sameFileAs(segment.log) && old.log.file === segment.log.file) {
         kept.delete(segment.baseOffset);
         segment.closeHandlers();
         if (old.log.refresh()) old.invalidate();

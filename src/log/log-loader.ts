@@ -5,6 +5,7 @@ import { OFFSET_INDEX_ENTRY_SIZE, TIME_INDEX_ENTRY_SIZE, checkOffsetIndex, check
 import { readInt64 } from '../record/batch-layout.js';
 import { BatchCursor, VALIDATING_CHUNK_BYTES } from '../segment/batch-cursor.js';
 import {
+  ACTIVE_SEGMENT_CHECKPOINT,
   CLEANER_OFFSET_CHECKPOINT,
   CLEAN_SHUTDOWN_FILE,
   CONSUMER_OFFSETS_FILE,
@@ -25,6 +26,7 @@ import { LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, fsyncDirectory 
 import { LogSegments } from '../segment/log-segments.js';
 import { symlinkRefused } from '../files/no-follow.js';
 import { completePendingTruncation } from './truncation-intent.js';
+import { readActiveSegmentCheckpoint } from './active-segment-checkpoint.js';
 import {
   completeSwaps,
   isGone,
@@ -39,7 +41,7 @@ import {
 const READ_ONLY_LIST_ATTEMPTS = 20;
 
 /** Files the writer keeps in a partition directory besides the segments; a leftover `<name>.tmp` of one is removed at open. */
-const OWN_FILES = new Set([RECOVERY_POINT_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, CLEANER_OFFSET_CHECKPOINT, CLEAN_SHUTDOWN_FILE, LOCK_FILE]);
+const OWN_FILES = new Set([RECOVERY_POINT_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, CLEANER_OFFSET_CHECKPOINT, CLEAN_SHUTDOWN_FILE, LOCK_FILE, ACTIVE_SEGMENT_CHECKPOINT]);
 /**
  * Other names seglog puts there (the consumers' offsets, which readers may write while the writer
  * opens, so their temporaries are theirs to manage): known, never touched by the loader.
@@ -105,8 +107,9 @@ export interface LoadedLog {
  * 3. After an unclean shutdown, every segment from the one holding the recovery point on is
  *    recovered: each batch's framing, magic, CRC and offsets are checked, indexes rebuilt, the
  *    `.log` cut at the first invalid byte; the segments after a cut are deleted.
- *    After a clean one, the active segment's tail is still walked (it is, to find the end offset):
- *    if it does not end on a whole batch, that segment is recovered too.
+ *    After a clean one, the active segment's batch headers are still walked (unless the last close
+ *    recorded that walk and nothing changed the files since): if they break a rule or do not end
+ *    on a whole batch, that segment is recovered too.
  *
  * Only seglog's own files are touched: names made of a 20-digit base offset and a segment suffix,
  * and the checkpoint, clean-shutdown and lock files. Anything else is left alone (see
@@ -164,12 +167,13 @@ export class LogLoader {
   /** Returns the regular files of the directory after the clean-up. */
   private removeLeftovers(): string[] {
     const dir = this.params.dir;
+    let names = listFiles(dir);
     // A `truncateTo` cut short by a crash is finished first (see src/retention/truncation.ts).
-    completePendingTruncation(dir, (file, detail) => {
+    completePendingTruncation(dir, names, (file, detail) => {
       this.directoryChanged = true;
       this.report.actions.push({ file, action: 'completed-truncation', detail });
     });
-    let names = listFiles(dir);
+    if (this.directoryChanged) names = listFiles(dir);
     const actions: SwapRecoveryActions = {
       remove: (name, detail) => this.remove(name, 'deleted-leftover', detail),
       completed: (name, target) => {
@@ -269,11 +273,18 @@ export class LogLoader {
    * offset index's last entry must name one of its batches. Otherwise the segment is recovered,
    * which cuts it at the first damage as after a crash. The walk reads headers only (through the
    * writer's mapping), and the reads of this segment then start from it (see `BatchChain`).
+   * Not when the last close recorded that check and the segment's `.log` and offset index are
+   * still the files it describes (src/log/active-segment-checkpoint.ts): nothing changed them.
    */
   private checkActiveTail(segments: LogSegments): void {
     if (segments.count === 0) return;
     const active = segments.activeSegment;
     if (this.recovered.has(active)) return;
+    const recorded = readActiveSegmentCheckpoint(this.params.dir, active);
+    if (recorded !== null) {
+      active.chainChecked(recorded.end, recorded.lastOffset);
+      return;
+    }
     const problem = walkActive(active);
     if (problem !== null) {
       active.invalidate();

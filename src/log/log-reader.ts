@@ -79,6 +79,11 @@ export class LogReader {
     private readonly segments: LogSegments,
     /** The cap on a compressed batch's inflated records section (`maxDecompressedBytes`). */
     private readonly maxDecompressedBytes: number,
+    /**
+     * True for a read-only opener, whose list of segments may be older than the writer's: a read
+     * that goes on from one segment into a later one checks the later one first (`crossInto`).
+     */
+    private readonly checkCrossings = false,
   ) {}
 
   /** A cursor over `segment` that shares this reader's chunk buffer. */
@@ -109,12 +114,14 @@ export class LogReader {
     const progress = { kept: 0 };
     let next = offset;
     let bytes = 0;
+    let previous: LogSegment | undefined;
     try {
       while (out.length < maxRecords && next < endOffset) {
         // Until a record is found the budget does not stop the read: after compaction the batches
         // at `offset` may hold nothing at or past it (their kept records are older, or none is).
-        const run = this.locateRun(next, endOffset, maxBytes - bytes, out.length === 0, maxRecords - out.length);
+        const run = this.locateRun(next, endOffset, maxBytes - bytes, out.length === 0, maxRecords - out.length, previous);
         if (run === null) break;
+        previous = run.segment;
         const consumed = this.decodeRun(this.bytesOf(run, maxRecords - out.length), run, next, endOffset, maxRecords, out, progress);
         if (consumed.bytes === 0) break;
         if (consumed.nextOffset <= next) throw this.noProgress(run, next, consumed.nextOffset);
@@ -186,9 +193,11 @@ export class LogReader {
     let out = EMPTY;
     let filled = 0;
     let next = offset;
+    let previous: LogSegment | undefined;
     while (next < endOffset) {
-      const run = this.locateRun(next, endOffset, maxBytes - filled, filled === 0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      const run = this.locateRun(next, endOffset, maxBytes - filled, filled === 0, Number.MAX_SAFE_INTEGER, previous, Number.MAX_SAFE_INTEGER);
       if (run === null) break;
+      previous = run.segment;
       out = withRoom(out, filled, run.length);
       const end = filled + run.segment.log.readInto(out, filled, run.length, run.position);
       let at = filled;
@@ -238,11 +247,22 @@ export class LogReader {
   /**
    * The segment and byte range to read for `offset`: from the batch holding it to as far as
    * `budget` allows within the segment (at least that first batch when `atLeastOne`), and only
-   * that batch when it holds all `recordsWanted`.
+   * that batch when it holds all `recordsWanted`. `previous`: the segment of the read's last run.
    */
-  private locateRun(offset: number, endOffset: number, budget: number, atLeastOne: boolean, recordsWanted: number, cap = MAX_RUN_BYTES): BatchRun | null {
+  private locateRun(
+    offset: number,
+    endOffset: number,
+    budget: number,
+    atLeastOne: boolean,
+    recordsWanted: number,
+    previous: LogSegment | undefined,
+    cap = MAX_RUN_BYTES,
+  ): BatchRun | null {
     let segment = this.segments.floorSegment(offset);
+    let from = previous ?? segment;
     while (segment !== undefined) {
+      if (segment !== from) this.crossInto(segment, from!, offset);
+      from = segment;
       segment.touch();
       const cursor = this.cursorFor(segment);
       if (segment.locate(offset, cursor)) {
@@ -346,16 +366,55 @@ export class LogReader {
    */
   offsetForTimestamp(timestamp: number, startOffset: number): number | null {
     const list = this.segments;
+    // Whether a segment passed over was judged from its files as they are now (see below).
+    let readNow = false;
     for (let i = Math.max(0, list.floorIndex(startOffset)); i < list.count; i++) {
       const segment = list.at(i)!;
+      const held = segment.maxTimestampHeld;
       // Kafka's rule (`largestTimestamp`): a segment whose time index has no entry yet (small, or
       // reopened) is not skipped on a -1 maximum; its file's mtime stands in for it.
-      if (segment.largestTimestamp() < timestamp) continue;
+      const largest = segment.largestTimestamp();
+      // A maximum read now is held for later lookups only once the next segment is seen to be the
+      // writer's and this one unwritten since the view looked: it holds what it held until a cut.
+      if (!held && i + 1 < list.count) this.crossInto(list.at(i + 1)!, segment, list.at(i + 1)!.baseOffset, true);
+      if (largest < timestamp) {
+        readNow ||= largest !== segment.maxTimestamp;
+        continue;
+      }
       segment.touch();
       const found = segment.findOffsetByTimestamp(timestamp, startOffset, this.cursorFor(segment), this.maxDecompressedBytes);
-      if (found >= 0) return found;
+      if (found >= 0) {
+        // A segment passed over for what its file holds now may have been cut since this one was
+        // retired (`crossInto`). Passed over on a maximum held (checked as above), it held that
+        // until a cut, and a cut retires this one first: the answer is the log's of then.
+        if (readNow) this.crossInto(segment, list.at(i - 1)!, found, true);
+        return found;
+      }
+      readNow = true;
     }
     return null;
+  }
+
+  /**
+   * A read-only opener's read goes on from `from` into the later `segment` (for `offset`): that
+   * segment must still be the writer's file under its name. The view's list of segments may be
+   * older than the writer's (it caught up a moment ago, or the directory's mtime did not move),
+   * while its reads of `from` see that file as it is now. A writer that truncates into `from`
+   * (cutting it, then perhaps writing it again) first retires every later segment, so reading on
+   * into one of them would join records the log never held together: a gap in the offsets, or a
+   * timestamp lookup that skips what `from` holds now. Throws `LogIOError`: the view reloads and
+   * reads again (`ReadOnlyView.read`).
+   *
+   * With `fromRead` (by default: going on over a gap of offsets, `offset` below the segment's
+   * base, which only compaction leaves), `from` must also be unwritten since the view looked: a
+   * segment created after the retired one's deletion may have got its inode number and name, and
+   * so passes the first check.
+   */
+  private crossInto(segment: LogSegment, from: LogSegment, offset: number, fromRead = offset < segment.baseOffset): void {
+    if (!this.checkCrossings) return;
+    if (segment.log.isStillAtItsName() && (!fromRead || from.log.isUnchanged())) return;
+    const file = segment.log.file;
+    throw new LogIOError(`${file} is no longer the segment after ${from.log.file} that this view listed: the writer moved it`, { file, offset });
   }
 }
 

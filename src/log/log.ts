@@ -31,6 +31,7 @@ import { LocalLog, type LocalLogState } from './local-log.js';
 import { ReadOnlyView } from './read-only-view.js';
 import { DirectoryLock } from './lock.js';
 import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-loader.js';
+import { writeActiveSegmentCheckpoint } from './active-segment-checkpoint.js';
 import { LogRetention, segmentDeleterFor } from '../retention/log-retention.js';
 import type { SegmentDeleter } from '../retention/segment-deleter.js';
 import { LogCleaner } from '../cleaner/log-cleaner.js';
@@ -579,7 +580,10 @@ export class Log {
     for (const segment of this.local.segments.values()) segment.close();
     this.local.writeClosingCheckpoints();
     // After a failed fsync the next open must check everything from the recovery point by CRC.
-    if (!this.local.syncFailed) writeFileAtomically(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '{"version":0,"brokerEpoch":0}');
+    if (this.local.syncFailed) return;
+    writeFileAtomically(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '{"version":0,"brokerEpoch":0}');
+    // Last: the later it is written, the likelier the files' last change is of an earlier clock tick.
+    writeActiveSegmentCheckpoint(this.dir, this.local.segments.count === 0 ? undefined : this.local.segments.activeSegment);
   }
 
   /**

@@ -57,7 +57,11 @@ export class ReadOnlyView {
         const result = read();
         if (!quick || answered(result)) return result;
       } catch (err) {
-        if (quick && isSeglogError(err)) continue;
+        if (quick && isSeglogError(err)) {
+          // The writer moved a file the view listed: the next look lists the directory again.
+          if (isWriterRace(err)) this.dirMtimeMs = -1;
+          continue;
+        }
         if (this.isClosed() || !isWriterRace(err) || attempt >= READ_ATTEMPTS) throw err;
         if (isInflateLimitError(err) && !this.writerMovedSinceRefresh()) throw err;
         // The same damage twice, the second time in segments loaded afresh (every batch CRC

@@ -70,12 +70,13 @@ function isOffset(value: unknown): value is number {
 
 /**
  * The loader's part (writable opens, before anything else is looked at): finishes every
- * truncation whose intent file is in `dir` (see the module comment) and calls `report` for each.
+ * truncation whose intent file is among `names` (the directory's listing, so that a clean open of
+ * a large log lists it once; see the module comment) and calls `report` for each.
  * Throws `CorruptRecordError` for an intent file that cannot be parsed (it was written
  * atomically, so that is damage, not a crash) and `LogIOError` when a write fails.
  */
-export function completePendingTruncation(dir: string, report: (file: string, detail: string) => void): void {
-  const intents = listNames(dir).filter((n) => n.endsWith(`.log${TRUNCATING_SUFFIX}`) && !Number.isNaN(offsetFromFileName(n)));
+export function completePendingTruncation(dir: string, names: readonly string[], report: (file: string, detail: string) => void): void {
+  const intents = names.filter((n) => n.endsWith(`.log${TRUNCATING_SUFFIX}`) && !Number.isNaN(offsetFromFileName(n)));
   for (const name of intents) {
     const file = path.join(dir, name);
     const plan = decodeIntent(file);

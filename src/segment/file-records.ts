@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { openForWriting } from '../files/no-follow.js';
+import { O_NOFOLLOW, openForWriting } from '../files/no-follow.js';
 import { LogIOError } from '../errors.js';
 import { nativeAddon } from '../files/native.js';
 import { reserveSpace } from '../files/preallocate.js';
@@ -107,6 +107,25 @@ export class FileRecords {
     }
     const stat = fs.fstatSync(fd);
     const records = new FileRecords(file, fd, stat.size, writable, writable ? reserveLimit : 0);
+    records.ino = stat.ino;
+    records.dev = stat.dev;
+    records.seenMtimeMs = stat.mtimeMs;
+    return records;
+  }
+
+  /**
+   * A new, empty file for writing (`O_CREAT | O_EXCL`), or null when a file of that name exists.
+   */
+  static createNew(file: string, reserveLimit = 0): FileRecords | null {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, 0o644);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') return null;
+      throw new LogIOError(`cannot create ${file}: ${(cause as Error).message}`, { file, cause });
+    }
+    const stat = fs.fstatSync(fd);
+    const records = new FileRecords(file, fd, 0, true, reserveLimit);
     records.ino = stat.ino;
     records.dev = stat.dev;
     records.seenMtimeMs = stat.mtimeMs;
@@ -436,13 +455,23 @@ export class FileRecords {
    * swap, a deletion), the names may belong to a newer generation of the segment.
    */
   isStillAtItsName(): boolean {
+    // `ino` and `dev` are the open descriptor's (a reopen checks them), so one `stat` of the name does.
     try {
-      const mine = this.fd >= 0 ? fs.fstatSync(this.fd) : { ino: this.ino, dev: this.dev };
-      const there = fs.statSync(this._file);
-      return mine.ino === there.ino && mine.dev === there.dev;
+      const there = fs.statSync(this._file, { throwIfNoEntry: false });
+      return there !== undefined && there.ino === this.ino && there.dev === this.dev;
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Read-only openers: true when the file still has the modification time of the last look
+   * (`refresh`, or its open or listing) and is not shorter than `size`: nothing was cut or
+   * written since. (Not longer is not asked: `limitSize` may keep a torn tail out of `size`.)
+   */
+  isUnchanged(): boolean {
+    const stat = fs.fstatSync(this.handle());
+    return stat.mtimeMs === this.seenMtimeMs && stat.size >= this._size;
   }
 
   renameTo(file: string): void {

@@ -338,3 +338,58 @@ describe('a damaged batch in the active segment after a clean shutdown', () => {
     log.close();
   });
 });
+
+describe("the active segment's record of a clean close (.seglog-active-segment)", () => {
+  /** Sleeps past the kernel's coarse timestamp clock, so the next change gets a later ctime. */
+  function nextTick(): void {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
+  }
+
+  it('is written by a clean close, names the active segment, and a clean open then keeps every record and appends after them', () => {
+    const dir = closedLog(partitionDir(), 60);
+    const active = logFiles(dir).at(-1)!;
+    const record = JSON.parse(fs.readFileSync(path.join(dir, '.seglog-active-segment'), 'utf8')) as { baseOffset: number; end: number; lastOffset: number };
+    expect(record.baseOffset).toBe(Number(path.basename(active, '.log')));
+    expect(record.end).toBe(fs.statSync(active).size);
+    const log = Log.open(dir);
+    expect(log.recovery.cleanShutdown).toBe(true);
+    expect(log.recovery.actions).toEqual([]);
+    expect(log.endOffset).toBe(record.lastOffset + 1);
+    expect(log.append({ value: 'fresh' }).baseOffset).toBe(180);
+    expect(log.read(0, { maxBytes: Infinity }).map((r) => r.offset)).toEqual(range(0, 181));
+    log.close();
+  });
+
+  it('does not spare the walk when the .log was changed in place, its mtime set back: the ctime tells, and the writer cuts it', () => {
+    const dir = closedLog(partitionDir(), 60);
+    const active = logFiles(dir).at(-1)!;
+    const base = Number(path.basename(active, '.log'));
+    const { atime, mtime } = fs.statSync(active);
+    rewriteBatch(active, 1, (buf, at) => buf.writeBigInt64BE(buf.readBigInt64BE(at) + 6n, at));
+    fs.utimesSync(active, atime, mtime);
+    const log = Log.open(dir);
+    expect(log.recovery.actions.some((a) => a.action === 'truncated')).toBe(true);
+    expect(log.endOffset).toBe(base + 12);
+    log.close();
+  });
+
+  it('spares the walk only when the files are the ones it describes: a record made to match damaged files is believed', () => {
+    // What the record is worth: like the clean-shutdown mark, it is believed when it matches.
+    // This shows the walk is skipped then; a record left by a close before the damage is not.
+    const dir = closedLog(partitionDir(), 60);
+    const active = logFiles(dir).at(-1)!;
+    const recordFile = path.join(dir, '.seglog-active-segment');
+    const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as Record<string, unknown>;
+    rewriteBatch(active, 1, (buf, at) => buf.writeBigInt64BE(buf.readBigInt64BE(at) + 6n, at));
+    nextTick();
+    const state = (file: string) => {
+      const s = fs.statSync(file, { bigint: true });
+      return { ino: String(s.ino), size: String(s.size), ctimeNs: String(s.ctimeNs), mtimeNs: String(s.mtimeNs) };
+    };
+    fs.writeFileSync(recordFile, JSON.stringify({ ...record, log: state(active), index: state(active.replace(/\.log$/, '.index')) }));
+    const log = Log.open(dir);
+    expect(log.recovery.actions).toEqual([]);
+    expect(log.endOffset).toBe(180);
+    log.close();
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * A read-only view whose list of segments is older than a writer's `truncateTo`: the writer cut
+ * the segment holding the new end, retired every later one (renamed `.deleted`, still readable
+ * through the view's open descriptors), and wrote again. A view that caught up just before the
+ * truncation (in another process, the writer can truncate between the view's catching up and its
+ * read; or the directory's mtime did not move within one tick) reads the cut segment as it is now
+ * and must not go on into a retired one: that joined records the log never held together (the
+ * reader-beside-writer stress test saw both kinds below). `staleView` forces the stale listing.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Log, type LogRecord } from '../../src/index.js';
+import { tmpDir } from '../support/tmp.js';
+
+const T0 = 1_700_000_000_000;
+
+/** Appends offsets from the end on, `perBatch` records a batch: value `v<o>`, timestamp T0 + o. */
+function appendUpTo(log: Log, end: number, perBatch = 4): void {
+  while (log.endOffset < end) {
+    const base = log.endOffset;
+    const n = Math.min(perBatch, end - base);
+    log.append(Array.from({ length: n }, (_, i) => ({ value: `v${base + i}`, timestamp: T0 + base + i })));
+  }
+}
+
+/** The view's check of the directory's mtime sees no change since now, as within one mtime tick. */
+function staleView(log: Log, dir: string): void {
+  const view = (log as unknown as { view: { dirMtimeMs: number } }).view;
+  expect(view.dirMtimeMs).toBeTypeOf('number');
+  view.dirMtimeMs = fs.statSync(dir).mtimeMs;
+}
+
+function offsetsOf(records: LogRecord[]): number[] {
+  return records.map((r) => r.offset);
+}
+
+const sizesByDigits = new Map<number, Map<number, number>>();
+
+/** Key length by size in bytes of a one-record batch with value `v<o>` (by the digits of `o`). */
+function singleBatchSizes(o: number): Map<number, number> {
+  const digits = String(o).length;
+  const known = sizesByDigits.get(digits);
+  if (known !== undefined) return known;
+  const scratch = Log.open(path.join(tmpDir(), 'sizes-0'));
+  const sizes = new Map<number, number>();
+  for (let keyLength = 0; keyLength < 200; keyLength++) {
+    const before = scratch.size;
+    scratch.append({ key: 'k'.repeat(keyLength), value: `v${o}`, timestamp: T0 + o });
+    if (!sizes.has(scratch.size - before)) sizes.set(scratch.size - before, keyLength);
+  }
+  scratch.close();
+  sizesByDigits.set(digits, sizes);
+  return sizes;
+}
+
+/**
+ * Appends one-record batches until the active segment is exactly `target` bytes (the last
+ * record's key pads it): the same bytes as before hold fewer offsets, and end on a batch boundary.
+ */
+function refillTo(log: Log, target: number): void {
+  for (;;) {
+    const o = log.endOffset;
+    const rest = target - log.segments().at(-1)!.sizeBytes;
+    const keyLength = singleBatchSizes(o).get(rest);
+    if (keyLength !== undefined) {
+      log.append({ key: 'k'.repeat(keyLength), value: `v${o}`, timestamp: T0 + o });
+      return;
+    }
+    expect(rest).toBeGreaterThan(150);
+    log.append({ value: `v${o}`, timestamp: T0 + o });
+  }
+}
+
+/**
+ * A writer with segments [0, second), [second, ...) and more, a view that listed them and read
+ * from `second` on (their descriptors open) or everything (`readAll`: its first segment's
+ * batches known too). Then the writer truncated to 5, inside the first segment, and appended
+ * again in one-record batches until the first segment has the size the view knows, which then
+ * holds fewer offsets than before. The first segment is the active one again.
+ */
+function truncatedUnderView(readAll: boolean): { writer: Log; view: Log; second: number } {
+  const dir = path.join(tmpDir(), 'stale-0');
+  const writer = Log.open(dir, { segmentBytes: 1024 });
+  appendUpTo(writer, 100);
+  const segments = writer.segments();
+  expect(segments.length).toBeGreaterThanOrEqual(3);
+  const second = segments[1]!.baseOffset;
+  const end = writer.endOffset;
+  const view = Log.open(dir, { readOnly: true });
+  expect(view.endOffset).toBe(end);
+  const from = readAll ? 0 : second;
+  expect(offsetsOf(view.read(from, { maxRecords: 500 }))).toEqual([...Array(end - from).keys()].map((i) => from + i));
+  staleView(view, dir);
+  writer.truncateTo(5);
+  refillTo(writer, segments[0]!.sizeBytes);
+  expect(writer.segments().length).toBe(1);
+  expect(writer.endOffset).toBeLessThan(second);
+  staleView(view, dir);
+  return { writer, view, second };
+}
+
+describe('a read-only view listed before the writer truncated', () => {
+  it.each([false, true])('read and readBatches never go on from the cut segment into a retired one (first segment read before: %s)', (readAll) => {
+    const { writer, view, second } = truncatedUnderView(readAll);
+    // The first segment holds 0..end-1 now, in the bytes the view knows; the retired second one
+    // second.. as before: a read that went on into it returned a gap of offsets.
+    const end = writer.endOffset;
+    const all = [...Array(end - 3).keys()].map((i) => 3 + i);
+    const records = view.read(3, { maxRecords: 500 });
+    expect(offsetsOf(records)).toEqual(all);
+    for (const r of records) expect(r.value?.toString()).toBe(`v${r.offset}`);
+    staleView(view, writer.dir);
+    const bytes = view.readBatches(3, { maxBytes: 1 << 20 });
+    let last = -1;
+    for (let at = 0; at < bytes.length; at += 12 + bytes.readInt32BE(at + 8)) {
+      const base = Number(bytes.readBigInt64BE(at));
+      if (last >= 0) expect(base).toBe(last + 1);
+      last = base + bytes.readInt32BE(at + 23);
+    }
+    expect(last).toBe(end - 1);
+    expect(second).toBeGreaterThan(end);
+    view.close();
+    writer.close();
+  });
+
+  it.each([false, true])('offsetForTimestamp never answers from a retired segment after the cut one had nothing (first segment read before: %s)', (readAll) => {
+    const { writer, view, second } = truncatedUnderView(readAll);
+    // Nothing the log holds has a timestamp at or after T0 + end: the retired segment's `second`
+    // answers for a log that no longer exists (nor ever held 0..end-1 and then `second`).
+    const end = writer.endOffset;
+    expect(second).toBeGreaterThan(end + 2);
+    expect(view.offsetForTimestamp(T0 + end + 2)).toBeNull();
+    staleView(view, writer.dir);
+    expect(view.offsetForTimestamp(T0 + 7)).toBe(7);
+    expect(view.endOffset).toBe(end);
+    view.close();
+    writer.close();
+  });
+
+  it('reads on into the next segment when the writer only appended and rolled', () => {
+    const { writer, view } = truncatedUnderView(true);
+    appendUpTo(writer, 150);
+    const fresh = Log.open(writer.dir, { readOnly: true });
+    expect(fresh.segments().length).toBeGreaterThan(1);
+    for (const reader of [fresh, view]) {
+      expect(offsetsOf(reader.read(0, { maxRecords: 500 }))).toEqual([...Array(150).keys()]);
+      expect(reader.offsetForTimestamp(T0 + 140)).toBe(140);
+    }
+    fresh.close();
+    view.close();
+    writer.close();
+  });
+  it('offsetForTimestamp never passes over a segment on a largest timestamp it read after the cut', () => {
+    const dir = path.join(tmpDir(), 'stale-0');
+    const writer = Log.open(dir, { segmentBytes: 1024 });
+    appendUpTo(writer, 100);
+    const segments = writer.segments();
+    expect(segments.length).toBeGreaterThanOrEqual(3);
+    const b = segments[1]!.baseOffset;
+    const view = Log.open(dir, { readOnly: true });
+    expect(view.read(0, { maxRecords: 500 })).toHaveLength(100);
+    staleView(view, dir);
+    // The writer cuts the second segment (retiring the later ones) and writes it again, to the
+    // size the view knows, in one-record batches: fewer offsets than before.
+    writer.truncateTo(b + 5);
+    refillTo(writer, segments[1]!.sizeBytes);
+    const end = writer.endOffset;
+    staleView(view, dir);
+    // Answered by the second segment, whose largest timestamp the view reads now: T0 + end - 1.
+    expect(view.offsetForTimestamp(T0 + b + 2)).toBe(b + 2);
+    appendUpTo(writer, end + 4, 1);
+    staleView(view, dir);
+    // Passed over on that maximum, a retired later segment answered with its own offsets. The
+    // answer is end + 2, or none while the view has not seen the segment the writer rolled to.
+    expect([end + 2, null]).toContain(view.offsetForTimestamp(T0 + end + 2));
+    view.close();
+    writer.close();
+  });
+});
