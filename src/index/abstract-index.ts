@@ -113,6 +113,7 @@ export abstract class AbstractIndex {
     if (mode === 'write') {
       const { storage, created } = openWritable(file, roundDown(maxIndexSize, entrySize));
       this.storage = storage;
+      this.fileCreated = created;
       this.countEntries(created);
     } else {
       const contents = options.contents;
@@ -125,6 +126,9 @@ export abstract class AbstractIndex {
   get file(): string {
     return this.path;
   }
+
+  /** Write mode: true when opening created the file (it did not exist). */
+  readonly fileCreated: boolean = false;
 
   /** Number of entries. */
   get entries(): number {

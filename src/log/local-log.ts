@@ -174,8 +174,9 @@ export class LocalLog {
   private rollAt(baseOffset: number): LogSegment {
     const previous = this.segments.activeSegment;
     if (previous.size === 0 && previous.baseOffset === baseOffset) return previous;
-    previous.onBecomeInactiveSegment();
+    // The new segment's files first: a create that fails (ENOSPC) leaves the active segment as it was.
     const segment = LogSegment.create(this.dir, baseOffset, this.params.segmentOptions(baseOffset));
+    previous.onBecomeInactiveSegment();
     this.segments.add(segment);
     this.params.events.rolled(segment);
     return segment;

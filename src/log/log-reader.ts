@@ -374,17 +374,20 @@ export class LogReader {
       // Kafka's rule (`largestTimestamp`): a segment whose time index has no entry yet (small, or
       // reopened) is not skipped on a -1 maximum; its file's mtime stands in for it.
       const largest = segment.largestTimestamp();
+      // A maximum read now is held for later lookups only once the next segment is seen to be the
+      // writer's and this one unwritten since the view looked: it holds what it held until a cut.
+      if (!held && i + 1 < list.count) this.crossInto(list.at(i + 1)!, segment, list.at(i + 1)!.baseOffset, true);
       if (largest < timestamp) {
-        readNow ||= !held || largest !== segment.maxTimestamp;
+        readNow ||= largest !== segment.maxTimestamp;
         continue;
       }
       segment.touch();
       const found = segment.findOffsetByTimestamp(timestamp, startOffset, this.cursorFor(segment), this.maxDecompressedBytes);
       if (found >= 0) {
         // A segment passed over for what its file holds now may have been cut since this one was
-        // retired (`crossInto`). Passed over for a maximum held from an earlier look, it held
-        // that until a cut, and a cut retires this one first: the answer is the log's of then.
-        if (readNow) this.crossInto(segment, list.at(i - 1)!, found);
+        // retired (`crossInto`). Passed over on a maximum held (checked as above), it held that
+        // until a cut, and a cut retires this one first: the answer is the log's of then.
+        if (readNow) this.crossInto(segment, list.at(i - 1)!, found, true);
         return found;
       }
       readNow = true;
@@ -402,13 +405,14 @@ export class LogReader {
    * timestamp lookup that skips what `from` holds now. Throws `LogIOError`: the view reloads and
    * reads again (`ReadOnlyView.read`).
    *
-   * Going on over a gap of offsets (`offset` below the segment's base: only compaction leaves
-   * one) also asks that `from` was not written since it was looked at, since a file created after
-   * the retired one's deletion may have got its inode number, and so passes the first check.
+   * With `fromRead` (by default: going on over a gap of offsets, `offset` below the segment's
+   * base, which only compaction leaves), `from` must also be unwritten since the view looked: a
+   * segment created after the retired one's deletion may have got its inode number and name, and
+   * so passes the first check.
    */
-  private crossInto(segment: LogSegment, from: LogSegment, offset: number): void {
+  private crossInto(segment: LogSegment, from: LogSegment, offset: number, fromRead = offset < segment.baseOffset): void {
     if (!this.checkCrossings) return;
-    if (segment.log.isStillAtItsName() && (offset >= segment.baseOffset || from.log.isUnchanged())) return;
+    if (segment.log.isStillAtItsName() && (!fromRead || from.log.isUnchanged())) return;
     const file = segment.log.file;
     throw new LogIOError(`${file} is no longer the segment after ${from.log.file} that this view listed: the writer moved it`, { file, offset });
   }

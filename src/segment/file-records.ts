@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { openForWriting } from '../files/no-follow.js';
+import { O_NOFOLLOW, openForWriting } from '../files/no-follow.js';
 import { LogIOError } from '../errors.js';
 import { nativeAddon } from '../files/native.js';
 import { reserveSpace } from '../files/preallocate.js';
@@ -107,6 +107,25 @@ export class FileRecords {
     }
     const stat = fs.fstatSync(fd);
     const records = new FileRecords(file, fd, stat.size, writable, writable ? reserveLimit : 0);
+    records.ino = stat.ino;
+    records.dev = stat.dev;
+    records.seenMtimeMs = stat.mtimeMs;
+    return records;
+  }
+
+  /**
+   * A new, empty file for writing (`O_CREAT | O_EXCL`), or null when a file of that name exists.
+   */
+  static createNew(file: string, reserveLimit = 0): FileRecords | null {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | O_NOFOLLOW, 0o644);
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') return null;
+      throw new LogIOError(`cannot create ${file}: ${(cause as Error).message}`, { file, cause });
+    }
+    const stat = fs.fstatSync(fd);
+    const records = new FileRecords(file, fd, 0, true, reserveLimit);
     records.ino = stat.ino;
     records.dev = stat.dev;
     records.seenMtimeMs = stat.mtimeMs;

@@ -125,15 +125,20 @@ export class LogSegment implements PooledSegment {
   static create(dir: string, baseOffset: number, options: SegmentOptions, suffix = ''): LogSegment {
     const file = logFile(dir, baseOffset, suffix);
     // A stray file of the same name (a crash between creating and using it) holds nothing we keep.
-    for (const f of [file, offsetIndexFile(dir, baseOffset, suffix), timeIndexFile(dir, baseOffset, suffix)]) fs.rmSync(f, { force: true });
-    const segment = new LogSegment(dir, baseOffset, FileRecords.open(file, true, options.reserveLimit), options, suffix);
+    // Looked for only when the `.log` cannot be created new: a roll creates three files, and
+    // checking each name first (a failed lstat each) cost the appending call as much as one of them.
+    let records = FileRecords.createNew(file, options.reserveLimit);
+    if (records === null) {
+      for (const f of [file, offsetIndexFile(dir, baseOffset, suffix), timeIndexFile(dir, baseOffset, suffix)]) fs.rmSync(f, { force: true });
+      records = FileRecords.open(file, true, options.reserveLimit);
+    }
+    const segment = new LogSegment(dir, baseOffset, records, options, suffix);
     noteWrite();
     segment.pinned = true;
     segment.maxTimestampSoFar = -1;
     segment.cachedNextOffset = baseOffset;
-    // Opening the indexes creates their files, preallocated.
-    void segment.offsetIndex;
-    void segment.timeIndex;
+    // Opening the indexes creates their files, preallocated; one left without its `.log` is emptied.
+    for (const index of [segment.offsetIndex, segment.timeIndex]) if (!index.fileCreated) index.reset();
     return segment;
   }
 

@@ -265,3 +265,29 @@ describe('bad input gets a typed error and changes nothing', () => {
     expect(() => Log.open(file)).toThrow(/plain-file is not a directory/);
   });
 });
+
+describe('a roll onto stray files of the new base offset', () => {
+  // Files a crash left between creating a segment's files and using them, or planted: the new
+  // segment must start empty whichever of its three files were there.
+  it.each([
+    ['its two indexes only', ['.index', '.timeindex']],
+    ['its .log and indexes', ['.log', '.index', '.timeindex']],
+  ])('%s: the new segment starts empty, reads and lookups are right, the next open rebuilds nothing', (_what, suffixes) => {
+    const dir = partitionDir();
+    const log = Log.open(dir, { indexIntervalBytes: 1 });
+    for (let i = 0; i < 10; i++) log.append({ value: `v${i}`, timestamp: 1_000 + i });
+    // Entries that would send lookups of the new segment astray if they were kept.
+    const stray = Buffer.alloc(4096);
+    for (let at = 0; at + 12 <= stray.length; at += 12) stray.writeInt32BE(7, at + 4);
+    for (const suffix of suffixes) fs.writeFileSync(path.join(dir, `${String(10).padStart(20, '0')}${suffix}`), stray);
+    log.roll();
+    for (let i = 10; i < 30; i++) log.append({ value: `v${i}`, timestamp: 1_000 + i });
+    for (let o = 0; o < 30; o++) expect(log.read(o, { maxRecords: 1 })[0]!.value!.toString()).toBe(`v${o}`);
+    expect(log.offsetForTimestamp(1_015)).toBe(15);
+    log.close();
+    const reopened = Log.open(dir);
+    expect(reopened.recovery.actions).toEqual([]);
+    expect(reopened.read(20, { maxRecords: 1 })[0]!.value!.toString()).toBe('v20');
+    reopened.close();
+  });
+});

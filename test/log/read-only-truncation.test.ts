@@ -151,4 +151,30 @@ describe('a read-only view listed before the writer truncated', () => {
     view.close();
     writer.close();
   });
+  it('offsetForTimestamp never passes over a segment on a largest timestamp it read after the cut', () => {
+    const dir = path.join(tmpDir(), 'stale-0');
+    const writer = Log.open(dir, { segmentBytes: 1024 });
+    appendUpTo(writer, 100);
+    const segments = writer.segments();
+    expect(segments.length).toBeGreaterThanOrEqual(3);
+    const b = segments[1]!.baseOffset;
+    const view = Log.open(dir, { readOnly: true });
+    expect(view.read(0, { maxRecords: 500 })).toHaveLength(100);
+    staleView(view, dir);
+    // The writer cuts the second segment (retiring the later ones) and writes it again, to the
+    // size the view knows, in one-record batches: fewer offsets than before.
+    writer.truncateTo(b + 5);
+    refillTo(writer, segments[1]!.sizeBytes);
+    const end = writer.endOffset;
+    staleView(view, dir);
+    // Answered by the second segment, whose largest timestamp the view reads now: T0 + end - 1.
+    expect(view.offsetForTimestamp(T0 + b + 2)).toBe(b + 2);
+    appendUpTo(writer, end + 4, 1);
+    staleView(view, dir);
+    // Passed over on that maximum, a retired later segment answered with its own offsets. The
+    // answer is end + 2, or none while the view has not seen the segment the writer rolled to.
+    expect([end + 2, null]).toContain(view.offsetForTimestamp(T0 + end + 2));
+    view.close();
+    writer.close();
+  });
 });
