@@ -20,14 +20,16 @@
 /*
  * retainFreedMemory() -> boolean: for a process that is a server (`seglog serve`), keeps freed
  * heap memory instead of handing it back to the kernel at once. Node allocates a fresh 64 KiB
- * buffer for every socket read and frees it at the next GC; with glibc's defaults the heap top is
- * trimmed and re-grown all the time, so the kernel's copy of every received byte first faults in
- * and zeroes a new page. Keeping up to 64 MiB free (and serving allocations up to 4 MiB from the
- * heap rather than from fresh mappings) makes them reuse warm pages.
+ * buffer for every socket read it does not read in place, and a Fetch reads each partition's
+ * records (up to the client's per-partition limit, often several MB) into a buffer of its own;
+ * with glibc's defaults the heap top is trimmed and re-grown, and allocations past the mmap
+ * threshold get fresh mappings, so the kernel's copy of every byte first faults in and zeroes a
+ * new page. Keeping up to 64 MiB free, and serving allocations up to 32 MiB (glibc's own ceiling
+ * for its adaptive threshold) from the heap, makes them reuse warm pages.
  */
 static napi_value retain_freed_memory(napi_env env, napi_callback_info info) {
   (void)info;
-  int ok = mallopt(M_TRIM_THRESHOLD, 64 << 20) == 1 && mallopt(M_MMAP_THRESHOLD, 4 << 20) == 1;
+  int ok = mallopt(M_TRIM_THRESHOLD, 64 << 20) == 1 && mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
   napi_value result;
   napi_get_boolean(env, ok, &result);
   return result;

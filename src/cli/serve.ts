@@ -34,9 +34,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const numPartitions = intOption(parsed, 'partitions', 'serve', 1) ?? 1;
   const host = (parsed.values['host'] as string | undefined) ?? '127.0.0.1';
   const json = flag(parsed, 'json');
-  // This process is the server, so it may set malloc's process-wide policy: freed buffers (the
-  // socket reads' own, when a connection is read through Node's 'data' events, see
-  // broker/socket-reads.ts) stay in the heap instead of being faulted in afresh (native/addon.c).
+  // This process is the server, so it may set malloc's process-wide policy: freed buffers (a
+  // fetch's reads, and the socket reads' own when a connection is read through Node's 'data'
+  // events, see broker/socket-reads.ts) stay in the heap instead of being faulted in afresh
+  // (native/addon.c).
   nativeAddon()?.retainFreedMemory?.();
   const broker = await Broker.start({
     dir,
