@@ -12,7 +12,8 @@
  * (records built beforehand, so only `Topic.append` is timed), in a fresh process of its own.
  * Every measurement is the median of RUNS runs.
  *
- * SEGLOG_BENCH_BROKER_RECORDS sets the records per run (default 40000, about 41 MB).
+ * SEGLOG_BENCH_BROKER_RECORDS sets the records per run (default 40000, about 41 MB), and
+ * SEGLOG_BENCH_BROKER_RUNS the measured runs (default 3; more steady the medians on a busy machine).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,7 +32,8 @@ const KAFKAJS_BATCH = 500;
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const MB = 1e6;
 /** Measured runs per client and per direct call; the median counts (the machine is shared). */
-const RUNS = 3;
+const RUNS = Number(process.env.SEGLOG_BENCH_BROKER_RUNS ?? 3);
+/** Warm-up runs before the measured ones, the same for the broker and the direct baseline. */
 const WARMUP_RUNS = 2;
 
 const value = Buffer.from('0123456789abcdef'.repeat(VALUE_BYTES / 16));
@@ -201,17 +203,23 @@ function directRead(dir: string): number {
 
 /**
  * `--direct BATCH DURABLE DIR`: the baseline in a fresh process, as the broker is one (none of
- * the clients' garbage or timers in it): a warm-up append, then RUNS timed appends and RUNS timed
+ * the clients' garbage or timers in it): as many warm-up appends and reads as the broker gets
+ * warm-up runs (V8 takes about two runs' worth of calls to optimize the append path, and a
+ * baseline timed before that would flatter the broker), then RUNS timed appends and RUNS timed
  * reads of the last log; prints the medians as JSON.
  */
 async function directChildMain(batch: number, durable: boolean, dir: string): Promise<void> {
-  await directAppend(path.join(dir, 'warmup'), batch, durable);
+  for (let i = 0; i < WARMUP_RUNS; i++) {
+    await directAppend(path.join(dir, 'warmup'), batch, durable);
+    fs.rmSync(path.join(dir, 'warmup'), { recursive: true });
+  }
   const appends = [];
   for (let i = 0; i < RUNS; i++) {
     appends.push(await directAppend(path.join(dir, `run-${i}`), batch, durable));
     if (i > 0) fs.rmSync(path.join(dir, `run-${i - 1}`), { recursive: true });
   }
   const last = path.join(dir, `run-${RUNS - 1}`);
+  for (let i = 0; i < WARMUP_RUNS; i++) directRead(last);
   const reads = Array.from({ length: RUNS }, () => directRead(last));
   console.log(JSON.stringify({ append: median(appends), read: median(reads) }));
 }
@@ -338,7 +346,7 @@ if (process.argv[2] === '--direct') {
         ];
       }),
     );
-    console.log(`direct: Topic.append (+ flush after each batch for flushOnAck rows) of the same records in batches of the size the client sent, and readBatches in 1 MiB reads; each the median of ${RUNS} runs in a fresh process; broker rows: the median of ${RUNS} runs after ${WARMUP_RUNS} warm-up runs`);
+    console.log(`direct: Topic.append (+ flush after each batch for flushOnAck rows) of the same records in batches of the size the client sent, and readBatches in 1 MiB reads; each the median of ${RUNS} runs after ${WARMUP_RUNS} warm-up appends in a fresh process; broker rows: the median of ${RUNS} runs after ${WARMUP_RUNS} warm-up runs`);
     console.log('targets: broker CPU per MB produced <= 1.5x Topic.append, per MB fetched <= 3x readBatches');
     console.log(`p50/p99: librdkafka per record (produce() to delivery report, linger.ms=2, at most 1000 records in flight); kafkajs per send() of ${KAFKAJS_BATCH} records`);
   });

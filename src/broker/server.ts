@@ -176,6 +176,15 @@ class Connection implements FrameSink {
   /** Writes the answered responses at the head of the queue, in request order. */
   private writeReady(): void {
     if (this.closed) return;
+    const head = this.queue[0];
+    if (head?.chunks?.length === 1 && (this.queue.length === 1 || this.queue[1]!.chunks === null)) {
+      // The common case (one produce answered, nothing behind it ready): one write, without the
+      // cork and uncork that would only buffer it and take it out again.
+      this.queue.shift();
+      this.socket.write(head.chunks[0]!);
+      this.maybeResume();
+      return;
+    }
     this.socket.cork();
     while (this.queue.length > 0 && this.queue[0]!.chunks !== null) {
       for (const chunk of this.queue.shift()!.chunks!) this.socket.write(chunk);

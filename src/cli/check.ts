@@ -41,7 +41,7 @@ import {
   type Damage,
   type RawIndex,
 } from './scan.js';
-import type { SegmentFiles } from './listing.js';
+import { sleep, type SegmentFiles } from './listing.js';
 import { belowBase, lengthViolation, offsetOrder, positionOutside, timeOrder, type IndexViolation } from '../index/index-check.js';
 
 
@@ -586,6 +586,3 @@ function permute<T extends Float64Array | Int32Array>(values: T, order: number[]
   return out;
 }
 
-function sleep(ms: number): void {
-  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}

@@ -7,7 +7,8 @@ import { CONTROL_FLAG_MASK, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, readAttributes,
 import { decodeRecords } from '../record/batch-reader.js';
 import type { LogRecord } from '../record/types.js';
 import type { Problem } from './check.js';
-import type { SegmentFiles } from './listing.js';
+import { VanishedFileError, type SegmentFiles } from './listing.js';
+import { InputError } from './args.js';
 
 /**
  * The cleaner's first dirty offset (`cleaner-offset-checkpoint`), or null when the partition was
@@ -24,7 +25,13 @@ export function cleanerOffset(dir: string): number | null {
  */
 export function checkNoDuplicateKeys(seg: SegmentFiles, sink: (p: Problem) => void): number {
   if (seg.log === null) return 0;
-  const buf = fs.readFileSync(seg.log);
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(seg.log);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new VanishedFileError(seg.log);
+    throw new InputError(`${seg.log}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   const seen = new Map<string, number>();
   const records: LogRecord[] = [];
   let duplicates = 0;

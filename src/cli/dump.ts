@@ -31,7 +31,7 @@ import {
   timeEntry,
   type Damage,
 } from './scan.js';
-import { resolveTarget, type SegmentFiles } from './listing.js';
+import { VanishedFileError, listPartition, resolveTarget, type SegmentFiles } from './listing.js';
 
 export const dumpSpec: CommandSpec = {
   name: 'dump',
@@ -95,7 +95,7 @@ export async function dumpCommand(argv: string[]): Promise<number> {
   const resolved = resolveTarget(target);
   let problems: number;
   if (resolved.kind === 'dir') {
-    problems = dumpSegments(resolved.listing.segments, options);
+    problems = dumpDirectory(resolved.listing.dir, options);
   } else if (resolved.type === 'log') {
     problems = dumpSegments([resolved.segment], options);
   } else {
@@ -114,15 +114,51 @@ interface Start {
   position: number;
 }
 
-function dumpSegments(segments: SegmentFiles[], o: DumpOptions): number {
+/**
+ * A directory's batches. When a writer deleted or swapped away a segment after the listing (the
+ * file is gone when its turn comes), the directory is listed again and the dump goes on after the
+ * last batch it read, as a reader would: nothing twice, nothing the log still holds skipped.
+ */
+function dumpDirectory(dir: string, o: DumpOptions): number {
+  const progress: DumpProgress = { printed: 0, problems: 0, previousLastOffset: -1 };
+  // Listings in a row that got nowhere: nothing new printed, and the file that vanished belonged
+  // to no later segment than the last one that did (retention deleting ahead of the dump is
+  // progress: the dump goes on from the segments left).
+  let fruitless = 0;
+  let vanishedBase = -1;
+  for (;;) {
+    const listing = listPartition(dir);
+    const printedBefore = progress.printed;
+    // After a vanished file: go on after the last batch read once something was printed (an
+    // offset seek); before that, seek again where asked.
+    const resume = progress.printed > 0 ? { ...o, from: progress.previousLastOffset + 1, fromTime: undefined } : o;
+    try {
+      return dumpSegments(listing.segments, resume, progress);
+    } catch (err) {
+      if (!(err instanceof VanishedFileError)) throw err;
+      const moved = progress.printed > printedBefore || err.baseOffset > vanishedBase;
+      vanishedBase = Math.max(vanishedBase, err.baseOffset);
+      fruitless = moved ? 0 : fruitless + 1;
+      if (fruitless >= DUMP_LISTING_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** Listings in a row that print nothing new, their files vanishing under the dump, before the error stands. */
+const DUMP_LISTING_ATTEMPTS = 5;
+
+/** How far a dump got: records (or batches) printed, problems found, the last offset of the last batch read (-1: none). */
+interface DumpProgress {
+  printed: number;
+  problems: number;
+  previousLastOffset: number;
+}
+
+function dumpSegments(segments: SegmentFiles[], o: DumpOptions, p: DumpProgress = { printed: 0, problems: 0, previousLastOffset: -1 }): number {
   const start = o.from !== undefined ? startAtOffset(segments, o.from) : o.fromTime !== undefined ? startAtTime(segments, o.fromTime) : { segment: 0, position: 0 };
-  let printed = 0;
-  let problems = 0;
   let seeking = o.from !== undefined || o.fromTime !== undefined;
   const records: LogRecord[] = [];
-  // Offsets must increase from batch to batch, across segments too (-1: no batch seen yet).
-  let previousLastOffset = -1;
-  for (let s = start.segment; s < segments.length && printed < o.limit; s++) {
+  for (let s = start.segment; s < segments.length && p.printed < o.limit; s++) {
     const seg = segments[s]!;
     const file = seg.log!;
     const win = FileWindow.open(file);
@@ -133,20 +169,19 @@ function dumpSegments(segments: SegmentFiles[], o: DumpOptions): number {
         win,
         {
           batch: (buf, at, position, size) => {
-            const order = batchOrderProblem(readBaseOffset(buf, at), readLastOffset(buf, at), previousLastOffset);
-            previousLastOffset = readLastOffset(buf, at);
-            if (seeking) {
-              if (!reachesStart(buf, at, o)) return true;
-            }
+            if (seeking && !reachesStart(buf, at, o)) return true;
+            // Offsets must increase from batch to batch, across segments too.
+            const order = batchOrderProblem(readBaseOffset(buf, at), readLastOffset(buf, at), p.previousLastOffset);
+            p.previousLastOffset = readLastOffset(buf, at);
             const view = viewBatch(buf, at, position, size);
-            if (!view.crcValid || view.header === null) problems++;
-            if (order !== null) problems += reportProblem(o, file, position, 'offset-order', order);
+            if (!view.crcValid || view.header === null) p.problems++;
+            if (order !== null) p.problems += reportProblem(o, file, position, 'offset-order', order);
             if (!o.records) {
-              printed++;
+              p.printed++;
               seeking = false;
               if (o.json) o.out.json(batchJson(view, file));
               else o.out.line(batchLine(view, o.style));
-              return printed < o.limit;
+              return p.printed < o.limit;
             }
             records.length = 0;
             const error = decodeInto(buf, at, position, file, records);
@@ -163,20 +198,20 @@ function dumpSegments(segments: SegmentFiles[], o: DumpOptions): number {
             else o.out.line(batchLine(view, o.style));
             const control = view.header?.isControl === true;
             for (const r of records) {
-              if (printed >= o.limit) break;
-              printed++;
+              if (p.printed >= o.limit) break;
+              p.printed++;
               if (o.json) o.out.json(recordJson(r, o.formats, control));
               else o.out.line(`  ${recordLine(r, o.formats, control, o.style)}`);
             }
             if (error !== null) {
-              problems++;
+              p.problems++;
               if (o.json) o.out.json({ type: 'problem', file, position, kind: 'bad-records', message: error });
               else o.out.line(`  ${o.style.red(`✗ ${error}`)}`);
             }
-            return printed < o.limit;
+            return p.printed < o.limit;
           },
           damage: (d: Damage) => {
-            problems++;
+            p.problems++;
             if (o.json) o.out.json({ type: 'problem', file, position: d.position, kind: d.kind, message: d.message });
             else o.out.line(o.style.red(`✗ ${file} at byte ${d.position}: ${d.message}`));
           },
@@ -187,7 +222,7 @@ function dumpSegments(segments: SegmentFiles[], o: DumpOptions): number {
       win.close();
     }
   }
-  return problems;
+  return p.problems;
 }
 
 /** Prints one problem (as `verify` names it); returns 1, the count to add. */

@@ -16,6 +16,7 @@ import {
   SWAP_SUFFIX,
   TIME_INDEX_SUFFIX,
   TXN_INDEX_SUFFIX,
+  filenamePrefixFromOffset,
   offsetFromFileName,
 } from '../files/file-names.js';
 import { InputError } from './args.js';
@@ -186,6 +187,121 @@ function notAPartition(dir: string, names: string[]): string {
     return `${dir} is not a partition directory but holds ${partitions.length} of them (${shown}): name one, e.g. ${path.join(dir, partitions[0]!)}`;
   }
   return `${dir} is not a partition directory: it has no segment files (00000000000000000000.log, ...)`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listings a live writer changes
+
+/**
+ * A segment file listed a moment ago is gone: a writer next to the command deleted it (retention,
+ * truncation) or renamed it away (a cleaner's swap, `.deleted`). Commands on a directory list it
+ * again (`onSteadyListing`); on one named file it is the user's error as any missing path is.
+ */
+export class VanishedFileError extends InputError {
+  constructor(readonly file: string) {
+    super(`${file}: no such file or directory`);
+  }
+
+  /** The base offset of the segment the file belonged to. */
+  get baseOffset(): number {
+    return offsetFromFileName(path.basename(this.file));
+  }
+}
+
+/** Blocks this thread for `ms` (the CLI is synchronous; a live writer gets time to finish a step). */
+export function sleep(ms: number): void {
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * How long a segment that showed problems is left before its files are compared with what they
+ * were: a cleaner's swap renames files in over several of the writer's turns.
+ */
+const SETTLE_MS = 10;
+
+/** How many times one base offset is read before a writer's changes to it count as the answer. */
+const SEGMENT_ATTEMPTS = 5;
+
+/** Test hook: runs before each read of a segment by `visitLiveSegments` (a test renames files there). */
+export const listingHooks: { beforeVisit: ((seg: SegmentFiles, attempt: number) => void) | null } = { beforeVisit: null };
+
+/**
+ * The segment's files, each with its inode, length and modification time, or '' for a file the
+ * listing did not find. A file that appears later shows the listing was out of date: a swap
+ * renames files in one at a time, and `readdir` next to a writer that creates files is no
+ * snapshot (a new segment's `.log` can be listed while an older segment's `.index`, created just
+ * before it, is not).
+ */
+function identitiesOf(seg: SegmentFiles, dir: string): Map<string, string> {
+  const ids = new Map<string, string>();
+  const prefix = path.join(dir, filenamePrefixFromOffset(seg.baseOffset));
+  const listed = [seg.log, seg.index, seg.timeIndex, seg.txnIndex];
+  SEGMENT_SUFFIXES.forEach((suffix, i) => ids.set(prefix + suffix, listed[i] === null ? '' : identityOf(prefix + suffix)));
+  return ids;
+}
+
+function identityOf(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * True while every file of `ids` is still there, the same file (a swap renames another file onto
+ * the name) and unwritten (a roll trims the indexes of the segment it seals just after the new
+ * segment appears, so a listing between the two sees untrimmed indexes on a sealed segment).
+ */
+function identitiesHold(ids: Map<string, string>): boolean {
+  for (const [file, id] of ids) if (identityOf(file) !== id) return false;
+  return true;
+}
+
+/**
+ * Reads the live segments of `listing` in order, as a reader next to a live writer must: a
+ * segment whose files vanished when their turn came (`VanishedFileError`: retention deleted them,
+ * a cleaner swapped them away), or that showed problems while its files were replaced or written
+ * under the read (a swap renames the new `.log` and indexes in one at a time; a roll trims the
+ * sealed segment's indexes), is not a problem of the directory. The directory is then listed again and the walk goes on from that base offset. The
+ * problems `visit` reports go to `sink` only for the read that stands.
+ */
+export function visitLiveSegments<T, P>(
+  listing: PartitionListing,
+  visit: (seg: SegmentFiles, active: boolean, sink: (p: P) => void) => T,
+  accept: (seg: SegmentFiles, active: boolean, result: T) => void,
+  sink: (p: P) => void,
+): void {
+  let segments = listing.segments;
+  let attempt = 1;
+  for (let i = 0; i < segments.length; ) {
+    const seg = segments[i]!;
+    const active = i === segments.length - 1;
+    const ids = identitiesOf(seg, listing.dir);
+    listingHooks.beforeVisit?.(seg, attempt);
+    const problems: P[] = [];
+    let result: { value: T } | null = null;
+    try {
+      result = { value: visit(seg, active, (p) => problems.push(p)) };
+    } catch (err) {
+      if (!(err instanceof VanishedFileError) || attempt >= SEGMENT_ATTEMPTS) throw err;
+    }
+    if (problems.length > 0) sleep(SETTLE_MS);
+    const moved = result === null || (problems.length > 0 && !identitiesHold(ids));
+    if (moved && attempt < SEGMENT_ATTEMPTS) {
+      segments = listPartition(listing.dir).segments;
+      i = segments.findIndex((s) => s.baseOffset >= seg.baseOffset);
+      if (i < 0) return;
+      // The segment is gone (retention took it): the walk moved on. Still there: it is read again.
+      attempt = segments[i]!.baseOffset > seg.baseOffset ? 1 : attempt + 1;
+      continue;
+    }
+    for (const p of problems) sink(p);
+    accept(seg, active, result!.value);
+    attempt = 1;
+    i++;
+  }
 }
 
 export function statOrThrow(file: string): fs.Stats {

@@ -19,6 +19,7 @@ import {
 } from '../record/batch-layout.js';
 import { crc32c } from '../record/crc32c.js';
 import { InputError } from './args.js';
+import { VanishedFileError } from './listing.js';
 
 // ---------------------------------------------------------------------------------------------
 // Reading a `.log` file
@@ -46,7 +47,8 @@ export class FileWindow {
       fd = fs.openSync(file, fs.constants.O_RDONLY);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new InputError(`${file}: ${code === 'ENOENT' ? 'no such file or directory' : (code ?? (err as Error).message)}`);
+      if (code === 'ENOENT') throw new VanishedFileError(file);
+      throw new InputError(`${file}: ${code ?? (err as Error).message}`);
     }
     return new FileWindow(file, fd, fs.fstatSync(fd).size, chunkBytes);
   }

@@ -14,7 +14,7 @@ import {
   timeStrip,
   type Style,
 } from './format.js';
-import { listPartition, partitionState, type PartitionState, type SegmentFiles } from './listing.js';
+import { VanishedFileError, listPartition, partitionState, visitLiveSegments, type PartitionListing, type PartitionState, type SegmentFiles } from './listing.js';
 import { cleanerOffset } from './cleaned.js';
 
 export const segmentsSpec: CommandSpec = {
@@ -69,18 +69,8 @@ export async function segmentsCommand(argv: string[]): Promise<number> {
   if (parsed === null) return EXIT_OK;
   const dir = onePath(parsed, 'segments', 'partition directory');
   const json = flag(parsed, 'json');
-  const listing = listPartition(dir);
+  const { live, deleted, problems } = rowsOf(listPartition(dir));
   const state = partitionState(dir);
-  const problems: Problem[] = [];
-  const sink = (p: Problem): void => {
-    if (p.severity === 'error') problems.push(p);
-  };
-
-  const live = listing.segments.map((seg, i) => {
-    const active = i === listing.segments.length - 1;
-    return toRow(seg, checkSegment(seg, light(active), sink), active ? 'active' : 'sealed');
-  });
-  const deleted = listing.deleted.map((seg) => toRow(seg, checkSegment(seg, light(false), sink), 'deleted-pending'));
   markRecovery(live, state);
   const cleanEnd = cleanerOffset(dir);
   if (cleanEnd !== null) for (const r of live) r.part = r.endOffset <= cleanEnd && r.state !== 'active' ? 'clean' : 'dirty';
@@ -116,6 +106,27 @@ export async function segmentsCommand(argv: string[]): Promise<number> {
   }
   await out.drain();
   return problems.length > 0 ? EXIT_PROBLEMS : EXIT_OK;
+}
+
+/** A row per segment of `listing`, and the errors found on the way. */
+function rowsOf(listing: PartitionListing): { live: SegmentRow[]; deleted: SegmentRow[]; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const sink = (p: Problem): void => {
+    if (p.severity === 'error') problems.push(p);
+  };
+  const live: SegmentRow[] = [];
+  const check = (seg: SegmentFiles, active: boolean, problems: (p: Problem) => void): SegmentSummary => checkSegment(seg, light(active), problems);
+  visitLiveSegments(listing, check, (seg, active, summary) => live.push(toRow(seg, summary, active ? 'active' : 'sealed')), sink);
+  const deleted: SegmentRow[] = [];
+  for (const seg of listing.deleted) {
+    try {
+      deleted.push(toRow(seg, checkSegment(seg, light(false), sink), 'deleted-pending'));
+    } catch (err) {
+      // Its delay passed while the others were read: the writer removed it, as it should.
+      if (!(err instanceof VanishedFileError)) throw err;
+    }
+  }
+  return { live, deleted, problems };
 }
 
 function light(active: boolean): Parameters<typeof checkSegment>[1] {

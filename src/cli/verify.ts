@@ -1,10 +1,11 @@
 /** `seglog verify DIR`: checks every batch and every index entry of a partition directory. */
+import fs from 'node:fs';
 import path from 'node:path';
 import { EXIT_OK, EXIT_PROBLEMS, InputError, flag, intOption, onePath, parseCommand, type CommandSpec } from './args.js';
 import { checkSegment, type Problem, type SegmentSummary } from './check.js';
 import { checkNoDuplicateKeys, cleanerOffset } from './cleaned.js';
 import { Output, colorWanted, humanBytes, makeStyle, throughput, type Style } from './format.js';
-import { resolveTarget, type SegmentFiles } from './listing.js';
+import { partitionState, resolveTarget, sleep, visitLiveSegments, type PartitionListing, type SegmentFiles } from './listing.js';
 import { Progress } from './progress.js';
 
 export const verifySpec: CommandSpec = {
@@ -60,28 +61,64 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   if (parsed === null) return EXIT_OK;
   const target = onePath(parsed, 'verify', 'partition directory');
   const json = flag(parsed, 'json');
-  const maxProblems = intOption(parsed, 'max-problems', 'verify') ?? 1000;
+  const how: How = {
+    json,
+    maxProblems: intOption(parsed, 'max-problems', 'verify') ?? 1000,
+    crc: !flag(parsed, 'index-only'),
+    deep: flag(parsed, 'deep'),
+    out: new Output(),
+    style: makeStyle(!json && colorWanted(process.stdout)),
+  };
   const resolved = resolveTarget(target);
-  let segments: { seg: SegmentFiles; active: boolean }[];
-  let dir: string;
-  let orphans: string[] = [];
-  let leftovers: string[] = [];
-  let deleted = 0;
+  let report: VerifyReport;
   if (resolved.kind === 'dir') {
     const l = resolved.listing;
-    segments = l.segments.map((seg, i) => ({ seg, active: i === l.segments.length - 1 }));
-    ({ dir, orphans, leftovers } = l);
-    deleted = l.deleted.length;
+    // A live writer's .cleaned and .swap files are its cleaner's pass in progress, not leftovers;
+    // an index without its .log may be a segment it is renaming or deleting one file at a time.
+    const live = partitionState(l.dir).writerLive;
+    const leftovers = live ? [] : l.leftovers;
+    const orphans = live ? l.orphans.filter(stillOrphan) : l.orphans;
+    report = verifyScope({ dir: l.dir, listing: l, orphans, leftovers, deleted: l.deleted.length }, how);
   } else {
     if (resolved.segment.log === null) throw new InputError(`${target}: its segment has no .log file to check it against`);
-    segments = [{ seg: resolved.segment, active: resolved.active }];
-    dir = path.dirname(target);
+    const listing = { dir: path.dirname(target), segments: [resolved.segment], deleted: [], orphans: [], leftovers: [] };
+    report = verifyScope({ dir: listing.dir, listing, orphans: [], leftovers: [], deleted: 0, single: resolved.active }, how);
   }
-  const out = new Output();
-  const style = makeStyle(!json && colorWanted(process.stdout));
-  const totalBytes = segments.reduce((sum, s) => sum + fileSize(s.seg), 0);
-  const progress = Progress.maybe(process.stderr, totalBytes, LARGE_DIRECTORY_BYTES);
+  if (json) how.out.json(report);
+  else printSummary(how.out, report, how.style);
+  await how.out.drain();
+  return report.ok ? EXIT_OK : EXIT_PROBLEMS;
+}
 
+/** What `verify` was asked to do, and where it prints. */
+interface How {
+  json: boolean;
+  maxProblems: number;
+  crc: boolean;
+  deep: boolean;
+  out: Output;
+  style: Style;
+}
+
+/**
+ * What `verify` checks: a directory's segments as listed (and listed again where a live writer
+ * deletes or swaps them, see `visitLiveSegments`), or one named segment (`single`: whether it is
+ * the active one).
+ */
+interface Scope {
+  dir: string;
+  listing: PartitionListing;
+  orphans: string[];
+  leftovers: string[];
+  deleted: number;
+  single?: boolean;
+}
+
+function verifyScope(scope: Scope, how: How): VerifyReport {
+  const { listing, dir } = scope;
+  const { out, style, json, maxProblems } = how;
+  const totalBytes = listing.segments.reduce((sum, seg) => sum + fileSize(seg), 0);
+  const progress = Progress.maybe(process.stderr, totalBytes, LARGE_DIRECTORY_BYTES);
   const report: VerifyReport = {
     dir,
     ok: true,
@@ -91,7 +128,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     problemsNotListed: 0,
     segments: [],
     totals: { segments: 0, batches: 0, records: 0, bytes: 0, indexEntries: 0, timeIndexEntries: 0 },
-    deletedSegments: deleted,
+    deletedSegments: scope.deleted,
     elapsedMs: 0,
     bytesPerSecond: 0,
   };
@@ -110,43 +147,54 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     }
   };
   if (!json) {
-    const what = resolved.kind === 'file' ? path.basename(segments[0]!.seg.log!) : `${segments.length} segment${segments.length === 1 ? '' : 's'}`;
+    const n = listing.segments.length;
+    const what = scope.single !== undefined ? path.basename(listing.segments[0]!.log!) : `${n} segment${n === 1 ? '' : 's'}`;
     out.line(style.bold(`Verifying ${dir}: ${what}, ${humanBytes(totalBytes)} of log`));
     out.flush();
   }
-  for (const file of orphans) sink({ severity: 'warning', kind: 'orphan-index', file, position: null, message: 'index file without a .log; the next open deletes it' });
-  for (const file of leftovers) sink({ severity: 'warning', kind: 'leftover-file', file, position: null, message: 'left by an interrupted segment rewrite; the next open finishes or removes it' });
+  for (const file of scope.orphans) sink({ severity: 'warning', kind: 'orphan-index', file, position: null, message: 'index file without a .log; the next open deletes it' });
+  for (const file of scope.leftovers) sink({ severity: 'warning', kind: 'leftover-file', file, position: null, message: 'left by an interrupted segment rewrite; the next open finishes or removes it' });
 
   const started = performance.now();
   const cleanEnd = cleanerOffset(dir);
   let previousLastOffset: number | null = null;
-  for (const { seg, active } of segments) {
+  const check = (seg: SegmentFiles, active: boolean, problems: (p: Problem) => void): SegmentSummary => {
     progress?.file(path.basename(seg.log!));
-    const summary = checkSegment(
-      seg,
-      { active, previousLastOffset, crc: !flag(parsed, 'index-only'), indexes: true, deep: flag(parsed, 'deep'), onBytes: (n) => progress?.add(n) },
-      sink,
-    );
+    const summary = checkSegment(seg, { active, previousLastOffset, crc: how.crc, indexes: true, deep: how.deep, onBytes: (n) => progress?.add(n) }, problems);
+    if (cleanEnd !== null && !active && summary.lastOffset !== null && summary.lastOffset < cleanEnd) checkNoDuplicateKeys(seg, problems);
+    return summary;
+  };
+  const keep = (_: SegmentFiles, active: boolean, summary: SegmentSummary): void => {
     if (summary.lastOffset !== null) previousLastOffset = summary.lastOffset;
-    if (cleanEnd !== null && !active && summary.lastOffset !== null && summary.lastOffset < cleanEnd) checkNoDuplicateKeys(seg, sink);
     report.segments.push({ ...summary, active });
-    const t = report.totals;
-    t.segments++;
-    t.batches += summary.batches;
-    t.records += summary.records;
-    t.bytes += summary.bytes;
-    t.indexEntries += summary.indexEntries ?? 0;
-    t.timeIndexEntries += summary.timeIndexEntries ?? 0;
+    addTotals(report.totals, summary);
+  };
+  try {
+    const single = scope.single;
+    if (single === undefined) visitLiveSegments(listing, check, keep, sink);
+    else keep(listing.segments[0]!, single, check(listing.segments[0]!, single, sink));
+  } finally {
+    progress?.done();
   }
-  progress?.done();
   report.elapsedMs = Math.round((performance.now() - started) * 1000) / 1000;
   report.bytesPerSecond = report.elapsedMs > 0 ? Math.round(report.totals.bytes / (report.elapsedMs / 1000)) : 0;
   report.ok = report.errors === 0;
+  return report;
+}
 
-  if (json) out.json(report);
-  else printSummary(out, report, style);
-  await out.drain();
-  return report.ok ? EXIT_OK : EXIT_PROBLEMS;
+function addTotals(t: VerifyReport['totals'], summary: SegmentSummary): void {
+  t.segments++;
+  t.batches += summary.batches;
+  t.records += summary.records;
+  t.bytes += summary.bytes;
+  t.indexEntries += summary.indexEntries ?? 0;
+  t.timeIndexEntries += summary.timeIndexEntries ?? 0;
+}
+
+/** The index file is still there and still has no `.log` beside it, a moment after the listing. */
+function stillOrphan(file: string): boolean {
+  sleep(10);
+  return fs.existsSync(file) && !fs.existsSync(file.replace(/\.[a-z]+$/, '.log'));
 }
 
 function fileSize(seg: SegmentFiles): number {
