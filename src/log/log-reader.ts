@@ -329,6 +329,7 @@ export class LogReader {
     let at = start;
     let nextOffset = from;
     let previousLastOffset = -1;
+    let gapChecked = false;
     // Batches past endOffset may be a live writer's newest appends that this view does not count yet.
     while (at + LOG_OVERHEAD <= end && out.length < maxRecords && readBaseOffset(buf, at) < endOffset) {
       const size = readBatchSize(buf, at);
@@ -339,6 +340,10 @@ export class LogReader {
       const baseOffset = readBaseOffset(buf, at);
       const order = batchOrderProblem(baseOffset, lastOffset, previousLastOffset);
       if (order !== null) throw new CorruptRecordError(`${order} in ${file} at position ${position}`, { file, position });
+      if (this.checkCrossings && !gapChecked && baseOffset > Math.max(from, previousLastOffset + 1)) {
+        this.checkUnwritten(run.segment, position);
+        gapChecked = true;
+      }
       checkBelowLimit(run, position, baseOffset, lastOffset);
       run.segment.extendChain(position, position + size, lastOffset);
       previousLastOffset = lastOffset;
@@ -393,6 +398,19 @@ export class LogReader {
       readNow = true;
     }
     return null;
+  }
+
+  /**
+   * A read-only opener's run skips offsets at `position` (a batch after the one before it, or
+   * after the offset wanted, by more than one): only compaction leaves such a gap, or a file the
+   * writer cut and wrote again while it was read, whose bytes then came partly from before and
+   * partly from after. The file must be unwritten since the view looked (one `fstat`, once per
+   * run with a gap); else `LogIOError`, and the view reads again.
+   */
+  private checkUnwritten(segment: LogSegment, position: number): void {
+    if (segment.log.isUnchanged()) return;
+    const file = segment.log.file;
+    throw new LogIOError(`${file} changed while this view read it: offsets skip at position ${position}`, { file, position });
   }
 
   /**
