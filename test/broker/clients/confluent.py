@@ -6,8 +6,9 @@ Usage: python3 confluent.py BOOTSTRAP STEP ARGS...
   committed TOPIC GROUP P     the group's committed offset of partition P
   times TOPIC TS              offsets_for_times of every partition
   create TOPIC N              AdminClient.create_topics with N partitions
-  rebalance TOPIC GROUP N     two members of GROUP handle N records between them: a alone, then b
-                              joins and handles 5, then b leaves; each record is committed once handled
+  rebalance TOPIC GROUP N     two members of GROUP handle N records of two partitions between them: a
+                              alone (N/6 of each), then b joins and handles 5, then b leaves; each
+                              record is committed once handled
 """
 import json
 import sys
@@ -121,7 +122,23 @@ elif step == 'rebalance':
                 handle(name, c)
 
     a = member('a')
-    until(lambda: len(handled) >= n // 3, [('a', a)])
+    # a handles a sixth of the records from each partition (a partition is paused once it has its
+    # share), so whichever partition moves to b has records handled before and after b.
+    share = n // 6
+
+    def share_done(partition):
+        return sum(h['partition'] == partition for h in handled) >= share
+
+    def handle_share():
+        handle('a', a)
+        full = [tp for tp in a.assignment() if tp.partition not in paused['a'] and share_done(tp.partition)]
+        if full:
+            a.pause(full)
+            paused['a'] |= {tp.partition for tp in full}
+
+    deadline = time.time() + 30
+    while not (share_done(0) and share_done(1)) and time.time() < deadline:
+        handle_share()
     # a stops handling (its partitions paused) until b's join has given it a new assignment.
     a.pause(a.assignment())
     paused['a'] = {tp.partition for tp in a.assignment()}
