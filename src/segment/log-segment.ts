@@ -224,12 +224,12 @@ export class LogSegment implements PooledSegment {
     return this.log.size;
   }
 
-  /** Largest record timestamp in the segment, or -1 when it has none. Reads the time index once. */
   /** True when `maxTimestamp` (and so `largestTimestamp` when it is >= 0) is held, not read from the files. */
   get maxTimestampHeld(): boolean {
     return this.maxTimestampSoFar !== NOT_LOADED;
   }
 
+  /** Largest record timestamp in the segment, or -1 when it has none. Reads the time index once. */
   get maxTimestamp(): number {
     if (this.maxTimestampSoFar === NOT_LOADED) this.loadMaxTimestamp();
     return this.maxTimestampSoFar;
@@ -343,12 +343,12 @@ export class LogSegment implements PooledSegment {
     return false;
   }
 
-  /** The batches in `[0, end)` were walked from the first and keep the offset rules; the last ends at `lastOffset`. */
   /** How far the batches were checked from the first: `[0, end)`, the last ending at `lastOffset`. */
   get checkedChain(): { end: number; lastOffset: number } {
     return { end: this.chain.end, lastOffset: this.chain.lastOffset };
   }
 
+  /** The batches in `[0, end)` were walked from the first and keep the offset rules; the last ends at `lastOffset`. */
   chainChecked(end: number, lastOffset: number): void {
     this.chain.reset(end, lastOffset);
   }
