@@ -105,8 +105,13 @@ export class FileRecords {
         throw new LogIOError(`cannot open ${file}: ${(cause as Error).message}`, { file, cause });
       }
     }
+    return FileRecords.ofDescriptor(file, fd, writable, writable ? reserveLimit : 0);
+  }
+
+  /** The records of the file open at `fd`, as its `fstat` shows it now. */
+  private static ofDescriptor(file: string, fd: number, writable: boolean, reserveLimit: number): FileRecords {
     const stat = fs.fstatSync(fd);
-    const records = new FileRecords(file, fd, stat.size, writable, writable ? reserveLimit : 0);
+    const records = new FileRecords(file, fd, stat.size, writable, reserveLimit);
     records.ino = stat.ino;
     records.dev = stat.dev;
     records.seenMtimeMs = stat.mtimeMs;
@@ -124,12 +129,7 @@ export class FileRecords {
       if ((cause as NodeJS.ErrnoException).code === 'EEXIST') return null;
       throw new LogIOError(`cannot create ${file}: ${(cause as Error).message}`, { file, cause });
     }
-    const stat = fs.fstatSync(fd);
-    const records = new FileRecords(file, fd, 0, true, reserveLimit);
-    records.ino = stat.ino;
-    records.dev = stat.dev;
-    records.seenMtimeMs = stat.mtimeMs;
-    return records;
+    return FileRecords.ofDescriptor(file, fd, true, reserveLimit);
   }
 
   /**
