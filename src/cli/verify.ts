@@ -77,7 +77,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     // an index without its .log may be a segment it is renaming or deleting one file at a time.
     const live = partitionState(l.dir).writerLive;
     const leftovers = live ? [] : l.leftovers;
-    const orphans = live ? l.orphans.filter(stillOrphan) : l.orphans;
+    const orphans = live ? stillOrphans(l.orphans) : l.orphans;
     report = verifyScope({ dir: l.dir, listing: l, orphans, leftovers, deleted: l.deleted.length }, how);
   } else {
     if (resolved.segment.log === null) throw new InputError(`${target}: its segment has no .log file to check it against`);
@@ -191,10 +191,11 @@ function addTotals(t: VerifyReport['totals'], summary: SegmentSummary): void {
   t.timeIndexEntries += summary.timeIndexEntries ?? 0;
 }
 
-/** The index file is still there and still has no `.log` beside it, a moment after the listing. */
-function stillOrphan(file: string): boolean {
+/** The index files of `orphans` still there and still without a `.log` beside them, a moment after the listing. */
+function stillOrphans(orphans: string[]): string[] {
+  if (orphans.length === 0) return orphans;
   sleep(10);
-  return fs.existsSync(file) && !fs.existsSync(file.replace(/\.[a-z]+$/, '.log'));
+  return orphans.filter((file) => fs.existsSync(file) && !fs.existsSync(file.replace(/\.[a-z]+$/, '.log')));
 }
 
 function fileSize(seg: SegmentFiles): number {
