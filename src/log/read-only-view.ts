@@ -44,9 +44,10 @@ export class ReadOnlyView {
    * Catches the view up, then runs `read`. A file renamed, deleted or cut by the writer between the
    * view's listing and its read (`LogIOError`, `CorruptRecordError`) is the writer's normal work,
    * not an error: the view reloads every segment and tries again; an error that outlasts
-   * READ_ATTEMPTS reloads, or the same damage met twice, is real and thrown. With `answered`, a view that looked very recently
-   * may read without looking (see RECHECK_MS); a result `answered` rejects, or any error, sends it
-   * back for a real look, so only an answer found in the view comes from it.
+   * READ_ATTEMPTS reloads, or the same damage met twice, is real and thrown. With `answered`, a
+   * view that looked very recently may read without looking (see RECHECK_MS); a result `answered`
+   * rejects, or any error, sends it back for a real look, so only an answer found in the view
+   * comes from it.
    */
   read<T>(read: () => T, answered?: (result: T) => boolean): T {
     let lastDamage: string | null = null;
