@@ -7,6 +7,7 @@ import { BatchCursor } from '../segment/batch-cursor.js';
 import type { LogSegment } from '../segment/log-segment.js';
 import type { LogSegments } from '../segment/log-segments.js';
 import { matches } from '../segment/verified-batches.js';
+import { readMemory } from '../files/read-memory.js';
 
 /**
  * Longest single pread of a bulk read; a larger budget takes several. Fresh buffers of 1 MiB come
@@ -202,7 +203,7 @@ export class LogReader {
       const run = this.locateRun(next, endOffset, maxBytes - filled, filled === 0, Number.MAX_SAFE_INTEGER, previous, Number.MAX_SAFE_INTEGER);
       if (run === null) break;
       previous = run.segment;
-      out = withRoom(out, filled, run.length);
+      out = filled === 0 ? readMemory.take(run.length, run.position) : withRoom(out, filled, run.length);
       const end = filled + run.segment.log.readInto(out, filled, run.length, run.position);
       let at = filled;
       let damage: CorruptRecordError | null = null;
@@ -303,13 +304,14 @@ export class LogReader {
   /**
    * The run's bytes. A point read (a few records) uses a window on the writer's mapping of the
    * file: no read call, and only the records wanted are touched and copied out, however large the
-   * batch. A bulk read uses one pread into a fresh buffer: the kernel's copy is the only copy, and
-   * decoded fields are zero-copy views of that buffer (copying record by record is slower).
+   * batch. A bulk read uses one pread into memory no other read uses (`readMemory`): the kernel's
+   * copy is the only copy, and decoded fields are zero-copy views of it (copying record by record
+   * is slower).
    */
   private bytesOf(run: BatchRun, recordsWanted: number): RunBytes {
     const mapped = recordsWanted <= POINT_READ_RECORDS ? run.segment.log.mappedView() : null;
     if (mapped !== null) return { buf: mapped, start: run.position, end: run.position + run.length, copy: true };
-    const buffer = Buffer.allocUnsafe(run.length);
+    const buffer = readMemory.take(run.length, run.position);
     const n = run.segment.log.readInto(buffer, 0, run.length, run.position);
     return { buf: buffer, start: 0, end: n, copy: false };
   }
