@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Log, type LogRecord } from '../../src/index.js';
 import { tmpDir } from '../support/tmp.js';
 
@@ -175,6 +175,48 @@ describe('a read-only view listed before the writer truncated', () => {
     // answer is end + 2, or none while the view has not seen the segment the writer rolled to.
     expect([end + 2, null]).toContain(view.offsetForTimestamp(T0 + end + 2));
     view.close();
+    writer.close();
+  });
+});
+
+describe('a read-only view that lists the directory while truncateTo retires the later segments', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  // The writer renames the segments after the cut one to `.deleted` one by one, before it cuts. A
+  // view in another process that lists the directory between two renames sees some of them. When
+  // the first was renamed first, the view held the cut segment and the last one with a hole
+  // between: a read went on over it as over a compacted log's gap (the cut segment was not cut
+  // yet, the last one still under its name), and a timestamp lookup in the hole answered with the
+  // last segment's offsets (the stress test saw offsetForTimestamp skip 431 offsets past the log
+  // start). The last one goes first: the view sees the log without its tail, as it will be.
+  it('sees the log without its tail, never with a hole, and reads and looks up across it', () => {
+    const dir = path.join(tmpDir(), 'retiring-0');
+    const writer = Log.open(dir);
+    for (const end of [10, 20, 30]) {
+      appendUpTo(writer, end);
+      if (end < 30) writer.roll();
+    }
+    expect(writer.segments().map((s) => s.baseOffset)).toEqual([0, 10, 20]);
+    const rename = fs.renameSync;
+    const seen: { bases: number[]; read: number[]; lookup: number | null }[] = [];
+    vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+      rename(from, to);
+      if (!String(to).endsWith('.log.deleted') || seen.length > 0) return;
+      // Between the first `.log` renamed and the next: what a view listing now sees.
+      const view = Log.open(dir, { readOnly: true });
+      const bases = view.segments().map((s) => s.baseOffset);
+      seen.push({ bases, read: offsetsOf(view.read(5, { maxRecords: 100 })), lookup: view.offsetForTimestamp(T0 + 15) });
+      view.close();
+    });
+    writer.truncateTo(5);
+    vi.restoreAllMocks();
+    expect(seen).toHaveLength(1);
+    const [{ bases, read, lookup }] = seen as [(typeof seen)[0]];
+    expect(read).toEqual([...Array(15).keys()].map((i) => 5 + i));
+    expect(lookup).toBe(15);
+    expect(bases).toEqual([0, 10]);
     writer.close();
   });
 });
