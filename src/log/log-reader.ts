@@ -86,13 +86,17 @@ export class LogReader {
     private readonly checkCrossings = false,
   ) {}
 
-  /** A cursor over `segment` that shares this reader's chunk buffer. */
-  cursorFor(segment: LogSegment): BatchCursor {
+  /**
+   * A cursor over `segment` that shares this reader's chunk buffer. `mapFile`: whether it may map
+   * the writer's file (see `BatchCursor.mapFile`): false for bulk reads.
+   */
+  cursorFor(segment: LogSegment, mapFile = true): BatchCursor {
     let cursor = this.cursors.get(segment);
     if (cursor === undefined) {
       cursor = new BatchCursor(segment.log, this.chunk);
       this.cursors.set(segment, cursor);
     }
+    cursor.mapFile = mapFile;
     return cursor;
   }
 
@@ -264,7 +268,7 @@ export class LogReader {
       if (segment !== from) this.crossInto(segment, from!, offset);
       from = segment;
       segment.touch();
-      const cursor = this.cursorFor(segment);
+      const cursor = this.cursorFor(segment, recordsWanted <= POINT_READ_RECORDS);
       if (segment.locate(offset, cursor)) {
         if (!atLeastOne && cursor.size > budget) return null;
         this.checkOnChain(segment, cursor, offset);
