@@ -346,6 +346,7 @@ export class LogReader {
       const baseOffset = readBaseOffset(buf, at);
       const order = batchOrderProblem(baseOffset, lastOffset, previousLastOffset);
       if (order !== null) throw new CorruptRecordError(`${order} in ${file} at position ${position}`, { file, position });
+      if (lastOffset < nextOffset) this.wentBack(run.segment, position, baseOffset, lastOffset, nextOffset);
       if (this.checkCrossings && !gapChecked && baseOffset > Math.max(from, previousLastOffset + 1)) {
         this.checkUnwritten(run.segment, position);
         gapChecked = true;
@@ -404,6 +405,22 @@ export class LogReader {
       readNow = true;
     }
     return null;
+  }
+
+  /**
+   * A run's first batch ends before the offset the read is at: it was located as the batch that
+   * reaches it, so the bytes read are not the ones located. A read-only opener's writer cut the
+   * file before that batch and wrote it again in between (`LogIOError`: the view reads again);
+   * else the file is damaged. Going on would pass over the batch and read from the offset after
+   * it, below the one asked for.
+   */
+  private wentBack(segment: LogSegment, position: number, baseOffset: number, lastOffset: number, next: number): never {
+    if (this.checkCrossings) this.checkUnwritten(segment, position);
+    const file = segment.log.file;
+    throw new CorruptRecordError(`offsets go backwards in ${file} at position ${position}: batch ${baseOffset}..${lastOffset} where offset ${next} was to be read`, {
+      file,
+      position,
+    });
   }
 
   /**
