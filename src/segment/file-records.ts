@@ -342,7 +342,7 @@ export class FileRecords {
    * whatever they hand out, since a view of a later-truncated region would fault.
    *
    * With `create` false, only a mapping some earlier call made is returned (remapped when the
-   * file outgrew it): a scan walks a few headers per 256 KiB it reads, and a new mapping of the
+   * file outgrew it): a scan walks a few headers per 1 MiB it reads, and a new mapping of the
    * whole file, which V8 counts as external memory of the segment's size, drove full garbage
    * collections through the rest of the scan (a writer's `readBatches` ran at about half the
    * read-only opener's rate).
