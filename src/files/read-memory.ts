@@ -4,15 +4,21 @@ import { nativeAddon } from './native.js';
 const SLAB_BYTES = 8 * 1024 * 1024;
 /** Reads larger than this get a buffer of their own: a slab is for many reads. */
 const MAX_PLACED_BYTES = SLAB_BYTES / 4;
+/**
+ * Smaller reads (a follower's few new records) get a buffer of their own too: few pages to fault,
+ * and a record such a read returned and the caller kept would otherwise keep a whole slab.
+ */
+const MIN_PLACED_BYTES = 64 * 1024;
 const PAGE_BYTES = 4096;
 
 /**
  * Memory for the bulk reads of a log (`read`, `readBatches`, `stream`), which the caller keeps:
  * each read gets a region of its own that no later read touches, so returned records and buffers
- * stay valid. Consecutive reads share an 8 MiB slab that the kernel backs with transparent huge
- * pages (`adviseHugePages`, Linux): a read into fresh memory otherwise faults in and zeroes each
- * 4 KiB page, which cost more than the kernel's copy itself (a scan's page faults dropped ~12x and
- * its CPU time ~18% with slabs). A kept view keeps its whole slab in memory.
+ * stay valid. Consecutive reads of 64 KiB to 2 MiB share an 8 MiB slab that the kernel backs
+ * with transparent huge pages (`adviseHugePages`, Linux): a read into fresh memory otherwise
+ * faults in and zeroes each 4 KiB page, which cost more than the kernel's copy itself (a scan's
+ * page faults dropped ~12x and its CPU time ~16% with slabs). A kept view keeps its whole slab in
+ * memory.
  *
  * Each region starts at the file position's offset within a page (the copy from the page cache
  * runs several times slower on this AMD CPU when the destination lies a few bytes past it).
@@ -33,7 +39,7 @@ export class ReadMemory {
   /** `length` bytes for a read from file position `position`. */
   take(length: number, position: number): Buffer {
     this.usable ??= nativeAddon()?.adviseHugePages !== undefined;
-    if (!this.usable || length > MAX_PLACED_BYTES) return Buffer.allocUnsafe(length);
+    if (!this.usable || length < MIN_PLACED_BYTES || length > MAX_PLACED_BYTES) return Buffer.allocUnsafe(length);
     let at = this.placeAfter(this.used, position);
     if (this.slab === null || at + length > SLAB_BYTES) {
       if (!this.newSlab()) return Buffer.allocUnsafe(length);

@@ -1,7 +1,8 @@
 /**
  * Memory for bulk reads (`src/files/read-memory.ts`): every region taken is its own (a later one
  * never overlaps a returned one, so records and buffers handed out stay valid), regions of one
- * slab keep the file position's offset within a page, and large reads get a buffer of their own.
+ * slab keep the file position's offset within a page, and small and large reads get a buffer of
+ * their own.
  */
 import { describe, expect, it } from 'vitest';
 import { ReadMemory } from '../../src/files/read-memory.js';
@@ -29,7 +30,7 @@ describe('ReadMemory', () => {
     const memory = new ReadMemory();
     const first = memory.take(100_000, 4096 * 3 + 17);
     const second = memory.take(200_000, 4096 * 50 + 4000);
-    const third = memory.take(300, 999);
+    const third = memory.take(70_000, 999);
     const sameSlab = first.buffer === second.buffer && second.buffer === third.buffer;
     // With the addon's advice, regions share a slab; without, each read has a buffer of its own.
     const advises = (nativeAddon()?.adviseHugePages?.(new ArrayBuffer(8 * MiB)) ?? -1) >= 0;
@@ -42,12 +43,15 @@ describe('ReadMemory', () => {
     }
   });
 
-  it('gives a read larger than a quarter of a slab a buffer of its own', () => {
+  it('gives a read larger than a quarter of a slab, or smaller than 64 KiB, a buffer of its own', () => {
     const memory = new ReadMemory();
-    const small = memory.take(1000, 0);
+    const placed = memory.take(100_000, 0);
     const large = memory.take(3 * MiB, 0);
     expect(large.length).toBe(3 * MiB);
-    expect(large.buffer).not.toBe(small.buffer);
+    expect(large.buffer).not.toBe(placed.buffer);
     expect(large.buffer.byteLength).toBe(3 * MiB);
+    const small = memory.take(1000, 0);
+    expect(small.buffer).not.toBe(placed.buffer);
+    expect(small.buffer.byteLength).toBeLessThan(1 * MiB);
   });
 });
