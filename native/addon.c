@@ -5,7 +5,7 @@
  * without it (src/files/native.ts loads it and decides).
  *
  * Exports: crc32c, crcHardware ('avx512' | 'avx2' | 'sse42' | 'armv8' | 'none'), crc32cPaths, map, unmap, msync, readTwo,
- * zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), fallocate on Linux, and retainFreedMemory
+ * adviseHugePages, zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), fallocate on Linux, and retainFreedMemory
  * with glibc. Nothing is exported when a call fails: JS then treats the addon as absent.
  */
 #include <string.h>
@@ -49,6 +49,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   if (!export_function(env, result, "map", seglog_js_map) ||
       !export_function(env, result, "unmap", seglog_js_unmap) || !export_function(env, result, "msync", seglog_js_msync) ||
       !export_function(env, result, "readTwo", seglog_js_read_two) ||
+      !export_function(env, result, "adviseHugePages", seglog_js_advise_huge_pages) ||
       !export_function(env, result, "zstdCompressBound", seglog_js_zstd_bound) ||
       !export_function(env, result, "zstdCompress", seglog_js_zstd_compress) ||
       !export_function(env, result, "recordOffsetsHold", seglog_js_record_offsets_hold))

@@ -10,6 +10,7 @@
  * | index files of a writer | shared memory mappings | positional reads and writes |
  * | zstd writing before Node 22.15 | the system's libzstd.so.1 | refused (reading works) |
  * | two reads of a read-only point read | one call, two preads | two `fs.readSync` calls |
+ * | memory of bulk reads (`read`, `readBatches`, `stream`) | 8 MiB slabs on transparent huge pages (Linux) | a buffer per read |
  * | recovery's record walk, batches of 8+ records | C (`native/records.c`) | the same walk in JS |
  *
  * Where it is looked for, inside the package only (the node-gyp-build layout): first the binary
@@ -65,6 +66,11 @@ export interface NativeAddon {
    * built before it (a stale `prebuilds/`).
    */
   recordOffsetsHold?(buf: Uint8Array, start: number, end: number, count: number, lastOffsetDelta: number): boolean;
+  /**
+   * Linux: madvise(MADV_HUGEPAGE) on the 2 MiB pages inside the buffer's (untouched) memory;
+   * returns its address modulo 4096, or -1 when nothing was advised. Absent from a stale binary.
+   */
+  adviseHugePages?(buffer: ArrayBuffer): number;
   /** Bound on zstdCompress's output for `size` bytes; throws where libzstd.so.1 is missing. */
   zstdCompressBound(size: number): number;
   /** One zstd frame of `src` into `dst` at `level`; returns its length (native/zstd.c). */

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Log, type LogRecord } from '../../src/index.js';
+import { FileRecords } from '../../src/segment/file-records.js';
 import { tmpDir } from '../support/tmp.js';
 
 const T0 = 1_700_000_000_000;
@@ -217,6 +218,44 @@ describe('a read-only view that lists the directory while truncateTo retires the
     expect(read).toEqual([...Array(15).keys()].map((i) => 5 + i));
     expect(lookup).toBe(15);
     expect(bases).toEqual([0, 10]);
+    writer.close();
+  });
+});
+
+describe('a read-only view whose read of a segment meets the writer cutting and writing it again', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  // The view found the batch holding the offset asked for (its header), then read the run of
+  // batches from there; a writer in another process cut the segment before that batch and wrote
+  // it again in between, so the run started with a batch below the offset. Its records were
+  // passed over, the read went on from the offset after that batch, and returned records before
+  // the one asked for (the stress test saw read(206912) begin at 206911).
+  it('never returns records before the offset asked for', () => {
+    const dir = path.join(tmpDir(), 'rewritten-0');
+    const writer = Log.open(dir);
+    appendUpTo(writer, 10, 10);
+    appendUpTo(writer, 20, 10);
+    const view = Log.open(dir, { readOnly: true });
+    const readInto = FileRecords.prototype.readInto;
+    let rewrites = 0;
+    vi.spyOn(FileRecords.prototype, 'readInto').mockImplementation(function (this: FileRecords, into, intoOffset, length, position) {
+      // The read of the run (a buffer of its own, not a cursor's chunk): the writer gets there first.
+      if (!this.writable && rewrites === 0 && intoOffset === 0 && into.length === length) {
+        rewrites++;
+        writer.truncateTo(10);
+        appendUpTo(writer, 30, 1);
+      }
+      return readInto.call(this, into, intoOffset, length, position);
+    });
+    const records = view.read(15, { maxRecords: 100 });
+    vi.restoreAllMocks();
+    expect(rewrites).toBe(1);
+    expect(offsetsOf(records)[0]).toBe(15);
+    expect(offsetsOf(records)).toEqual([...Array(records.length).keys()].map((i) => 15 + i));
+    for (const r of records) expect(r.value?.toString()).toBe(`v${r.offset}`);
+    view.close();
     writer.close();
   });
 });
