@@ -9,8 +9,9 @@
  * | space reserved ahead of segments | `fallocate(KEEP_SIZE)` | files grow as written |
  * | index files of a writer | shared memory mappings | positional reads and writes |
  * | zstd writing before Node 22.15 | the system's libzstd.so.1 | refused (reading works) |
-| two reads of a read-only point read | one call, two preads | two `fs.readSync` calls |
-| memory of bulk reads (`read`, `readBatches`, `stream`) | 8 MiB slabs on transparent huge pages (Linux) | a buffer per read |
+ * | two reads of a read-only point read | one call, two preads | two `fs.readSync` calls |
+ * | memory of bulk reads (`read`, `readBatches`, `stream`) | 8 MiB slabs on transparent huge pages (Linux) | a buffer per read |
+ * | recovery's record walk, batches of 8+ records | C (`native/records.c`) | the same walk in JS |
  *
  * Where it is looked for, inside the package only (the node-gyp-build layout): first the binary
  * shipped in the package, `prebuilds/<platform>-<arch>/seglog_native.node` (built by
@@ -58,6 +59,13 @@ export interface NativeAddon {
    * Absent from a binary built before it (a stale `prebuilds/`): callers fall back.
    */
   readTwo?(fd: number, first: Uint8Array, firstPosition: number, second: Uint8Array, secondPosition: number): boolean;
+  /**
+   * True when the `count` records in `buf[start, end)` of an uncompressed batch fill it with
+   * offset deltas strictly increasing within `[0, lastOffsetDelta]`, as `checkRecordOffsets`'s
+   * loop decides; false when it does not, or cannot tell (native/records.c). Absent from a binary
+   * built before it (a stale `prebuilds/`).
+   */
+  recordOffsetsHold?(buf: Uint8Array, start: number, end: number, count: number, lastOffsetDelta: number): boolean;
   /**
    * Linux: madvise(MADV_HUGEPAGE) on the 2 MiB pages inside the buffer's (untouched) memory;
    * returns its address modulo 4096, or -1 when nothing was advised. Absent from a stale binary.
