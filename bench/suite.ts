@@ -35,6 +35,7 @@ import {
   RawPointReader,
   SeglogStore,
   rawAppend,
+  rawWritevRecords,
   rawAppendFromCache,
   rawDurable,
   rawOpen,
@@ -101,7 +102,8 @@ export async function runSuite(ctx: SuiteContext): Promise<Row[]> {
   // to iterate on it.
   const only = process.env.SEGLOG_BENCH_ONLY;
   const wanted = (group: string): boolean => only === undefined || only === group;
-  if (wanted('append')) rows.push(...(await appendWorkloads(ctx, newRow)));
+  // append-cold: only the 1 KiB x100 row (records prepared up front, cold), issue 18's target.
+  if (wanted('append') || only === 'append-cold') rows.push(...(await appendWorkloads(ctx, newRow, only === 'append-cold')));
   if (wanted('append') || only === 'append-fresh') rows.push(await freshAppendWorkload(ctx, newRow));
   if (wanted('read')) rows.push(...(await readWorkloads(ctx, newRow)));
   if (wanted('open')) rows.push(await manySegmentsOpen(ctx, newRow));
@@ -223,9 +225,10 @@ function sizeLabel(valueBytes: number): string {
   return valueBytes >= 1024 ? `${valueBytes / 1024} KiB` : `${valueBytes} B`;
 }
 
-async function appendWorkloads(ctx: SuiteContext, newRow: NewRow): Promise<Row[]> {
+async function appendWorkloads(ctx: SuiteContext, newRow: NewRow, coldOnly: boolean): Promise<Row[]> {
   const out: Row[] = [];
-  for (const w of APPENDS) {
+  const workloads = coldOnly ? APPENDS.filter((w) => w.valueBytes === 1024 && w.batch === 100 && w.compression === 'none') : APPENDS;
+  for (const w of workloads) {
     const total =
       w.batch === 1 ? SIZES.singleRecords : Math.max(w.batch, Math.round(SIZES.appendBytes / payloadOf(w.valueBytes) / w.batch) * w.batch);
     const input = batches(0, total, w.batch, w.valueBytes);
@@ -242,6 +245,9 @@ async function appendWorkloads(ctx: SuiteContext, newRow: NewRow): Promise<Row[]
       unit === 'MB/s' ? (total * payloadOf(w.valueBytes)) / seconds / 1e6 : total / seconds;
     const samples = new Map<string, number[]>();
     const ceiling: number[] = [];
+    // Uncompressed batches: also the records' own keys and values written as they lie (see rawWritevRecords).
+    const gathered: number[] = [];
+    const gather = w.batch > 1 && w.compression === 'none';
     let compressedRatio = NaN;
     ctx.log(`${row.workload}: ${total} records x ${SIZES.runs} runs, after a warm-up run of a fifth of them`);
     const warmUp = input.slice(0, Math.max(1, Math.ceil(input.length / 5)));
@@ -263,6 +269,11 @@ async function appendWorkloads(ctx: SuiteContext, newRow: NewRow): Promise<Row[]
               await settle();
               const rawSeconds = rawAppend(path.join(rawDir, 'raw.log'), bytes);
               if (r >= 0) ceiling.push(toUnit(rawSeconds));
+              if (gather) {
+                await settle();
+                const gatherSeconds = rawWritevRecords(path.join(rawDir, 'writev.log'), r < 0 ? warmUp : input);
+                if (r >= 0) gathered.push(toUnit(gatherSeconds));
+              }
             } finally {
               removeDir(rawDir);
             }
@@ -281,6 +292,11 @@ async function appendWorkloads(ctx: SuiteContext, newRow: NewRow): Promise<Row[]
     if (w.compression === 'lz4') row.workload += ` (payload/log bytes ${compressedRatio.toFixed(2)})`;
     out.push(row);
     ctx.log(`  ${describeRow(row)}`);
+    if (gather) {
+      const writev = median(gathered);
+      const seglog = row.values.get('seglog') ?? NaN;
+      ctx.log(`  raw writev of the records' own keys and values (no framing): ${writev.toFixed(0)} ${unit} (${(writev / row.ceiling).toFixed(2)}x ceiling); seglog at ${(seglog / writev).toFixed(2)}x of it`);
+    }
   }
   return out;
 }

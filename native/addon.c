@@ -1,11 +1,11 @@
 /*
- * seglog's Node-API addon: CRC-32C (native/crc32c.c), the file calls Node's fs lacks
+ * seglog's Node-API addon: CRC-32C (native/crc32c.c), recovery's record walk (native/records.c), the file calls Node's fs lacks
  * (native/files.c) and zstd compression where zlib has none (native/zstd.c). Node-API is ABI-stable, so one build per platform serves every Node.js
  * version; it ships prebuilt in the package (prebuilds/<platform>-<arch>/) and seglog works
  * without it (src/files/native.ts loads it and decides).
  *
- * Exports: crc32c, crcHardware ('avx512' | 'avx2' | 'sse42' | 'armv8' | 'none'), map, unmap, msync, readTwo,
- * zstdCompressBound and zstdCompress (native/zstd.c), fallocate on Linux, and retainFreedMemory
+ * Exports: crc32c, crcHardware ('avx512' | 'avx2' | 'sse42' | 'armv8' | 'none'), crc32cPaths, map, unmap, msync, readTwo,
+ * adviseHugePages, zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), fallocate on Linux, and retainFreedMemory
  * with glibc. Nothing is exported when a call fails: JS then treats the addon as absent.
  */
 #include <string.h>
@@ -45,15 +45,14 @@ static int export_function(napi_env env, napi_value exports, const char *name, n
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value result;
   if (napi_create_object(env, &result) != napi_ok) return exports;
-  napi_value hardware;
-  if (napi_create_string_utf8(env, seglog_crc32c_hardware(), NAPI_AUTO_LENGTH, &hardware) != napi_ok ||
-      napi_set_named_property(env, result, "crcHardware", hardware) != napi_ok)
-    return exports;
-  if (!export_function(env, result, "crc32c", seglog_js_crc32c) || !export_function(env, result, "map", seglog_js_map) ||
+  if (!seglog_export_crc32c(env, result)) return exports;
+  if (!export_function(env, result, "map", seglog_js_map) ||
       !export_function(env, result, "unmap", seglog_js_unmap) || !export_function(env, result, "msync", seglog_js_msync) ||
       !export_function(env, result, "readTwo", seglog_js_read_two) ||
+      !export_function(env, result, "adviseHugePages", seglog_js_advise_huge_pages) ||
       !export_function(env, result, "zstdCompressBound", seglog_js_zstd_bound) ||
-      !export_function(env, result, "zstdCompress", seglog_js_zstd_compress))
+      !export_function(env, result, "zstdCompress", seglog_js_zstd_compress) ||
+      !export_function(env, result, "recordOffsetsHold", seglog_js_record_offsets_hold))
     return exports;
 #if defined(__linux__)
   if (!export_function(env, result, "fallocate", seglog_js_fallocate)) return exports;

@@ -155,42 +155,76 @@ static int has_streams(void) { return 0; }
 #define STREAMS_NAME "armv8"
 #endif
 
-const char *seglog_crc32c_hardware(void) {
-  if (seglog_has_avx512()) return "avx512";
-  if (seglog_has_avx2_clmul()) return "avx2";
+/* The paths, by preference; the first the CPU has is seglog_crc32c's. */
+enum crc_path { PATH_AVX512, PATH_AVX2, PATH_STREAMS, PATH_COUNT };
+
+static int has_path(int path) {
+  switch (path) {
+    case PATH_AVX512: return seglog_has_avx512();
+    case PATH_AVX2: return seglog_has_avx2_clmul();
 #ifdef SEGLOG_STREAMS
-  if (has_streams()) return STREAMS_NAME;
+    case PATH_STREAMS: return has_streams();
 #endif
-  return "none";
+    default: return 0;
+  }
 }
 
-uint32_t seglog_crc32c(const uint8_t *p, size_t n) {
+static const char *path_name(int path) {
+  switch (path) {
+    case PATH_AVX512: return "avx512";
+    case PATH_AVX2: return "avx2";
+#ifdef SEGLOG_STREAMS
+    case PATH_STREAMS: return STREAMS_NAME;
+#endif
+    default: return "none";
+  }
+}
+
+static int best_path(void) {
+  for (int path = 0; path < PATH_COUNT; path++) {
+    if (has_path(path)) return path;
+  }
+  return PATH_COUNT;
+}
+
+const char *seglog_crc32c_hardware(void) { return path_name(best_path()); }
+
+/* Kafka's CRC-32C on one path; the caller has checked has_path(path). */
+static uint32_t crc_on(int path, const uint8_t *p, size_t n) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (seglog_has_avx512()) return ~seglog_crc32c_avx512(0xffffffffu, p, n);
-  if (n >= AVX2_MIN_BYTES && seglog_has_avx2_clmul()) return ~seglog_crc32c_avx2(0xffffffffu, p, n);
+  if (path == PATH_AVX512) return ~seglog_crc32c_avx512(0xffffffffu, p, n);
+  if (path == PATH_AVX2 && n >= AVX2_MIN_BYTES) return ~seglog_crc32c_avx2(0xffffffffu, p, n);
 #endif
 #ifdef SEGLOG_STREAMS
-  if (has_streams()) {
-    pthread_once(&tables_once, fill_tables);
-    return ~crc_streams(0xffffffffu, p, n);
-  }
-#endif
+  pthread_once(&tables_once, fill_tables);
+  return ~crc_streams(0xffffffffu, p, n);
+#else
+  (void)path;
   (void)p;
   (void)n;
   return 0;
+#endif
 }
 
-napi_value seglog_js_crc32c(napi_env env, napi_callback_info info) {
+uint32_t seglog_crc32c(const uint8_t *p, size_t n) {
+  int path = best_path();
+  return path == PATH_COUNT ? 0 : crc_on(path, p, n);
+}
+
+/* crc32c(buffer, start, end) on the path in the callback's data (a path the CPU has). */
+static napi_value js_crc32c_on(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok || argc < 3) {
     napi_throw_type_error(env, NULL, "crc32c(buffer, start, end)");
     return NULL;
   }
+  int path = (int)(intptr_t)data;
   napi_typedarray_type type;
   size_t length = 0;
-  void *data = NULL;
-  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+  void *bytes = NULL;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &bytes, NULL, NULL) != napi_ok || type != napi_uint8_array) {
     napi_throw_type_error(env, NULL, "crc32c: buffer must be a Uint8Array");
     return NULL;
   }
@@ -205,12 +239,32 @@ napi_value seglog_js_crc32c(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "crc32c: start and end must be integers with 0 <= start <= end <= length");
     return NULL;
   }
-  if (strcmp(seglog_crc32c_hardware(), "none") == 0) {
+  if (path == PATH_COUNT) {
     napi_throw_error(env, NULL, "crc32c: this CPU has no CRC-32C instructions the addon uses");
     return NULL;
   }
-  uint32_t crc = seglog_crc32c((const uint8_t *)data + (size_t)start, (size_t)end - (size_t)start);
+  uint32_t crc = crc_on(path, (const uint8_t *)bytes + (size_t)start, (size_t)end - (size_t)start);
   napi_value result = NULL;
   if (napi_create_uint32(env, crc, &result) != napi_ok) return NULL;
   return result;
+}
+
+static int make_crc_function(napi_env env, int path, napi_value *fn) {
+  return napi_create_function(env, "crc32c", NAPI_AUTO_LENGTH, js_crc32c_on, (void *)(intptr_t)path, fn) == napi_ok;
+}
+
+int seglog_export_crc32c(napi_env env, napi_value exports) {
+  napi_value best;
+  napi_value hardware;
+  napi_value paths;
+  if (!make_crc_function(env, best_path(), &best) || napi_set_named_property(env, exports, "crc32c", best) != napi_ok ||
+      napi_create_string_utf8(env, seglog_crc32c_hardware(), NAPI_AUTO_LENGTH, &hardware) != napi_ok ||
+      napi_set_named_property(env, exports, "crcHardware", hardware) != napi_ok || napi_create_object(env, &paths) != napi_ok)
+    return 0;
+  for (int path = 0; path < PATH_COUNT; path++) {
+    napi_value fn;
+    if (!has_path(path)) continue;
+    if (!make_crc_function(env, path, &fn) || napi_set_named_property(env, paths, path_name(path), fn) != napi_ok) return 0;
+  }
+  return napi_set_named_property(env, exports, "crc32cPaths", paths) == napi_ok;
 }

@@ -18,14 +18,21 @@ const char *seglog_crc32c_hardware(void);
 /* Kafka's CRC-32C of n bytes at p (initial value and final xor 0xFFFFFFFF); 0 when hardware is 'none'. */
 uint32_t seglog_crc32c(const uint8_t *p, size_t n);
 
+/*
+ * Sets exports.crc32c (the best path), exports.crcHardware (its name) and exports.crc32cPaths (one
+ * crc32c function per path the CPU has, by name: for tests and benchmarks); 0 on failure.
+ */
+int seglog_export_crc32c(napi_env env, napi_value exports);
+
 /* The JS functions of each file, registered by native/addon.c. */
-napi_value seglog_js_crc32c(napi_env env, napi_callback_info info);
 napi_value seglog_js_fallocate(napi_env env, napi_callback_info info);
 napi_value seglog_js_map(napi_env env, napi_callback_info info);
 napi_value seglog_js_unmap(napi_env env, napi_callback_info info);
 napi_value seglog_js_msync(napi_env env, napi_callback_info info);
 napi_value seglog_js_read_two(napi_env env, napi_callback_info info);
+napi_value seglog_js_advise_huge_pages(napi_env env, napi_callback_info info);
 napi_value seglog_js_zstd_bound(napi_env env, napi_callback_info info);
 napi_value seglog_js_zstd_compress(napi_env env, napi_callback_info info);
+napi_value seglog_js_record_offsets_hold(napi_env env, napi_callback_info info);
 
 #endif

@@ -65,6 +65,8 @@ export interface Problem {
 export interface CheckOptions {
   /** The segment is the last one (its indexes may be preallocated, its tail in flight). */
   active: boolean;
+  /** Zero-filled index slots are not a problem (an active segment's, or one the next open recovers); default: `active`. */
+  indexesMayBePreallocated?: boolean;
   /** Last offset of the previous segment, for the across-segments order check. */
   previousLastOffset: number | null;
   /** Check CRCs (needs every byte read). */
@@ -326,7 +328,7 @@ class SegmentChecker {
         message: `${name} length ${index.length} is not a multiple of ${index.entrySize}: ${index.remainder} stray bytes at the end`,
       });
     }
-    if (index.zeroSlots > 0 && !this.options.active) {
+    if (index.zeroSlots > 0 && !(this.options.indexesMayBePreallocated ?? this.options.active)) {
       this.problem({
         kind: `${kind}-untrimmed`,
         file: index.file,

@@ -75,10 +75,12 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     const l = resolved.listing;
     // A live writer's .cleaned and .swap files are its cleaner's pass in progress, not leftovers;
     // an index without its .log may be a segment it is renaming or deleting one file at a time.
-    const live = partitionState(l.dir).writerLive;
+    const state = partitionState(l.dir);
+    const live = state.writerLive;
     const leftovers = live ? [] : l.leftovers;
     const orphans = live ? stillOrphans(l.orphans) : l.orphans;
-    report = verifyScope({ dir: l.dir, listing: l, orphans, leftovers, deleted: l.deleted.length }, how);
+    const untrimmedFrom = state.cleanShutdown ? Infinity : recoveredFrom(l, state.recoveryPoint);
+    report = verifyScope({ dir: l.dir, listing: l, orphans, leftovers, deleted: l.deleted.length, untrimmedFrom }, how);
   } else {
     if (resolved.segment.log === null) throw new InputError(`${target}: its segment has no .log file to check it against`);
     const listing = { dir: path.dirname(target), segments: [resolved.segment], deleted: [], orphans: [], leftovers: [] };
@@ -112,6 +114,19 @@ interface Scope {
   leftovers: string[];
   deleted: number;
   single?: boolean;
+  /**
+   * Segments from this base offset on may have preallocated indexes: without a clean shutdown they
+   * are the ones the next open recovers (rebuilding their indexes), and a live writer's roll
+   * leaves the indexes it seals to its background flush to trim (docs/DURABILITY.md).
+   */
+  untrimmedFrom?: number;
+}
+
+/** Base offset of the segment holding `recoveryPoint` (the first one the next open recovers); 0 without one. */
+function recoveredFrom(listing: PartitionListing, recoveryPoint: number | null): number {
+  let from = 0;
+  for (const seg of listing.segments) if (recoveryPoint !== null && seg.baseOffset <= recoveryPoint) from = seg.baseOffset;
+  return from;
 }
 
 function verifyScope(scope: Scope, how: How): VerifyReport {
@@ -160,7 +175,12 @@ function verifyScope(scope: Scope, how: How): VerifyReport {
   let previousLastOffset: number | null = null;
   const check = (seg: SegmentFiles, active: boolean, problems: (p: Problem) => void): SegmentSummary => {
     progress?.file(path.basename(seg.log!));
-    const summary = checkSegment(seg, { active, previousLastOffset, crc: how.crc, indexes: true, deep: how.deep, onBytes: (n) => progress?.add(n) }, problems);
+    const preallocated = active || seg.baseOffset >= (scope.untrimmedFrom ?? Infinity);
+    const summary = checkSegment(
+      seg,
+      { active, indexesMayBePreallocated: preallocated, previousLastOffset, crc: how.crc, indexes: true, deep: how.deep, onBytes: (n) => progress?.add(n) },
+      problems,
+    );
     if (cleanEnd !== null && !active && summary.lastOffset !== null && summary.lastOffset < cleanEnd) checkNoDuplicateKeys(seg, problems);
     return summary;
   };

@@ -9,7 +9,9 @@
  * | space reserved ahead of segments | `fallocate(KEEP_SIZE)` | files grow as written |
  * | index files of a writer | shared memory mappings | positional reads and writes |
  * | zstd writing before Node 22.15 | the system's libzstd.so.1 | refused (reading works) |
-| two reads of a read-only point read | one call, two preads | two `fs.readSync` calls |
+ * | two reads of a read-only point read | one call, two preads | two `fs.readSync` calls |
+ * | memory of bulk reads (`read`, `readBatches`, `stream`) | 8 MiB slabs on transparent huge pages (Linux) | a buffer per read |
+ * | recovery's record walk, batches of 8+ records | C (`native/records.c`) | the same walk in JS |
  *
  * Where it is looked for, inside the package only (the node-gyp-build layout): first the binary
  * shipped in the package, `prebuilds/<platform>-<arch>/seglog_native.node` (built by
@@ -18,11 +20,19 @@
  *
  * `SEGLOG_NO_NATIVE=1` in the environment disables the addon: every fallback runs (CI runs the
  * whole suite that way).
+ *
+ * `SEGLOG_CRC32C=avx512|avx2|sse42|armv8|js`, read once when the addon loads, makes every CRC of
+ * the process take that path instead of the fastest the CPU has (`js`: the JS tables, with the
+ * rest of the addon still in use), so that benchmarks and tests can measure, on one machine, what
+ * a CPU with fewer instructions would do. A path the CPU lacks is refused (`InvalidConfigError`),
+ * never silently replaced.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { InvalidConfigError } from '../errors.js';
 
 /** The CRC path the addon takes on this CPU; 'none' when it has none (then JS computes CRCs). */
 export type CrcHardware = 'avx512' | 'avx2' | 'sse42' | 'armv8' | 'none';
@@ -32,6 +42,11 @@ export interface NativeAddon {
   readonly crcHardware: CrcHardware;
   /** CRC-32C of `buf[start, end)`, unsigned; throws where `crcHardware` is 'none'. */
   crc32c(buf: Uint8Array, start: number, end: number): number;
+  /**
+   * The same function on each path this CPU has, by name (`crcHardware`'s is one of them).
+   * Absent from a binary built before it (a stale `prebuilds/`).
+   */
+  readonly crc32cPaths?: Readonly<Partial<Record<Exclude<CrcHardware, 'none'>, (buf: Uint8Array, start: number, end: number) => number>>>;
   /** Shared mapping of the first `length` (> 0) bytes of `fd`, read-write or read-only. */
   map(fd: number, length: number, writable: boolean): ArrayBuffer;
   /** munmap now; the ArrayBuffer is detached (length 0). A second call does nothing. */
@@ -44,6 +59,18 @@ export interface NativeAddon {
    * Absent from a binary built before it (a stale `prebuilds/`): callers fall back.
    */
   readTwo?(fd: number, first: Uint8Array, firstPosition: number, second: Uint8Array, secondPosition: number): boolean;
+  /**
+   * True when the `count` records in `buf[start, end)` of an uncompressed batch fill it with
+   * offset deltas strictly increasing within `[0, lastOffsetDelta]`, as `checkRecordOffsets`'s
+   * loop decides; false when it does not, or cannot tell (native/records.c). Absent from a binary
+   * built before it (a stale `prebuilds/`).
+   */
+  recordOffsetsHold?(buf: Uint8Array, start: number, end: number, count: number, lastOffsetDelta: number): boolean;
+  /**
+   * Linux: madvise(MADV_HUGEPAGE) on the 2 MiB pages inside the buffer's (untouched) memory;
+   * returns its address modulo 4096, or -1 when nothing was advised. Absent from a stale binary.
+   */
+  adviseHugePages?(buffer: ArrayBuffer): number;
   /** Bound on zstdCompress's output for `size` bytes; throws where libzstd.so.1 is missing. */
   zstdCompressBound(size: number): number;
   /** One zstd frame of `src` into `dst` at `level`; returns its length (native/zstd.c). */
@@ -101,7 +128,7 @@ function isAddon(value: unknown): value is NativeAddon {
   );
 }
 
-function load(): NativeAddon | null {
+function loadFile(): NativeAddon | null {
   if (nativeDisabled()) {
     unavailableReason = 'SEGLOG_NO_NATIVE is set';
     return null;
@@ -126,6 +153,41 @@ function load(): NativeAddon | null {
     }
   }
   return null;
+}
+
+const CRC_PATHS = ['avx512', 'avx2', 'sse42', 'armv8', 'js'] as const;
+/** A value of `SEGLOG_CRC32C`. */
+export type CrcPathChoice = (typeof CRC_PATHS)[number];
+
+/** `SEGLOG_CRC32C`, checked; undefined when unset or empty. */
+export function crcPathAsked(): CrcPathChoice | undefined {
+  const value = process.env.SEGLOG_CRC32C;
+  if (value === undefined || value === '') return undefined;
+  if (!(CRC_PATHS as readonly string[]).includes(value)) {
+    throw new InvalidConfigError(`SEGLOG_CRC32C=${value}: expected one of ${CRC_PATHS.join(', ')}`);
+  }
+  return value as CrcPathChoice;
+}
+
+/** `loaded` with its CRC on the path `choice` names (unchanged when undefined); refuses a path it lacks. */
+function withCrcPath(loaded: NativeAddon, choice: CrcPathChoice | undefined): NativeAddon {
+  if (choice === undefined) return loaded;
+  if (choice === 'js') return { ...loaded, crcHardware: 'none' };
+  const crc32c = loaded.crc32cPaths?.[choice];
+  if (crc32c === undefined || crc32c(CHECK_INPUT, 0, CHECK_INPUT.length) !== CHECK_VALUE) {
+    const has = Object.keys(loaded.crc32cPaths ?? {}).join(', ') || 'none';
+    throw new InvalidConfigError(`SEGLOG_CRC32C=${choice}: this CPU (or this build of the addon) has no such CRC path; it has: ${has}, js`);
+  }
+  return { ...loaded, crcHardware: choice, crc32c };
+}
+
+/** The addon with the CRC path `SEGLOG_CRC32C` asks for; throws when it is not available. */
+function load(): NativeAddon | null {
+  const choice = crcPathAsked();
+  const loaded = loadFile();
+  if (loaded !== null) return withCrcPath(loaded, choice);
+  if (choice === undefined || choice === 'js') return null;
+  throw new InvalidConfigError(`SEGLOG_CRC32C=${choice}: the addon is not loaded (${unavailableReason})`);
 }
 
 /** The addon, loaded on first use; null when it is absent, disabled or broken. */

@@ -11,11 +11,12 @@
  *
  * What is read: the entries from the start of the file up to the first slot that is not an
  * entry: keys strictly increase, so a slot whose key is not above the previous one (the
- * zero-filled tail of a preallocated file, or damage) ends the entries. `refresh()` reads only the new tail when the file is the same file
- * and the last entry held is still there, and everything again otherwise (the writer truncated or
- * replaced it). No descriptor is kept open between calls, so a reader holds none per segment.
- * Entries can also be handed in directly (`fromBytes`): a read-only opener builds them from the
- * `.log` when a segment has no usable index files.
+ * zero-filled tail of a preallocated file, or damage) ends the entries; a time index's last entry
+ * waits while the file goes on past it (see TIME_ENTRY_BYTES). `refresh()` reads only the new tail
+ * when the file is the same file and the last entry held is still there, and everything again
+ * otherwise (the writer truncated or replaced it). No descriptor is kept open between calls, so a
+ * reader holds none per segment. Entries can also be handed in directly (`fromBytes`): a read-only
+ * opener builds them from the `.log` when a segment has no usable index files.
  */
 
 import fs from 'node:fs';
@@ -29,6 +30,18 @@ const READ_CHUNK = 64 * 1024;
 /** First read of a refresh: a live writer adds an entry per 4 KiB of log, so a few at a time. */
 const TAIL_CHUNK = 4096;
 const EMPTY = Buffer.alloc(0);
+/**
+ * A time index slot. Its key, a timestamp, is 8 bytes that a writer stores as two 4-byte halves
+ * after the value (`writeInt64`), so a reader in another process can copy a slot being written
+ * with its key 0 or its high half only: a timestamp below the writer's, which would send lookups
+ * past records that reach the one looked for. A later slot shows such a key as not above the one
+ * before it; the first slot has none before it (seen: a key of 0 and one of 395 * 2^32 where the
+ * writer wrote T0 + offset). So the last entry of a time index that goes on past its entries (a
+ * live writer's preallocated file) is left out until a later read finds it followed by another,
+ * or the file trimmed to it at roll. The offset index's 4-byte key is one store, and a reader
+ * checks each entry it starts from against the `.log` anyway.
+ */
+const TIME_ENTRY_BYTES = 12;
 
 function errnoCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
@@ -184,6 +197,7 @@ export class MemoryStorage implements IndexStorage {
       end += valid;
       if (valid < want) break;
     }
+    if (size === TIME_ENTRY_BYTES && end > from && end < fileEnd) end -= size;
     this.ino = stat.ino;
     this.dev = stat.dev;
     this.found = true;

@@ -73,6 +73,8 @@ export class LocalLog {
   /** The recovery point when an fsync first failed, or null (see `noteSyncFailure`). */
   private syncFailedAt: number | null = null;
   private readonly appendWaiters = new Set<() => void>();
+  /** Segments sealed by rolls whose indexes wait for `trimSealedIndexes` (lowest base offset first). */
+  private readonly sealedUntrimmed: LogSegment[] = [];
   private readonly recentTruncations: { count: number; offset: number }[] = [];
   private truncations = 0;
 
@@ -142,7 +144,7 @@ export class LocalLog {
     const { segmentBytes, segmentMs } = this.params.config;
     let segment = this.segments.activeSegment;
     if (segment.shouldRoll(size, maxTimestamp, lastOffset, segmentBytes, segmentMs, now)) {
-      segment = this.rollAt(this.nextOffset);
+      segment = this.rollAt(this.nextOffset, true);
     }
     segment.append(lastOffset, maxTimestamp, lastOffset, batch, size);
     this.nextOffset = lastOffset + 1;
@@ -168,15 +170,21 @@ export class LocalLog {
   /** Starts a new active segment at the end offset; a no-op (returning it) when the active segment is empty. */
   roll(): LogSegment {
     const active = this.segments.activeSegment;
-    return active.size === 0 ? active : this.rollAt(this.nextOffset);
+    return active.size === 0 ? active : this.rollAt(this.nextOffset, false);
   }
 
-  private rollAt(baseOffset: number): LogSegment {
+  /**
+   * `trimLater`: the sealed segment's indexes are trimmed by the background flush the roll starts
+   * (`trimSealedIndexes`), not in this call: so in a roll inside `append`, while a roll asked for
+   * does it at once, as Kafka's roll does.
+   */
+  private rollAt(baseOffset: number, trimLater: boolean): LogSegment {
     const previous = this.segments.activeSegment;
     if (previous.size === 0 && previous.baseOffset === baseOffset) return previous;
     // The new segment's files first: a create that fails (ENOSPC) leaves the active segment as it was.
     const segment = LogSegment.create(this.dir, baseOffset, this.params.segmentOptions(baseOffset));
-    previous.onBecomeInactiveSegment();
+    previous.onBecomeInactiveSegment(trimLater);
+    if (trimLater) this.sealedUntrimmed.push(previous);
     this.segments.add(segment);
     this.params.events.rolled(segment);
     return segment;
@@ -250,6 +258,35 @@ export class LocalLog {
     this.logStartOffset = logStartOffset;
   }
 
+  /** True while `trimSealedIndexes` has segments to trim. */
+  get hasSealedUntrimmed(): boolean {
+    return this.sealedUntrimmed.length > 0;
+  }
+
+  /**
+   * Trims the indexes of the segments rolls have sealed since the last call (Kafka trims them in
+   * the roll itself: two ftruncates and remaps, a third of a roll's cost, which the appending call
+   * no longer pays). Called by each flush, before its syncs, so the trimmed lengths are what
+   * the sync makes durable. Throws `LogIOError`.
+   */
+  trimSealedIndexes(): void {
+    const sealed = this.sealedUntrimmed;
+    while (sealed.length > 0) {
+      sealed[0]!.trimIndexes();
+      sealed.shift();
+    }
+  }
+
+  /**
+   * The base offset of the first segment whose indexes a roll left untrimmed (Infinity when
+   * none): the recovery point must not pass it, since recovery trusts the indexes of the segments
+   * below the recovery point, and Kafka would read an untrimmed index's zero slots as entries.
+   */
+  private untrimmedFrom(): number {
+    for (const segment of this.sealedUntrimmed) if (segment.indexesTrimPending) return segment.baseOffset;
+    return Infinity;
+  }
+
   /** The segments an fsync must cover: from the one holding the recovery point to the end. */
   segmentsToSync(): LogSegment[] {
     const from = Math.max(0, this.segments.floorIndex(this.recovery));
@@ -297,6 +334,7 @@ export class LocalLog {
    * inside the same segment would change nothing and cost a sync). Returns false when it did not move.
    */
   markFlushedTo(end: number): boolean {
+    end = Math.min(end, this.untrimmedFrom());
     if (end <= this.recovery) return false;
     const before = this.segments.floorIndex(this.recovery);
     this.recovery = end;

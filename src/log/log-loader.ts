@@ -158,7 +158,10 @@ export class LogLoader {
   private endOffsetOf(segments: LogSegments, fallback: number): number {
     if (segments.count === 0) return fallback;
     const active = segments.activeSegment;
-    return active.readNextOffset(new BatchCursor(active.log));
+    // A walk from the last index entry (a few headers): not worth a mapping of the whole file.
+    const cursor = new BatchCursor(active.log);
+    cursor.mapFile = false;
+    return active.readNextOffset(cursor);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -512,6 +512,7 @@ export class Log {
     this.throwBackgroundFailure();
     const end = this.local.endOffset;
     try {
+      this.local.trimSealedIndexes();
       for (const segment of this.local.segmentsToSync()) segment.flush();
       if (this.directoryDirty) {
         fsyncDirectory(this.dir);
@@ -530,8 +531,15 @@ export class Log {
    * (they are trusted after a crash), and the directory when segment files were created.
    */
   private async syncAsync(end: number): Promise<void> {
-    const segments: LogSegment[] = this.local.segmentsToSync();
     const truncations = this.groupCommit.truncations;
+    if (this.local.hasSealedUntrimmed) {
+      // A roll starts this round from inside `append`: the indexes it sealed are trimmed once
+      // that call has returned, and before the syncs, which make the trimmed lengths durable.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.closed) return;
+      this.local.trimSealedIndexes();
+    }
+    const segments: LogSegment[] = this.local.segmentsToSync();
     const directory = this.directoryDirty;
     this.directoryDirty = false;
     try {

@@ -35,10 +35,12 @@ import {
 } from './batch-layout.js';
 import { batchShapeProblem, recordDeltaProblem } from './batch-rules.js';
 import { UNLIMITED, decompress } from './compression.js';
-import { inflater, type Inflater } from './inflater.js';
+import { inflater, zstdDeclaredSize, type Inflater } from './inflater.js';
+import { isInflateLimitError } from './codec-modules.js';
+import { nativeAddon } from '../files/native.js';
 import { crc32c } from './crc32c.js';
 import { readVarint, readVarlong, type Cursor } from './varint.js';
-import type { Header, LogRecord } from './types.js';
+import type { CompressionType, Header, LogRecord } from './types.js';
 
 export type { BatchContext } from './batch-layout.js';
 
@@ -116,9 +118,11 @@ export function decodeRecords(
   if (shape !== null) throw corruptBatch(pos, context, shape, { offset: baseOffset });
   if (maxRecords <= 0 || baseOffset + lastOffsetDelta < minOffset) return 0;
 
-  // Fewer records wanted than the batch holds: inflate only as far as they go (see `inflater.ts`).
+  // Fewer records wanted than the batch holds: inflate only as far as they go (see `inflater.ts`),
+  // or the whole section when it is small (`smallSection`).
   const source = maxRecords < count ? sectionInflater(buf, pos, size, context) : null;
-  const data = source === null ? recordsSection(buf, pos, size, context) : EMPTY;
+  const whole = source === null || Buffer.isBuffer(source);
+  const data = source === null ? recordsSection(buf, pos, size, context) : whole ? source : EMPTY;
   const start = data === buf ? pos + RECORDS_OFFSET : 0;
   const end = data === buf ? pos + size : data.length;
   const batch: RecordsView = {
@@ -132,7 +136,7 @@ export function decodeRecords(
     maxTimestamp: readMaxTimestamp(buf, pos),
   };
   try {
-    return source === null ? readRecords(batch, start, out, minOffset, maxRecords) : readRecordsFrom(source, batch, out, minOffset, maxRecords);
+    return whole ? readRecords(batch, start, out, minOffset, maxRecords) : readRecordsFrom(source, batch, out, minOffset, maxRecords);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const where = recordIndex >= 0 ? `record ${recordIndex} of ${count}: ` : '';
@@ -224,15 +228,47 @@ function recordsSection(buf: Buffer, pos: number, size: number, context: BatchCo
   }
 }
 
-/** The compressed records section of the batch at `pos` as an inflater; null when it is not compressed. */
-function sectionInflater(buf: Buffer, pos: number, size: number, context: BatchContext): Inflater | null {
+/**
+ * The compressed records section of the batch at `pos` as an inflater, or inflated whole when it
+ * is small (`smallSection`); null when it is not compressed.
+ */
+function sectionInflater(buf: Buffer, pos: number, size: number, context: BatchContext): Inflater | Buffer | null {
   const type = compressionTypeOf(readCompressionId(buf, pos));
   if (type === undefined || type === 'none') return null;
+  const section = buf.subarray(pos + RECORDS_OFFSET, pos + size);
+  const maxBytes = context.maxDecompressedBytes ?? UNLIMITED;
   try {
-    return inflater(type, buf.subarray(pos + RECORDS_OFFSET, pos + size), context.maxDecompressedBytes ?? UNLIMITED);
+    return smallSection(type, section, maxBytes) ?? inflater(type, section, maxBytes);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw corruptBatch(pos, context, message, { offset: readBaseOffset(buf, pos), cause: err });
+  }
+}
+
+/** A section that inflates to at most this many bytes is inflated in one call by a read of a few records. */
+const SMALL_SECTION_BYTES = 1024 * 1024;
+
+/**
+ * The whole gzip or zstd section `data` when it inflates to at most `SMALL_SECTION_BYTES`, else
+ * null. Their piecewise readers cost more than one pass (gzip inflates a growing prefix again at
+ * each piece; zstd goes through fzstd, where zlib would decode in one native call), and ordinary
+ * batches are small: one call bounded by that size reads them at the cost of a full read, and a
+ * larger batch or a bomb wastes at most that much output before going piece by piece. zstd takes
+ * this path only when its frame declares a size that fits, so a large one wastes nothing. lz4
+ * and snappy go block by block at the cost of one pass already.
+ */
+function smallSection(type: CompressionType, data: Buffer, maxBytes: number): Buffer | null {
+  if (type === 'zstd') {
+    const declared = zstdDeclaredSize(data);
+    if (declared < 0 || declared > SMALL_SECTION_BYTES) return null;
+  } else if (type !== 'gzip') {
+    return null;
+  }
+  try {
+    return decompress(type, data, Math.min(maxBytes, SMALL_SECTION_BYTES));
+  } catch (err) {
+    if (isInflateLimitError(err)) return null;
+    throw err;
   }
 }
 
@@ -397,7 +433,9 @@ function readBytes(data: Buffer, end: number): Buffer | null {
  * It runs on every batch recovery checks, next to the CRC, so it reads as little as it can: each
  * record's length, then skips the attributes and the timestamp delta (by its continuation bits,
  * checking only that it ends inside the record and within 10 bytes) and reads the offset delta;
- * one-byte varints, nearly all of them, are decoded inline.
+ * one-byte varints, nearly all of them, are decoded inline. With the addon, a batch of
+ * `NATIVE_WALK_MIN_RECORDS` records or more is walked in C first, and this loop runs only when
+ * that does not pass it, to say what is wrong.
  */
 export function checkRecordOffsets(buf: Buffer, pos: number, context: BatchContext = {}): void {
   const size = checkFraming(buf, pos, context);
@@ -409,6 +447,7 @@ export function checkRecordOffsets(buf: Buffer, pos: number, context: BatchConte
   if (compressionTypeOf(readCompressionId(buf, pos)) !== 'none') return;
   const end = pos + size;
   let p = pos + RECORDS_OFFSET;
+  if (count >= NATIVE_WALK_MIN_RECORDS && nativeWalk()?.(buf, p, end, count, lastOffsetDelta) === true) return;
   let previous = -1;
   try {
     for (let i = 0; i < count; i++) {
@@ -456,6 +495,22 @@ export function checkRecordOffsets(buf: Buffer, pos: number, context: BatchConte
     const message = err instanceof Error ? err.message : String(err);
     throw corruptBatch(pos, context, message, { offset: baseOffset, cause: err });
   }
+}
+
+/**
+ * Records from which the addon's walk (`native/records.c`) checks a batch: it decides as the loop
+ * above does (true only where the loop passes; on false the loop runs and says what is wrong),
+ * at a fraction of its cost per record, but each call costs about as much as a few records.
+ */
+const NATIVE_WALK_MIN_RECORDS = 8;
+
+type NativeWalk = (buf: Uint8Array, start: number, end: number, count: number, lastOffsetDelta: number) => boolean;
+let walk: NativeWalk | null | undefined;
+
+/** The addon's walk, or null without the addon (or with a binary built before it). */
+function nativeWalk(): NativeWalk | null {
+  if (walk === undefined) walk = nativeAddon()?.recordOffsetsHold ?? null;
+  return walk;
 }
 
 /** A varlong takes at most 10 bytes. */

@@ -8,7 +8,8 @@
  *   folding, else the same folding on 256-bit registers (AVX2 with VPCLMULQDQ; the three streams
  *   below 1 KiB), else the SSE4.2 CRC32 instruction on three streams,
  *   else the ARMv8 CRC32CX instruction on three streams. Absent when the addon is (an unusual
- *   platform, `SEGLOG_NO_NATIVE=1`) or the CPU has none of them.
+ *   platform, `SEGLOG_NO_NATIVE=1`) or the CPU has none of them. `SEGLOG_CRC32C` picks another
+ *   path the CPU has, or `js` (files/native.ts), to measure a smaller CPU's path on a larger one.
  * - `crc-32/crc32c` in JS (slicing tables): no call overhead, so it serves small inputs, and it is
  *   the fallback. Slower on large inputs, never different.
  *
@@ -42,13 +43,24 @@ export function nativeCrc32cImpl(): NativeCrc32c | null {
   return native;
 }
 
-/** Every native implementation that loads here, preferred first (for tests and benches). */
+/**
+ * Every native path this CPU has, preferred first, whatever `SEGLOG_CRC32C` chose (for tests and
+ * benches); empty when the addon is not loaded.
+ */
 export function nativeCrc32cImpls(): NativeCrc32c[] {
-  const impl = nativeCrc32cImpl();
-  return impl === null ? [] : [impl];
+  const paths = nativeAddon()?.crc32cPaths;
+  if (paths === undefined) return [];
+  return Object.entries(paths).map(([name, fn]) => ({
+    name: `seglog-${name as Exclude<CrcHardware, 'none'>}`,
+    minBytes: NATIVE_CRC32C_MIN_BYTES,
+    crc32c: fn,
+  }));
 }
 
-/** The addon's CRC path on this CPU, or null when the addon is not loaded. */
+/**
+ * The addon's CRC path in this process (the fastest this CPU has, unless `SEGLOG_CRC32C` chose
+ * another; 'none' when it chose `js`), or null when the addon is not loaded.
+ */
 export function addonHardware(): CrcHardware | null {
   return nativeAddon()?.crcHardware ?? null;
 }

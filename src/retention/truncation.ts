@@ -24,8 +24,9 @@ import type { SegmentDeleter } from './segment-deleter.js';
  *    an intent file `<base>.log.truncating` is written atomically (temp file, fdatasync, rename,
  *    directory fsync): the cut offset, the segment, the byte position of the cut and the rewritten
  *    batch. Its appearance under that name is the commit point.
- * 3. The later segments are renamed to `.deleted` (directory fsynced); the segment's `.log` is cut
- *    at the position, the rewritten batch appended, the `.log` fdatasynced; the indexes are cut.
+ * 3. The later segments are renamed to `.deleted`, the last one first (directory fsynced); the
+ *    segment's `.log` is cut at the position, the rewritten batch appended, the `.log`
+ *    fdatasynced; the indexes are cut.
  * 4. The intent file is deleted and the directory fsynced, before any new append can happen.
  *
  * On open, the loader finds an intent file (`completePendingTruncation` in `src/log/truncation-intent.ts`) and redoes step 3 from
@@ -92,7 +93,10 @@ export function truncateLog(log: LocalLog, deleter: SegmentDeleter, now: number,
     step('intent-written');
   }
   log.removeSegments(later);
-  deleter.retire(later);
+  // The last segment first: a read-only opener in another process that lists the directory
+  // between two of these renames then sees the log without its tail, never a hole in the middle
+  // of it, which a view would read across as a compacted log's gap of offsets.
+  deleter.retire(later.reverse());
   step('later-segments-retired');
   segment.truncateTo(offset, cursor, now);
   step('segment-truncated');

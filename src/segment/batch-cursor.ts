@@ -58,6 +58,11 @@ export class BatchCursor {
   private large: Buffer | null = null;
   /** What headers are read from: `chunk`, or the writer's mapping of the whole file. */
   private buf: Buffer;
+  /**
+   * False: read headers through the writer's mapping only when one exists already, else into
+   * the chunk (see `FileRecords.mappedView`); bulk reads set it, lookups keep the default.
+   */
+  mapFile = true;
 
   constructor(
     private readonly records: FileRecords,
@@ -131,7 +136,7 @@ export class BatchCursor {
   loadWholeBatch(): number {
     const at = this.wholeBatchInChunk();
     if (at >= 0) return at;
-    if (this.size > this.chunk.length && this.records.mappedView() === null) return -1;
+    if (this.size > this.chunk.length && this.records.mappedView(this.mapFile) === null) return -1;
     this.fill(this.position);
     return this.wholeBatchInChunk();
   }
@@ -174,7 +179,7 @@ export class BatchCursor {
   }
 
   private fill(position: number): void {
-    const mapped = this.records.mappedView();
+    const mapped = this.records.mappedView(this.mapFile);
     if (mapped !== null) {
       // The writer reads headers straight from its mapping: no read call, no copy.
       this.buf = mapped;

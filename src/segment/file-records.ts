@@ -340,9 +340,15 @@ export class FileRecords {
    * one-record read in a large batch cheap. Safe because only this process changes the file and
    * nothing is read past `size`, which `truncateTo` lowers before cutting; callers must copy
    * whatever they hand out, since a view of a later-truncated region would fault.
+   *
+   * With `create` false, only a mapping some earlier call made is returned (remapped when the
+   * file outgrew it): a scan walks a few headers per 1 MiB it reads, and a new mapping of the
+   * whole file, which V8 counts as external memory of the segment's size, drove full garbage
+   * collections through the rest of the scan (a writer's `readBatches` ran at about half the
+   * read-only opener's rate).
    */
-  mappedView(): Buffer | null {
-    if (!this.writable || this.fd === -1 || this._size === 0) return null;
+  mappedView(create = true): Buffer | null {
+    if (!this.writable || this.fd === -1 || this._size === 0 || (!create && this.mapping === null)) return null;
     if (this.mapping === null || this.mapping.length < this._size) this.mapping = this.map();
     return this.mapping;
   }

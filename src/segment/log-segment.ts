@@ -65,6 +65,8 @@ export class LogSegment implements PooledSegment {
   private offsetIndexFile: string;
   private timeIndexFile: string;
   private _offsetIndex: OffsetIndex | null = null;
+  /** Sealed by a roll, indexes not trimmed yet (see `onBecomeInactiveSegment`). */
+  private trimPending = false;
   private _timeIndex: TimeIndex | null = null;
   private maxTimestampSoFar = NOT_LOADED;
   private offsetOfMaxTimestampSoFar = -1;
@@ -633,15 +635,32 @@ export class LogSegment implements PooledSegment {
     }
   }
 
-  /** On roll: the closing time-index entry, indexes trimmed to their entries, reserved blocks freed. */
-  onBecomeInactiveSegment(): void {
+  /**
+   * On roll: the closing time-index entry, reserved blocks freed, indexes trimmed to their
+   * entries, or with `trimLater` left for `trimIndexes()` (the roll's background flush trims them,
+   * off the appending call; see LocalLog.trimSealedIndexes).
+   */
+  onBecomeInactiveSegment(trimLater = false): void {
     this.log.releaseReserved();
     this.appendFinalTimeIndexEntry();
-    this.offsetIndex.trimToValidSize();
-    this.timeIndex.trimToValidSize();
+    this.trimPending = true;
+    if (!trimLater) this.trimIndexes();
     // Its files stay open, now under the pool's bound.
     this.pinned = false;
     this.touch();
+  }
+
+  /** True from a roll that left the indexes untrimmed until `trimIndexes()`, a close or a truncation. */
+  get indexesTrimPending(): boolean {
+    return this.trimPending;
+  }
+
+  /** Trims the indexes left untrimmed by `onBecomeInactiveSegment(true)`; an index closed since was trimmed by its close. */
+  trimIndexes(): void {
+    if (!this.trimPending) return;
+    this._offsetIndex?.trimToValidSize();
+    this._timeIndex?.trimToValidSize();
+    this.trimPending = false;
   }
 
   private appendFinalTimeIndexEntry(): void {
@@ -718,6 +737,7 @@ export class LogSegment implements PooledSegment {
   /** Makes a loaded segment the active one: its indexes get their full preallocated size back. */
   prepareForAppends(): void {
     this.pinned = true;
+    this.trimPending = false;
     this.options.pool?.forget(this);
     this.offsetIndex.resize(this.options.maxIndexSize);
     this.timeIndex.resize(this.options.maxIndexSize);
@@ -750,6 +770,7 @@ export class LogSegment implements PooledSegment {
     if (this.options.writable) {
       this._offsetIndex?.close();
       this._timeIndex?.close();
+      this.trimPending = false;
     } else {
       this._offsetIndex?.closeWithoutTrim();
       this._timeIndex?.closeWithoutTrim();
@@ -778,6 +799,7 @@ export class LogSegment implements PooledSegment {
     const position = this.locate(offset, cursor) ? cursor.position : this.log.size;
     // It becomes the active segment: the pool of open files must not close (and trim) its indexes.
     this.pinned = true;
+    this.trimPending = false;
     this.options.pool?.forget(this);
     const offsetIndex = this.offsetIndex;
     const timeIndex = this.timeIndex;

@@ -1,6 +1,6 @@
 // A reader in another process, for readers.test.ts: for `ms` milliseconds it reads the whole
-// compacted log over and over, through a fresh read-only open each time and through one
-// long-lived read-only Log, and checks every read against the writer's deterministic data
+// compacted log over and over, through a fresh read-only open each time and through two
+// long-lived read-only Logs (one of them with a single open file), and checks every read against the writer's deterministic data
 // (offset o holds key `key-<o % keys>`, value `v<o>`): each key's latest record below the end
 // the read saw must be there. Prints {"reads":N,"problems":[...]} and exits.
 import { Log } from '../../dist/index.js';
@@ -67,6 +67,9 @@ async function streamAll(log) {
 }
 
 const live = Log.open(dir, { readOnly: true });
+// One open file at a time: every other segment is opened again by the name it was listed under,
+// which a swap or a deletion may have given to another file or to none.
+const few = Log.open(dir, { readOnly: true, maxOpenSegments: 1 });
 while (Date.now() < until && problems.length < 20) {
   try {
     const fresh = Log.open(dir, { readOnly: true });
@@ -77,10 +80,13 @@ while (Date.now() < until && problems.length < 20) {
     }
     check('long-lived view', readAll(live));
     otherReads(live);
+    check('view with one open file', readAll(few));
+    otherReads(few);
     check('stream', await streamAll(live));
   } catch (err) {
     problems.push(`error: ${err.stack}`);
   }
 }
 live.close();
+few.close();
 process.stdout.write(JSON.stringify({ reads, problems }) + '\n');

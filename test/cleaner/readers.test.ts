@@ -14,6 +14,8 @@ import { ClockedLog, partitionDir, readAll } from './helpers.js';
  */
 
 const KEYS = 17;
+/** How long the reader process runs next to the compacting writer; SEGLOG_STRESS_CLEANER_MS for a longer run. */
+const READER_MS = Number(process.env.SEGLOG_STRESS_CLEANER_MS ?? 4000);
 
 afterEach(() => {
   swapHooks.afterStep = null;
@@ -61,14 +63,14 @@ describe('a reader process through passes', () => {
     const c = new ClockedLog(partitionDir(), { segmentBytes: 4096, fileDeleteDelayMs: 0 });
     appendRecords(c.log, 600);
     c.log.flushSync();
-    const child = spawn(process.execPath, [path.join(import.meta.dirname, 'reader.child.mjs'), c.dir, String(KEYS), '4000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(import.meta.dirname, 'reader.child.mjs'), c.dir, String(KEYS), String(READER_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise((r) => child.on('exit', r));
     let passes = 0;
     const started = Date.now();
-    while (Date.now() - started < 4500) {
+    while (Date.now() - started < READER_MS + 500) {
       appendRecords(c.log, 120);
       c.log.roll();
       await c.log.compact();
@@ -81,5 +83,5 @@ describe('a reader process through passes', () => {
     expect(result.problems).toEqual([]);
     expect(result.reads).toBeGreaterThan(5);
     expect(passes).toBeGreaterThan(5);
-  }, 120_000);
+  }, READER_MS + 120_000);
 });

@@ -176,7 +176,9 @@ describe('zero-tail detection', () => {
         idx.closeWithoutTrim();
         for (const mode of ['read', 'write'] as const) {
           const reader = new TimeIndex(idx.file, 0, { mode, detectZeroTail: true });
-          expect(reader.entries).toBe(count);
+          // A reader leaves out the last entry of a file that goes on past it: a live writer may be
+          // writing it (see TIME_ENTRY_BYTES in src/index/memory-storage.ts).
+          expect(reader.entries).toBe(mode === 'read' && count > 0 && count < slots ? count - 1 : count);
           reader.closeWithoutTrim();
         }
         fs.rmSync(idx.file);

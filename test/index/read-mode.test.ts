@@ -43,7 +43,8 @@ describe("'read' mode next to a live writer", () => {
     for (let i = 1; i <= 5000; i++) timeWriter.maybeAppend(T0 + i, BASE + i);
     const timeReader = new TimeIndex(timeWriter.file, BASE, { mode: 'read', detectZeroTail: true });
     expect(reader.entries).toBe(5000);
-    expect(timeReader.entries).toBe(5000);
+    // The last entry of a time index that goes on past it waits for the next one (or the trim).
+    expect(timeReader.entries).toBe(4999);
 
     // The writer truncates to 10 entries and trims: the file is now 80 bytes, the reader still
     // believes in 5000 entries. A mapping would take SIGBUS here; positional reads come back short.
@@ -102,6 +103,30 @@ describe("'read' mode next to a live writer", () => {
     writer.closeWithoutTrim();
   });
 
+  it('never takes a time index slot the writer is still writing: its value stored, its key not, or half of it', () => {
+    const dir = tempDir();
+    const file = indexPath(dir, BASE, '.timeindex');
+    const writer = new TimeIndex(file, BASE, { maxIndexSize: 120 });
+    // The writer stores a slot's value, then the key's high half, then its low half; a reader in
+    // another process may copy the first slot between two of those stores.
+    const key = T0 + 20;
+    const high = Math.floor(key / 2 ** 32) * 2 ** 32;
+    const fd = fs.openSync(file, 'r+');
+    for (const seen of [0, high]) {
+      const slot = Buffer.alloc(12);
+      slot.writeInt32BE(Math.floor(seen / 2 ** 32), 0);
+      slot.writeUInt32BE(seen % 2 ** 32, 4);
+      slot.writeInt32BE(20, 8);
+      fs.writeSync(fd, slot, 0, 12, 0);
+      const reader = new TimeIndex(file, BASE, { mode: 'read', detectZeroTail: true });
+      // Taken, it said no record below BASE + 20 reaches T0 + 5: a lookup then skipped them.
+      expect(reader.lookup(T0 + 5)).toEqual({ timestamp: -1, offset: BASE });
+      reader.close();
+    }
+    fs.closeSync(fd);
+    writer.closeWithoutTrim();
+  });
+
   it('reads a missing file as empty until it appears', () => {
     const dir = tempDir();
     const file = indexPath(dir, BASE, '.timeindex');
@@ -112,9 +137,16 @@ describe("'read' mode next to a live writer", () => {
     const writer = new TimeIndex(file, BASE, { maxIndexSize: 120 });
     writer.maybeAppend(T0, BASE + 2);
     reader.refresh();
+    // The writer's last entry, in a file that goes on past it, waits for the next one.
+    expect(reader.entries).toBe(0);
+    writer.maybeAppend(T0 + 3, BASE + 4);
+    reader.refresh();
     expect(reader.entries).toBe(1);
     expect(reader.lookup(T0 + 5)).toEqual({ timestamp: T0, offset: BASE + 2 });
     writer.close();
+    reader.refresh();
+    expect(reader.entries).toBe(2);
+    expect(reader.lookup(T0 + 5)).toEqual({ timestamp: T0 + 3, offset: BASE + 4 });
     reader.close();
   });
 

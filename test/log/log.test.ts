@@ -98,6 +98,44 @@ describe('Log basics', () => {
     expect(fs.statSync(path.join(dir, '00000000000000000005.index')).size).toBe(0);
   });
 
+  it('trims the indexes of a segment an append rolled in the flush that roll starts, and keeps the recovery point below it until then', async () => {
+    const dir = partitionDir();
+    const log = Log.open(dir, { segmentBytes: 5 * 70, segmentIndexBytes: 1000, indexIntervalBytes: 0 });
+    const local = (log as unknown as { local: { recoveryPoint: number; markFlushedTo(end: number): boolean } }).local;
+    for (let i = 0; i < 7; i++) log.append({ value: 'x'.repeat(10), timestamp: 100 + i });
+    const sealed = log.segments()[0]!;
+    expect(log.segments().length).toBe(2);
+    // Still untrimmed right after the appending call that rolled.
+    expect(fs.statSync(path.join(dir, '00000000000000000000.index')).size).toBe(1000);
+    expect(fs.statSync(path.join(dir, '00000000000000000000.timeindex')).size).toBe(996);
+    // A flush that synced past the sealed segment (one started before the roll) moves the
+    // recovery point no further than its base offset while its indexes are untrimmed.
+    local.markFlushedTo(log.endOffset);
+    expect(local.recoveryPoint).toBeLessThanOrEqual(sealed.baseOffset);
+    await log.flush();
+    const entries = sealed.endOffset - sealed.baseOffset - 1;
+    expect(fs.statSync(path.join(dir, '00000000000000000000.index')).size).toBe(entries * 8);
+    expect(fs.statSync(path.join(dir, '00000000000000000000.timeindex')).size).toBe(entries * 12);
+    expect(local.recoveryPoint).toBe(log.endOffset);
+    log.close();
+  });
+
+  it('trims a sealed segment\'s indexes in flushSync and close too', () => {
+    for (const end of ['flushSync', 'close'] as const) {
+      const dir = partitionDir();
+      const log = Log.open(dir, { segmentBytes: 5 * 70, segmentIndexBytes: 1000, indexIntervalBytes: 0 });
+      for (let i = 0; i < 7; i++) log.append({ value: 'x'.repeat(10), timestamp: 100 + i });
+      const sealed = log.segments()[0]!;
+      const entries = sealed.endOffset - sealed.baseOffset - 1;
+      expect(fs.statSync(path.join(dir, '00000000000000000000.index')).size).toBe(1000);
+      if (end === 'flushSync') log.flushSync();
+      else log.close();
+      expect(fs.statSync(path.join(dir, '00000000000000000000.index')).size, end).toBe(entries * 8);
+      expect(fs.statSync(path.join(dir, '00000000000000000000.timeindex')).size, end).toBe(entries * 12);
+      log.close();
+    }
+  });
+
   it('rolls on segmentMs measured from the first batch timestamp', () => {
     const log = Log.open(partitionDir(), { segmentMs: 1000 });
     log.append({ value: 'a', timestamp: 5000 });

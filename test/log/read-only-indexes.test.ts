@@ -111,3 +111,34 @@ describe('read-only open of a directory without usable indexes', () => {
     expect(compareWithWriter(writtenLog()).records).toBe(3000);
   });
 });
+
+describe('a read-only opener next to a writer storing a time index entry', () => {
+  // The writer stores a time index slot's value, then the two halves of its key (a timestamp). The
+  // stress test's reader copied the first slot of the active segment's index between two of those
+  // stores (key 0, or the high half only: 395 * 2^32 for T0 + offset) and took it as an entry
+  // saying no record before that offset reaches any later timestamp: offsetForTimestamp answered
+  // past records the log held.
+  it('never answers past a record the log holds on a first slot the writer is still writing', () => {
+    const dir = path.join(tmpDir(), 'torn-0');
+    // One-record batches of about 70 bytes: one offset index entry, near offset 15.
+    const writer = Log.open(dir, { indexIntervalBytes: 1000 });
+    for (let o = 0; o < 20; o++) writer.append({ value: `v${o}`, timestamp: T0 + o });
+    const timeIndex = path.join(dir, '00000000000000000000.timeindex');
+    const fd = fs.openSync(timeIndex, 'r+');
+    const high = Math.floor((T0 + 19) / 2 ** 32);
+    for (const [keyHigh, keyLow] of [[0, 0], [high, 0]] as const) {
+      const slot = Buffer.alloc(12);
+      slot.writeInt32BE(keyHigh, 0);
+      slot.writeUInt32BE(keyLow, 4);
+      slot.writeInt32BE(19, 8);
+      fs.writeSync(fd, slot, 0, 12, 0);
+      const reader = Log.open(dir, { readOnly: true });
+      // Taken, the slot sent every lookup to the offset index's entry at or below 19 (about 15).
+      for (const o of [0, 5, 10, 19]) expect(reader.offsetForTimestamp(T0 + o)).toBe(o);
+      reader.close();
+    }
+    fs.writeSync(fd, Buffer.alloc(12), 0, 12, 0);
+    fs.closeSync(fd);
+    writer.close();
+  });
+});

@@ -9,8 +9,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Log, type LogRecord } from '../../src/index.js';
+import { FileRecords } from '../../src/segment/file-records.js';
 import { tmpDir } from '../support/tmp.js';
 
 const T0 = 1_700_000_000_000;
@@ -174,6 +175,86 @@ describe('a read-only view listed before the writer truncated', () => {
     // Passed over on that maximum, a retired later segment answered with its own offsets. The
     // answer is end + 2, or none while the view has not seen the segment the writer rolled to.
     expect([end + 2, null]).toContain(view.offsetForTimestamp(T0 + end + 2));
+    view.close();
+    writer.close();
+  });
+});
+
+describe('a read-only view that lists the directory while truncateTo retires the later segments', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  // The writer renames the segments after the cut one to `.deleted` one by one, before it cuts. A
+  // view in another process that lists the directory between two renames sees some of them. When
+  // the first was renamed first, the view held the cut segment and the last one with a hole
+  // between: a read went on over it as over a compacted log's gap (the cut segment was not cut
+  // yet, the last one still under its name), and a timestamp lookup in the hole answered with the
+  // last segment's offsets (the stress test saw offsetForTimestamp skip 431 offsets past the log
+  // start). The last one goes first: the view sees the log without its tail, as it will be.
+  it('sees the log without its tail, never with a hole, and reads and looks up across it', () => {
+    const dir = path.join(tmpDir(), 'retiring-0');
+    const writer = Log.open(dir);
+    for (const end of [10, 20, 30]) {
+      appendUpTo(writer, end);
+      if (end < 30) writer.roll();
+    }
+    expect(writer.segments().map((s) => s.baseOffset)).toEqual([0, 10, 20]);
+    const rename = fs.renameSync;
+    const seen: { bases: number[]; read: number[]; lookup: number | null }[] = [];
+    vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+      rename(from, to);
+      if (!String(to).endsWith('.log.deleted') || seen.length > 0) return;
+      // Between the first `.log` renamed and the next: what a view listing now sees.
+      const view = Log.open(dir, { readOnly: true });
+      const bases = view.segments().map((s) => s.baseOffset);
+      seen.push({ bases, read: offsetsOf(view.read(5, { maxRecords: 100 })), lookup: view.offsetForTimestamp(T0 + 15) });
+      view.close();
+    });
+    writer.truncateTo(5);
+    vi.restoreAllMocks();
+    expect(seen).toHaveLength(1);
+    const [{ bases, read, lookup }] = seen as [(typeof seen)[0]];
+    expect(read).toEqual([...Array(15).keys()].map((i) => 5 + i));
+    expect(lookup).toBe(15);
+    expect(bases).toEqual([0, 10]);
+    writer.close();
+  });
+});
+
+describe('a read-only view whose read of a segment meets the writer cutting and writing it again', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  // The view found the batch holding the offset asked for (its header), then read the run of
+  // batches from there; a writer in another process cut the segment before that batch and wrote
+  // it again in between, so the run started with a batch below the offset. Its records were
+  // passed over, the read went on from the offset after that batch, and returned records before
+  // the one asked for (the stress test saw read(206912) begin at 206911).
+  it('never returns records before the offset asked for', () => {
+    const dir = path.join(tmpDir(), 'rewritten-0');
+    const writer = Log.open(dir);
+    appendUpTo(writer, 10, 10);
+    appendUpTo(writer, 20, 10);
+    const view = Log.open(dir, { readOnly: true });
+    const readInto = FileRecords.prototype.readInto;
+    let rewrites = 0;
+    vi.spyOn(FileRecords.prototype, 'readInto').mockImplementation(function (this: FileRecords, into, intoOffset, length, position) {
+      // The read of the run (a buffer of its own, not a cursor's chunk): the writer gets there first.
+      if (!this.writable && rewrites === 0 && intoOffset === 0 && into.length === length) {
+        rewrites++;
+        writer.truncateTo(10);
+        appendUpTo(writer, 30, 1);
+      }
+      return readInto.call(this, into, intoOffset, length, position);
+    });
+    const records = view.read(15, { maxRecords: 100 });
+    vi.restoreAllMocks();
+    expect(rewrites).toBe(1);
+    expect(offsetsOf(records)[0]).toBe(15);
+    expect(offsetsOf(records)).toEqual([...Array(records.length).keys()].map((i) => 15 + i));
+    for (const r of records) expect(r.value?.toString()).toBe(`v${r.offset}`);
     view.close();
     writer.close();
   });

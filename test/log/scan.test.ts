@@ -2,11 +2,13 @@
  * Scans across many segments: `readBatches` returns exactly the segment files' bytes (whole
  * batches, up to the budget, across segment ends), `read` and `stream` every record once, and a
  * returned buffer or record value stays unchanged by later reads (each call's memory is its own).
+ * A writer's scan maps no segment file (a mapping is for point reads).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Log } from '../../src/index.js';
+import { nativeAddon } from '../../src/files/native.js';
 import { tmpDir } from '../support/tmp.js';
 
 /** A log of many small segments with batches of 1-12 records of varied sizes; returns its directory. */
@@ -79,4 +81,38 @@ describe('scans across segments', () => {
     expect(streamed).toBe(log.endOffset);
     log.close();
   });
+
+  it("a writer's scans map no segment file, from its open on; a point read then maps the one it reads", async () => {
+    const dir = smallSegments();
+    const addon = nativeAddon();
+    const map = addon === null ? null : vi.spyOn(addon, 'map');
+    const log = Log.open(dir, { segmentBytes: 16 * 1024, retentionMs: -1 });
+    let records = 0;
+    for (let next = 0; next < log.endOffset; ) {
+      const got = log.read(next);
+      records += got.length;
+      next = got.at(-1)!.offset + 1;
+    }
+    for (let next = 0; next < log.endOffset; ) next = lastOffsetIn(log.readBatches(next, { maxBytes: 40_000 })) + 1;
+    for await (const r of log.stream()) records -= r.offset >= 0 ? 1 : 0;
+    expect(records).toBe(0);
+    // Index files are mapped writable; a `.log` is mapped read-only.
+    const logMappings = (): number => map?.mock.calls.filter((call) => call[2] === false).length ?? 0;
+    expect(logMappings()).toBe(0);
+    const middle = Math.floor(log.endOffset / 2);
+    expect(log.read(middle, { maxRecords: 1 })[0]!.offset).toBe(middle);
+    if (map !== null) expect(logMappings()).toBe(1);
+    log.close();
+  });
 });
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** The last offset of the last batch in `bytes` (whole batches). */
+function lastOffsetIn(bytes: Buffer): number {
+  let last = -1;
+  for (let at = 0; at < bytes.length; at += 12 + bytes.readInt32BE(at + 8)) last = Number(bytes.readBigInt64BE(at)) + bytes.readInt32BE(at + 23);
+  return last;
+}

@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -13,8 +15,38 @@ import {
   nativeCrc32cImpl,
   nativeCrc32cImpls,
 } from '../../src/record/crc32c.js';
-import { nativeDisabled } from '../../src/files/native.js';
+import { crcPathAsked, nativeDisabled } from '../../src/files/native.js';
+import { ensureDist } from '../support/dist.js';
 import { kafkajs } from './helpers.js';
+
+/** The CRC paths this CPU has by /proc/cpuinfo, preferred first (what the addon must offer). */
+function cpuPaths(): string[] {
+  const cpu = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const flags = new Set((/^(?:flags|Features)\s*:(.*)$/m.exec(cpu)?.[1] ?? '').trim().split(/\s+/));
+  const x64 = (...needed: string[]): boolean => process.arch === 'x64' && needed.every((f) => flags.has(f));
+  const paths: string[] = [];
+  if (x64('avx512f', 'avx512vl', 'avx512bw', 'vpclmulqdq', 'pclmulqdq', 'sse4_2')) paths.push('avx512');
+  if (x64('avx2', 'vpclmulqdq', 'pclmulqdq', 'sse4_2')) paths.push('avx2');
+  if (x64('sse4_2')) paths.push('sse42');
+  if (process.arch === 'arm64' && flags.has('crc32')) paths.push('armv8');
+  return paths;
+}
+
+/** `nativeCrc32cImpl()`'s name (or 'null'), `addonHardware()` and stderr of a child run with `SEGLOG_CRC32C=choice`. */
+function childWithPath(choice: string): { impl: string; hardware: string; status: number | null; stderr: string } {
+  const dist = path.dirname(ensureDist());
+  const script = `
+    const { nativeCrc32cImpl, addonHardware, crc32c } = await import(${JSON.stringify(`${dist}/record/crc32c.js`)});
+    const input = Buffer.alloc(4096, 7);
+    if (crc32c(input) !== 0x${crc32cJs(Buffer.alloc(4096, 7)).toString(16)}) throw new Error('wrong CRC');
+    console.log(JSON.stringify({ impl: nativeCrc32cImpl()?.name ?? 'null', hardware: addonHardware() ?? 'null' }));`;
+  const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, SEGLOG_CRC32C: choice },
+    encoding: 'utf8',
+  });
+  const parsed = out.status === 0 ? (JSON.parse(out.stdout) as { impl: string; hardware: string }) : { impl: '', hardware: '' };
+  return { ...parsed, status: out.status, stderr: out.stderr };
+}
 
 describe('crc32c', () => {
   it('gives the CRC-32C check value 0xE3069283 for "123456789" with every implementation', () => {
@@ -25,7 +57,7 @@ describe('crc32c', () => {
     expect(kafkajs.crc32C(input)).toBe(0xe3069283);
   });
 
-  it('takes the fastest CRC path the CPU has from the prebuilt addon, or none when natives are disabled', () => {
+  it('takes the fastest CRC path the CPU has from the prebuilt addon (or the one SEGLOG_CRC32C asks for), or none when natives are disabled', () => {
     // The project's CI and development machines build prebuilds/ (npm run build:native): a
     // missing addon there means the package would ship without it. SEGLOG_NO_NATIVE=1 turns it off.
     if (nativeDisabled()) {
@@ -34,11 +66,9 @@ describe('crc32c', () => {
       expect(crc32cNative(Buffer.from('123456789'))).toBe(0xe3069283);
       return;
     }
-    const cpu = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
-    const flags = new Set((/^(?:flags|Features)\s*:(.*)$/m.exec(cpu)?.[1] ?? '').trim().split(/\s+/));
-    const avx512 = process.arch === 'x64' && ['avx512f', 'avx512vl', 'avx512bw', 'vpclmulqdq', 'pclmulqdq', 'sse4_2'].every((f) => flags.has(f));
-    const avx2 = process.arch === 'x64' && ['avx2', 'vpclmulqdq', 'pclmulqdq', 'sse4_2'].every((f) => flags.has(f));
-    const expected = avx512 ? 'avx512' : avx2 ? 'avx2' : process.arch === 'x64' && flags.has('sse4_2') ? 'sse42' : process.arch === 'arm64' && flags.has('crc32') ? 'armv8' : 'none';
+    // The suite may run with SEGLOG_CRC32C set (to test a smaller CPU's path): then that path.
+    const asked = crcPathAsked();
+    const expected = asked === 'js' ? 'none' : (asked ?? cpuPaths()[0] ?? 'none');
     expect(addonHardware()).toBe(expected);
     expect(nativeCrc32cImpl()?.name ?? 'none').toBe(expected === 'none' ? 'none' : `seglog-${expected}`);
   });
@@ -109,5 +139,33 @@ describe('crc32c', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('offers every path the CPU has, each giving the JS CRC on random inputs at random places', () => {
+    expect(nativeCrc32cImpls().map((impl) => impl.name)).toEqual(nativeDisabled() ? [] : cpuPaths().map((p) => `seglog-${p}`));
+    const big = randomBytes(256 * 1024);
+    fc.assert(
+      fc.property(fc.nat(big.length), fc.integer({ min: 0, max: 70_000 }), (start, length) => {
+        const end = Math.min(big.length, start + length);
+        const expected = crc32cJs(big, start, end);
+        for (const impl of nativeCrc32cImpls()) expect(impl.crc32c(big, start, end), `${impl.name} ${start}..${end}`).toBe(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('takes the path SEGLOG_CRC32C names for the whole process, and refuses one the CPU lacks or an unknown name', () => {
+    if (nativeDisabled()) return;
+    const paths = cpuPaths();
+    for (const p of paths) expect(childWithPath(p), p).toMatchObject({ impl: `seglog-${p}`, hardware: p, status: 0 });
+    expect(childWithPath('js')).toMatchObject({ impl: 'null', hardware: 'none', status: 0 });
+    for (const lacking of ['avx512', 'avx2', 'sse42', 'armv8'].filter((p) => !paths.includes(p))) {
+      const out = childWithPath(lacking);
+      expect(out.status, lacking).not.toBe(0);
+      expect(out.stderr).toContain(`SEGLOG_CRC32C=${lacking}: this CPU`);
+    }
+    const unknown = childWithPath('sse4.2');
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stderr).toContain('SEGLOG_INVALID_CONFIG');
   });
 });

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { CorruptRecordError } from '../../src/index.js';
+import { nativeAddon } from '../../src/files/native.js';
 import { encodeBatch } from '../../src/record/batch-builder.js';
 import { checkRecordOffsets } from '../../src/record/batch-reader.js';
+import { recordDeltaProblem } from '../../src/record/batch-rules.js';
+import { readVarint, type Cursor } from '../../src/record/varint.js';
+import { prng } from '../support/prng.js';
 import { rawBatch, referenceVarlong } from './helpers.js';
 
 /**
@@ -51,5 +55,80 @@ describe('checkRecordOffsets', () => {
     // A record whose body is the attributes and an unterminated timestamp delta.
     const cut = Buffer.from([4, 0, 0x81, 0x81]);
     expect(() => checkRecordOffsets(rawBatch(cut, { recordCount: 1 }), 0)).toThrow(/runs past the end of its record/);
+    // A record that ends after its timestamp delta: the byte after it, the next record's length
+    // (7, as a varint), would read as a legal offset delta of 7 below the next record's 10.
+    const deltaOutside = Buffer.concat([Buffer.from([4, 0, 0]), record(ts(0), 10)]);
+    expect(() => checkRecordOffsets(rawBatch(deltaOutside, { recordCount: 2, lastOffsetDelta: 20 }), 0)).toThrow(CorruptRecordError);
+  });
+});
+
+/**
+ * What `checkRecordOffsets` must decide, written plainly: every varint read with its bound, the
+ * timestamp delta skipped by its continuation bits within its record and 10 bytes.
+ */
+function offsetsHold(buf: Buffer): boolean {
+  const count = buf.readInt32BE(57);
+  const lastOffsetDelta = buf.readInt32BE(23);
+  const end = buf.length;
+  const at: Cursor = { pos: 61 };
+  let previous = -1;
+  try {
+    for (let i = 0; i < count; i++) {
+      const length = readVarint(buf, at, end);
+      const recordEnd = at.pos + length;
+      if (length < 0 || recordEnd > end) return false;
+      let q = at.pos + 1;
+      while (q < recordEnd && q < at.pos + 11 && buf[q]! >= 0x80) q++;
+      if (q >= recordEnd || q >= at.pos + 11) return false;
+      at.pos = q + 1;
+      const delta = readVarint(buf, at, recordEnd);
+      if (recordDeltaProblem(delta, previous, lastOffsetDelta) !== null) return false;
+      previous = delta;
+      at.pos = recordEnd;
+    }
+  } catch {
+    return false;
+  }
+  return at.pos === end;
+}
+
+describe('checkRecordOffsets on damaged records (valid CRC not needed: it reads no CRC)', () => {
+  it('decides as the plain walk does for 20,000 batches with random bytes changed, and so does the addon', () => {
+    const nativeWalk = nativeAddon()?.recordOffsetsHold?.bind(nativeAddon());
+    const rand = prng(14);
+    const shapes = [
+      [1000, 20, 1],
+      [40, 300, 1_000_003],
+      [3, 9000, 7],
+      [200, 1, 0],
+    ] as const;
+    const templates = shapes.map(([count, valueBytes, step]) => {
+      const records = Array.from({ length: count }, (_, i) => ({ value: Buffer.alloc(valueBytes, i), timestamp: 1_700_000_000_000 + i * step }));
+      return Buffer.from(encodeBatch(records, 0, { compression: 'none', timestampType: 'CreateTime', now: 0 }).buffer);
+    });
+    let refused = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const buf = Buffer.from(templates[n % templates.length]!);
+      // Mostly the first bytes of records, where lengths and deltas are; sometimes anywhere.
+      for (let k = 1 + Math.floor(rand() * 3); k > 0; k--) {
+        const span = rand() < 0.7 ? Math.min(200, buf.length - 61) : buf.length - 61;
+        buf[61 + Math.floor(rand() * span)] = rand() < 0.5 ? Math.floor(rand() * 256) : buf[61 + Math.floor(rand() * span)]! ^ 0x80;
+      }
+      const expected = offsetsHold(buf);
+      // The addon's walk, which checkRecordOffsets asks first for batches of 8 records or more.
+      if (nativeWalk !== undefined) expect(nativeWalk(buf, 61, buf.length, buf.readInt32BE(57), buf.readInt32BE(23)), `batch ${n}`).toBe(expected);
+      let threw = false;
+      try {
+        checkRecordOffsets(buf, 0);
+      } catch (err) {
+        expect(err).toBeInstanceOf(CorruptRecordError);
+        threw = true;
+      }
+      if (threw === expected) throw new Error(`batch ${n}: checkRecordOffsets ${threw ? 'refused' : 'accepted'} what the plain walk ${expected ? 'accepts' : 'refuses'}`);
+      if (threw) refused++;
+    }
+    // Both kinds occur, so the comparison covers both.
+    expect(refused).toBeGreaterThan(2_000);
+    expect(refused).toBeLessThan(19_000);
   });
 });

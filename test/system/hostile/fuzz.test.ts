@@ -114,7 +114,8 @@ function mutate(dir: string, rand: Random): string {
     const file = pick(rand, files(dir, /^\d{20}\.index$/));
     const buf = fs.readFileSync(file);
     if (buf.length < 8) return 'nothing (empty index)';
-    const slot = int(rand, buf.length / 8) * 8;
+    // Whole entries only: an earlier mutation may have cut or lengthened the file.
+    const slot = int(rand, Math.floor(buf.length / 8)) * 8;
     buf.writeInt32BE(pick(rand, [0, -1, buf.readInt32BE(slot) + 1, int(rand, 1000)]), slot);
     buf.writeInt32BE(pick(rand, [0, -5, buf.readInt32BE(slot + 4) + int(rand, 80) - 40, 2 ** 31 - 1]), slot + 4);
     fs.writeFileSync(file, buf);
