@@ -12,8 +12,10 @@
  * (records built beforehand, so only `Topic.append` is timed), in a fresh process of its own.
  * Every measurement is the median of RUNS runs.
  *
- * SEGLOG_BENCH_BROKER_RECORDS sets the records per run (default 40000, about 41 MB), and
- * SEGLOG_BENCH_BROKER_RUNS the measured runs (default 3; more steady the medians on a busy machine).
+ * SEGLOG_BENCH_BROKER_RECORDS sets the records per run (default 40000, about 41 MB),
+ * SEGLOG_BENCH_BROKER_RUNS the measured runs (default 3; more steady the medians on a busy machine),
+ * and SEGLOG_BENCH_BROKER_CLIENTS a comma-separated list of words that picks the rows whose client
+ * name contains one of them (`kafkajs`, `kcat`, `acks=1`; default: every row).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,6 +35,8 @@ const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3
 const MB = 1e6;
 /** Measured runs per client and per direct call; the median counts (the machine is shared). */
 const RUNS = Number(process.env.SEGLOG_BENCH_BROKER_RUNS ?? 3);
+/** The rows to run: a client runs when its name contains one of these words (all when unset). */
+const ONLY = (process.env.SEGLOG_BENCH_BROKER_CLIENTS ?? '').split(',').filter((w) => w !== '');
 /** Warm-up runs before the measured ones, the same for the broker and the direct baseline. */
 const WARMUP_RUNS = 2;
 
@@ -326,7 +330,8 @@ if (process.argv[2] === '--direct') {
     const kcatFile = path.join(base, 'kcat-input.txt');
     kcatInput(kcatFile);
     const rows: Row[] = [];
-    for (const client of clients(kcatFile)) rows.push(...(await benchClient(base, client)));
+    const chosen = clients(kcatFile).filter((c) => ONLY.length === 0 || ONLY.some((w) => c.name.includes(w)));
+    for (const client of chosen) rows.push(...(await benchClient(base, client)));
     printTable(
       ['run', 'MB/s', 'records/s', 'p50 ms', 'p99 ms', 'broker CPU s/MB', 'records/batch', 'direct CPU s/MB', 'vs direct'],
       rows.map((r) => {

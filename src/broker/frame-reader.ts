@@ -2,8 +2,9 @@
  * Kafka's framing on one connection's byte stream: a 4-byte size, then that many bytes.
  *
  * A frame that lies whole inside one received chunk is handed on as a view of that chunk: no
- * copy. A frame that spans chunks (a produce larger than one read) is copied once, each chunk
- * as it arrives while it is still in cache, into the connection's own buffer, which is reused
+ * copy. A frame that spans chunks (a produce larger than one read) is assembled in the
+ * connection's own buffer: the reads after its first land there directly (`readTarget`), and
+ * what came in the shared buffer is copied once, while it is still in cache. That buffer is reused
  * from frame to frame, so a steady stream of large produces allocates nothing per request (no
  * fresh pages to fault in, no external memory for the GC to chase). Nothing of a chunk is kept
  * once `push` returns, so the caller may read the next chunk into the same memory (the server
@@ -21,6 +22,12 @@ export const SIZE_PREFIX = 4;
  * memory for the rest of the connection.
  */
 export const REUSED_FRAME_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * The least of a frame still to come for the next socket read to land in the frame itself
+ * (`readTarget`); below it, one read into the shared buffer also takes what follows the frame.
+ */
+export const IN_PLACE_READ_MIN = 64 * 1024;
 
 /** What the reader does with a frame: `handle` gets each whole frame, `refuse` a size it will not read. */
 export interface FrameSink {
@@ -76,7 +83,7 @@ export class FrameReader {
         this.filled = 0;
       }
       const n = Math.min(this.frameSize - this.filled, chunk.length - pos);
-      chunk.copy(this.frame, this.filled, pos, pos + n);
+      if (!this.landedInPlace(chunk, pos)) chunk.copy(this.frame, this.filled, pos, pos + n);
       this.filled += n;
       pos += n;
       if (this.filled === this.frameSize) {
@@ -85,6 +92,21 @@ export class FrameReader {
         this.sink.handle(frame);
       }
     }
+  }
+
+  /**
+   * Where the next read should land: the rest of the frame being assembled when enough of it is
+   * still to come (a large produce then reaches its buffer with no copy), else null.
+   */
+  readTarget(): Buffer | null {
+    if (this.frame === null || this.frameSize - this.filled < IN_PLACE_READ_MIN) return null;
+    return this.frame.subarray(this.filled, this.frameSize);
+  }
+
+  /** True when the bytes at `chunk[pos]` were read straight into the frame where they belong. */
+  private landedInPlace(chunk: Buffer, pos: number): boolean {
+    const frame = this.frame!;
+    return chunk.buffer === frame.buffer && chunk.byteOffset + pos === frame.byteOffset + this.filled;
   }
 
   /**

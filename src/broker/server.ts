@@ -60,7 +60,8 @@ class Connection implements FrameSink {
     this.name = `${accepted.remoteAddress ?? '?'}:${accepted.remotePort ?? '?'}`;
     this.maxRequestBytes = maxRequestBytes;
     this.frames = new FrameReader(maxRequestBytes, this);
-    ({ socket: this.socket, path: this.readPath } = readConnection(accepted, readBuffer, (chunk) => this.onData(chunk)));
+    const target = (): Buffer => this.frames.readTarget() ?? readBuffer;
+    ({ socket: this.socket, path: this.readPath } = readConnection(accepted, target, (chunk) => this.onData(chunk)));
     this.socket.setNoDelay(true);
     this.socket.on('error', () => this.close(null));
     this.socket.on('close', () => this.close(null));

@@ -19,6 +19,13 @@ import net from 'node:net';
 /** Where an accepted connection's bytes go: each read, valid only until the call returns. */
 export type ChunkListener = (chunk: Buffer) => void;
 
+/**
+ * The memory the connection's next read lands in, asked for before each read: the shared buffer,
+ * or memory of the caller's own that the bytes are wanted in anyway (the rest of a frame being
+ * assembled), which saves copying them there from the shared buffer.
+ */
+export type ReadTarget = () => Buffer;
+
 /** How a connection is read: into the caller's buffer, or through Node's 'data' events. */
 export type ReadPath = 'in-place' | 'stream';
 
@@ -39,11 +46,12 @@ function adoptableHandle(socket: net.Socket): StreamHandle | null {
 
 /**
  * Starts reading `accepted` (from a server with `pauseOnConnect: true`) and returns the socket to
- * use from now on, and how it is read. In place, every read lands in `buffer`, which may be
- * shared by every connection of the server: the event loop runs one read callback at a time, and
- * `onChunk` keeps nothing of a chunk once it returns.
+ * use from now on, and how it is read. In place, every read lands in the buffer `target` gives
+ * for it, which may be shared by every connection of the server: the event loop runs one read
+ * callback at a time, and `onChunk` keeps nothing of a chunk once it returns. Node asks `target`
+ * after each read's callback for the next read's memory.
  */
-export function readConnection(accepted: net.Socket, buffer: Buffer, onChunk: ChunkListener): { socket: net.Socket; path: ReadPath } {
+export function readConnection(accepted: net.Socket, target: ReadTarget, onChunk: ChunkListener): { socket: net.Socket; path: ReadPath } {
   const handle = adoptableHandle(accepted);
   if (handle !== null) {
     let socket: net.Socket | null = null;
@@ -52,7 +60,7 @@ export function readConnection(accepted: net.Socket, buffer: Buffer, onChunk: Ch
         handle,
         readable: true,
         writable: true,
-        onread: { buffer, callback: (n: number, buf: Uint8Array) => void onChunk((buf as Buffer).subarray(0, n)) },
+        onread: { buffer: target, callback: (n: number, buf: Uint8Array) => void onChunk((buf as Buffer).subarray(0, n)) },
       } as net.SocketConstructorOpts);
     } catch {
       socket = null;

@@ -1,10 +1,11 @@
 /**
  * FrameReader: frames come out whole and in order however the stream is cut into chunks, a frame
  * inside one chunk is a view of it, frames that span chunks share one reused buffer (up to
- * REUSED_FRAME_LIMIT), and a bad size is refused.
+ * REUSED_FRAME_LIMIT), the rest of a large frame can be read straight into it (`readTarget`),
+ * and a bad size is refused.
  */
 import { describe, expect, it } from 'vitest';
-import { FrameReader, REUSED_FRAME_LIMIT, type FrameSink } from '../../src/broker/frame-reader.js';
+import { FrameReader, IN_PLACE_READ_MIN, REUSED_FRAME_LIMIT, type FrameSink } from '../../src/broker/frame-reader.js';
 import { prng } from '../support/prng.js';
 
 class Sink implements FrameSink {
@@ -89,6 +90,47 @@ describe('FrameReader', () => {
     expect(sink.backing[1]).toBe(sink.backing[0]);
     expect(sink.backing[3]).toBe(sink.backing[0]);
     expect(sink.backing[2]).not.toBe(sink.backing[0]);
+  });
+
+  it('offers the rest of a large frame as the next read target and takes bytes read there without copying them', () => {
+    const rand = prng(7);
+    const payloads = [300_000, 10, IN_PLACE_READ_MIN + 5, 250_000].map((n) => Buffer.from(Array.from({ length: n }, () => Math.floor(rand() * 256))));
+    const stream = framed(payloads);
+    const shared = Buffer.alloc(100_000);
+    const sink = new Sink();
+    const reader = new FrameReader(REUSED_FRAME_LIMIT, sink);
+    let pos = 0;
+    let inPlace = 0;
+    let copiedInPlace = 0;
+    while (pos < stream.length) {
+      // What a socket read does: fill the target the reader offers, else the shared buffer.
+      const target = reader.readTarget() ?? shared;
+      const n = Math.min(target.length, stream.length - pos, 70_000);
+      stream.copy(target, 0, pos, pos + n);
+      const chunk = target.subarray(0, n);
+      if (target !== shared) {
+        inPlace++;
+        chunk.copy = (...args: Parameters<Buffer['copy']>) => (copiedInPlace++, Buffer.prototype.copy.apply(chunk, args));
+      }
+      reader.push(chunk);
+      // A frame still holding a view of the shared buffer would see these bytes.
+      shared.fill(0xee);
+      pos += n;
+    }
+    expect(inPlace).toBeGreaterThan(4);
+    expect(copiedInPlace).toBe(0);
+    expect(sink.frames).toEqual(payloads);
+    expect(reader.readTarget()).toBeNull();
+  });
+
+  it('offers no read target between frames or when little of the frame is left', () => {
+    const reader = new FrameReader(REUSED_FRAME_LIMIT, new Sink());
+    expect(reader.readTarget()).toBeNull();
+    const stream = framed([Buffer.alloc(IN_PLACE_READ_MIN + 100, 1)]);
+    reader.push(stream.subarray(0, 4 + 50));
+    expect(reader.readTarget()?.length).toBe(IN_PLACE_READ_MIN + 50);
+    reader.push(stream.subarray(54, 54 + 60));
+    expect(reader.readTarget()).toBeNull();
   });
 
   it('refuses a negative size or one over the limit and reads no further', () => {
