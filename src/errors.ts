@@ -44,7 +44,7 @@ export type SeglogErrorCode =
  * Codes of the process warnings that report background failures, which have no caller to throw
  * to (see `warnBackgroundFailure`).
  */
-export type SeglogWarningCode = 'SEGLOG_RETENTION' | 'SEGLOG_FLUSH';
+export type SeglogWarningCode = 'SEGLOG_RETENTION' | 'SEGLOG_FLUSH' | 'SEGLOG_CLEANER';
 
 /**
  * The one way background failures reach the user: a process warning (`process.on('warning')`;
@@ -52,6 +52,8 @@ export type SeglogWarningCode = 'SEGLOG_RETENTION' | 'SEGLOG_FLUSH';
  * task failed and whose `detail` is the error's message. `SEGLOG_RETENTION`: a retention pass run
  * by the timer, or a delayed segment deletion. `SEGLOG_FLUSH`: a flush started by a roll,
  * `flushMessages` or `flushMs` (the log's next `flush()` or `flushSync()` also throws that error).
+ * `SEGLOG_CLEANER`: a compaction pass started by the cleaner's timer (tried again at its next
+ * check; `compact()` runs its own pass and rejects with that pass's error instead).
  */
 export function warnBackgroundFailure(code: SeglogWarningCode, message: string, cause: unknown): void {
   process.emitWarning(message, { code, detail: cause instanceof Error ? cause.message : String(cause) });

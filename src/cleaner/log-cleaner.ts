@@ -1,4 +1,4 @@
-import { InvalidConfigError, LogClosedError } from '../errors.js';
+import { InvalidConfigError, LogClosedError, warnBackgroundFailure } from '../errors.js';
 import { cleanableOffsets, dirtyState, shouldClean, type CleaningConfig, type DirtyState } from './cleanable.js';
 import { CleanerCheckpoint } from './cleaner-checkpoint.js';
 import type { LocalLog } from '../log/local-log.js';
@@ -34,8 +34,6 @@ export class LogCleaner {
   private timer: NodeJS.Timeout | null = null;
   private current: CleaningPass | null = null;
   private queue: Promise<unknown> = Promise.resolve();
-  /** The error of the last background pass that failed (it was also emitted as a process warning). */
-  lastError: unknown = null;
   /** Bytes of the key map the last pass used. */
   lastMapBytes = 0;
 
@@ -61,14 +59,17 @@ export class LogCleaner {
     return this.checkpoint.read();
   }
 
-  /** One background check: a pass when the log is dirty enough and none is running. */
+  /**
+   * One background check: a pass when the log is dirty enough and none is running. A failed pass
+   * is a `SEGLOG_CLEANER` process warning and is tried again at the next check; no later call
+   * throws it, since `compact()` runs a pass of its own and rejects with that pass's error.
+   */
   maybeClean(): void {
     if (this.current !== null || this.host.isClosed()) return;
     if (!shouldClean(this.state(), this.host.config)) return;
     this.enqueue().catch((err: unknown) => {
       if (this.host.isClosed()) return;
-      this.lastError = err;
-      process.emitWarning(`cleaning ${this.host.log.dir} failed: ${(err as Error).message}`, { code: 'SEGLOG_CLEANER' });
+      warnBackgroundFailure('SEGLOG_CLEANER', `cleaning ${this.host.log.dir} failed: ${(err as Error).message}`, err);
     });
   }
 

@@ -4,8 +4,10 @@ import { Log, LogIOError } from '../../../src/index.js';
 import { SMALL, appendBatches, expectRecords, partitionDir } from './helpers.js';
 
 /**
- * Background flushes (started by a roll, `flushMessages` or `flushMs`) have no caller to reject:
- * a failure is a `SEGLOG_FLUSH` process warning, and the next `flush()` or `flushSync()` throws it.
+ * Background work has no caller to reject; its failures are process warnings (`SEGLOG_*`, see
+ * `warnBackgroundFailure`). A failed flush (started by a roll, `flushMessages` or `flushMs`) is
+ * also thrown by the next `flush()` or `flushSync()`; a failed retention or cleaner pass is tried
+ * again by its timer.
  */
 
 function eio(): NodeJS.ErrnoException {
@@ -61,6 +63,60 @@ describe('a failing background flush', () => {
       vi.restoreAllMocks();
       expect(() => log.flushSync()).toThrow(LogIOError);
       expect(() => log.flushSync()).not.toThrow();
+    } finally {
+      warnings.stop();
+      log.close();
+    }
+  });
+});
+
+function eioSync(syscall: string): never {
+  throw Object.assign(new Error(`EIO: injected failure, ${syscall}`), { code: 'EIO', syscall });
+}
+
+describe('a failing retention pass run by the timer', () => {
+  it('is a SEGLOG_RETENTION warning, and the next tick runs the pass again', async () => {
+    const clock = { now: 1_000_000 };
+    const log = Log.open(partitionDir(), { ...SMALL, retentionMs: 1000, retentionCheckIntervalMs: 5, fileDeleteDelayMs: 0, clock: () => clock.now });
+    const warnings = warningsWith('SEGLOG_RETENTION');
+    try {
+      appendBatches(log, 60);
+      expect(log.segments().length).toBeGreaterThan(2);
+      // A pass writes the new start offset's checkpoint (a rename into place) before it deletes.
+      const rename = fs.renameSync;
+      vi.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
+        if (String(to).endsWith('log-start-offset-checkpoint')) eioSync('rename');
+        rename(from, to);
+      });
+      clock.now += 10_000_000;
+      await vi.waitFor(() => expect(warnings.list.length).toBeGreaterThan(0), { timeout: 10_000 });
+      expect(warnings.list[0]!.message).toMatch(/retention pass on .* failed: .*EIO/);
+      expect((warnings.list[0] as Error & { detail?: string }).detail).toMatch(/EIO/);
+      expect(log.startOffset).toBe(0);
+      vi.restoreAllMocks();
+      await vi.waitFor(() => expect(log.startOffset).toBeGreaterThan(0), { timeout: 10_000 });
+    } finally {
+      warnings.stop();
+      log.close();
+    }
+  });
+});
+
+describe('a failing compaction pass run by the cleaner', () => {
+  it('is a SEGLOG_CLEANER warning, and the next check runs the pass again', async () => {
+    const log = Log.open(partitionDir(), { ...SMALL, cleanupPolicy: 'compact', cleanerBackoffMs: 5, retentionCheckIntervalMs: 0, fileDeleteDelayMs: 0 });
+    const warnings = warningsWith('SEGLOG_CLEANER');
+    try {
+      // A pass stamps the cleaned segment with its input's modification time before the swap.
+      vi.spyOn(fs, 'utimesSync').mockImplementation(() => eioSync('utime'));
+      appendBatches(log, 60);
+      await vi.waitFor(() => expect(warnings.list.length).toBeGreaterThan(0), { timeout: 10_000 });
+      expect(warnings.list[0]!.message).toMatch(/cleaning .* failed: .*EIO/);
+      expect((warnings.list[0] as Error & { detail?: string }).detail).toMatch(/EIO/);
+      expect(log.cleaner.firstDirtyOffset()).toBeNull();
+      vi.restoreAllMocks();
+      await vi.waitFor(() => expect(log.cleaner.firstDirtyOffset()).not.toBeNull(), { timeout: 10_000 });
+      expectRecords(log, 180);
     } finally {
       warnings.stop();
       log.close();
