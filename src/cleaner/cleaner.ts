@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { CorruptRecordError } from '../errors.js';
-import { CONTROL_FLAG_MASK, readAttributes } from '../record/batch-layout.js';
+import { CONTROL_FLAG_MASK, INT32_MAX, readAttributes } from '../record/batch-layout.js';
 import { validateBatch } from '../record/batch-reader.js';
 import { BatchCursor } from '../segment/batch-cursor.js';
 import { CLEANED_SUFFIX } from '../files/file-names.js';
@@ -13,7 +13,6 @@ import { OffsetMap } from './offset-map.js';
 import { RecordWalker } from './record-walker.js';
 import { afterSwapStep, replaceSegments, type SegmentRetirer } from './swap.js';
 
-const INT32_MAX = 2 ** 31 - 1;
 const CHUNK_BYTES = 256 * 1024;
 const OUTPUT_BYTES = 1024 * 1024;
 

@@ -22,9 +22,9 @@
 import fs from 'node:fs';
 
 import { LogIOError, ReadOnlyLogError } from '../errors.js';
-import type { IndexStorage } from './storage.js';
+import { readInt64 } from '../record/batch-layout.js';
+import { readInt64 as readViewInt64, type IndexStorage } from './storage.js';
 
-const TWO_POW_32 = 4294967296;
 /** Bytes read per `pread` while loading: 64 KiB holds 8,192 offset entries. */
 const READ_CHUNK = 64 * 1024;
 /** First read of a refresh: a live writer adds an entry per 4 KiB of log, so a few at a time. */
@@ -106,7 +106,7 @@ export class MemoryStorage implements IndexStorage {
 
   int64(pos: number): number {
     const view = this.view;
-    return view.getInt32(pos) * TWO_POW_32 + view.getUint32(pos + 4);
+    return readViewInt64(view, pos);
   }
 
   /**
@@ -282,5 +282,5 @@ function validEntries(buf: Buffer, from: number, to: number, entrySize: number):
 }
 
 function keyOf(buf: Buffer, at: number, wide: boolean): number {
-  return wide ? buf.readInt32BE(at) * TWO_POW_32 + buf.readUInt32BE(at + 4) : buf.readInt32BE(at);
+  return wide ? readInt64(buf, at) : buf.readInt32BE(at);
 }

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 
 import { LogIOError } from '../errors.js';
 import type { NativeAddon } from '../files/native.js';
-import { type IndexStorage, ioError, MAX_INT32, openForWrite, TWO_POW_32, writeInt64 } from './storage.js';
+import { INT32_MAX } from '../record/batch-layout.js';
+import { type IndexStorage, ioError, openForWrite, readInt64, writeInt64 } from './storage.js';
 
 const EMPTY = new DataView(new ArrayBuffer(0));
 
@@ -61,7 +62,7 @@ export class MmapStorage implements IndexStorage {
   }
 
   private mapWhole(length: number): void {
-    if (length > MAX_INT32) {
+    if (length > INT32_MAX) {
       throw new LogIOError(`index file ${this.file} is ${length} bytes, over the 2 GiB mapping limit`, {
         file: this.file,
       });
@@ -91,7 +92,7 @@ export class MmapStorage implements IndexStorage {
 
   int64(pos: number): number {
     const view = this.view;
-    return view.getInt32(pos) * TWO_POW_32 + view.getUint32(pos + 4);
+    return readInt64(view, pos);
   }
 
   setInt32(pos: number, value: number): void {

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 
 import { LogIOError } from '../errors.js';
-import { type IndexStorage, ioError, openForWrite, TWO_POW_32, writeInt64 } from './storage.js';
+import { type IndexStorage, ioError, openForWrite, readInt64, writeInt64 } from './storage.js';
 
 /** Bytes fetched per read miss: one page-aligned block. */
 const WINDOW_SIZE = 4096;
@@ -65,7 +65,7 @@ abstract class WindowedFile {
   int64(pos: number): number {
     const at = this.load(pos, 8);
     const view = this.windowView;
-    return view.getInt32(at) * TWO_POW_32 + view.getUint32(at + 4);
+    return readInt64(view, at);
   }
 
   protected dropWindow(): void {

@@ -20,9 +20,7 @@ import fs from 'node:fs';
 import { O_NOFOLLOW, isNoFollowRefusal, symlinkRefused } from '../files/no-follow.js';
 
 import { InvalidArgumentError, LogClosedError, LogIOError } from '../errors.js';
-
-export const TWO_POW_32 = 4294967296;
-export const MAX_INT32 = 0x7fffffff;
+import { INT32_MAX, TWO_POW_32 } from '../record/batch-layout.js';
 
 /** Byte access to an index file. Positions are byte positions in the file. */
 export interface IndexStorage {
@@ -55,6 +53,12 @@ export function errnoCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null ? (err as NodeJS.ErrnoException).code : undefined;
 }
 
+/** A big-endian int64 of an index view as a number (exact up to 2^53): every storage's `int64`. */
+export function readInt64(view: DataView, pos: number): number {
+  return view.getInt32(pos) * TWO_POW_32 + view.getUint32(pos + 4);
+}
+
+/** Writes a safe integer as a big-endian int64, high half first (see MemoryStorage's time slots). */
 export function writeInt64(view: DataView, pos: number, value: number): void {
   const hi = Math.floor(value / TWO_POW_32);
   view.setInt32(pos, hi);
@@ -139,7 +143,7 @@ export class ClosedStorage implements IndexStorage {
 
 /** Guard for values stored as int32: integers in [0, 2^31 - 1]. */
 export function checkUint31(value: number, what: string, file: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > MAX_INT32) {
+  if (!Number.isInteger(value) || value < 0 || value > INT32_MAX) {
     throw new InvalidArgumentError(`${what} ${value} is not an integer in [0, 2^31 - 1] (${file})`, { file });
   }
 }

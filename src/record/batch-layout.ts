@@ -102,6 +102,9 @@ export const COMPRESSION_TYPES: readonly CompressionType[] = ['none', 'gzip', 's
 /** The largest int32: the format's limit on sizes, lengths and offsets relative to a segment. */
 export const INT32_MAX = 0x7fffffff;
 
+/** 2^32: the weight of an int64's high half when it is read or written as a number. */
+export const TWO_POW_32 = 4294967296;
+
 /** The attributes codec id of a compression type (0-4). */
 export function compressionId(type: CompressionType): number {
   switch (type) {
@@ -150,7 +153,7 @@ export function readInt16(buf: Uint8Array, pos: number): number {
 
 /** Signed int64 at `pos` as a number (exact within +-2^53). */
 export function readInt64(buf: Uint8Array, pos: number): number {
-  return readInt32(buf, pos) * 4294967296 + readUInt32(buf, pos + 4);
+  return readInt32(buf, pos) * TWO_POW_32 + readUInt32(buf, pos + 4);
 }
 
 /** Writes a signed or unsigned int32 (the low 32 bits of `value`); returns the next position. */
@@ -171,7 +174,7 @@ export function writeInt16(buf: Uint8Array, pos: number, value: number): number 
 
 /** Writes a safe integer as an int64; returns the next position. */
 export function writeInt64(buf: Uint8Array, pos: number, value: number): number {
-  writeInt32(buf, pos, Math.floor(value / 4294967296));
+  writeInt32(buf, pos, Math.floor(value / TWO_POW_32));
   return writeInt32(buf, pos + 4, value >>> 0);
 }
 

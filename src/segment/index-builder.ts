@@ -15,11 +15,10 @@
 import { CorruptRecordError } from '../errors.js';
 import { OffsetIndex } from '../index/offset-index.js';
 import { TimeIndex } from '../index/time-index.js';
+import { INT32_MAX, writeInt64 } from '../record/batch-layout.js';
 import type { BatchCursor } from './batch-cursor.js';
 import type { FileRecords } from './file-records.js';
 
-const TWO_POW_32 = 4294967296;
-const INT32_MAX = 0x7fffffff;
 
 /** A growing buffer of fixed-size index entries. */
 class EntryBuffer {
@@ -48,9 +47,7 @@ class EntryBuffer {
 
   addTime(timestamp: number, relativeOffset: number): void {
     const at = this.slot();
-    const hi = Math.floor(timestamp / TWO_POW_32);
-    this.buf.writeInt32BE(hi, at);
-    this.buf.writeUInt32BE(timestamp - hi * TWO_POW_32, at + 4);
+    writeInt64(this.buf, at, timestamp);
     this.buf.writeInt32BE(relativeOffset, at + 8);
   }
 
