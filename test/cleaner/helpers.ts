@@ -69,3 +69,10 @@ export function segmentFiles(dir: string): string[] {
     .filter((n) => /^\d{20}\./.test(n))
     .sort();
 }
+
+/** Records below `activeBase` keep only the latest of their key; the active segment is untouched. */
+export function latestPerKey(written: PlainRecord[], activeBase: number): PlainRecord[] {
+  const latest = new Map<string, number>();
+  for (const r of written) if (r.offset < activeBase) latest.set(r.key!, r.offset);
+  return written.filter((r) => r.offset >= activeBase || latest.get(r.key!) === r.offset);
+}
