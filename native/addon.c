@@ -5,8 +5,8 @@
  * without it (src/files/native.ts loads it and decides).
  *
  * Exports: crc32c, crcHardware ('avx512' | 'avx2' | 'sse42' | 'armv8' | 'none'), crc32cPaths, map, unmap, msync, readTwo,
- * adviseHugePages, zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), fallocate on Linux, and retainFreedMemory
- * with glibc. Nothing is exported when a call fails: JS then treats the addon as absent.
+ * adviseHugePages, zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), fallocate and copyTwo on Linux,
+ * and retainFreedMemory with glibc. Nothing is exported when a call fails: JS then treats the addon as absent.
  */
 #include <string.h>
 
@@ -55,7 +55,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       !export_function(env, result, "recordOffsetsHold", seglog_js_record_offsets_hold))
     return exports;
 #if defined(__linux__)
-  if (!export_function(env, result, "fallocate", seglog_js_fallocate)) return exports;
+  if (!export_function(env, result, "fallocate", seglog_js_fallocate) || !export_function(env, result, "copyTwo", seglog_js_copy_two)) return exports;
 #endif
 #if defined(__GLIBC__)
   if (!export_function(env, result, "retainFreedMemory", retain_freed_memory)) return exports;

@@ -9,7 +9,7 @@
  * | space reserved ahead of segments | `fallocate(KEEP_SIZE)` | files grow as written |
  * | index files of a writer | shared memory mappings | positional reads and writes |
  * | zstd writing before Node 22.15 | the system's libzstd.so.1 | refused (reading works) |
- * | two reads of a read-only point read | one call, two preads | two `fs.readSync` calls |
+ * | two reads of a read-only point read | copies from a mapping under a SIGBUS guard (Linux), else one call, two preads | two `fs.readSync` calls |
  * | memory of bulk reads (`read`, `readBatches`, `stream`) | 8 MiB slabs on transparent huge pages (Linux) | a buffer per read |
  * | recovery's record walk, batches of 8+ records | C (`native/records.c`) | the same walk in JS |
  *
@@ -58,6 +58,13 @@ export interface NativeAddon {
    * (two preads); false when the file ended before either was full. Throws on a read error.
    * Absent from a binary built before it (a stale `prebuilds/`): callers fall back.
    */
+  /**
+   * Linux: fills `first` from the mapped file at `firstPosition`, then `second` at
+   * `secondPosition`, under a SIGBUS guard; false when a range lies outside the mapping or a page
+   * of it past the file's end (a writer in another process cut it). Absent elsewhere and from a
+   * binary built before it.
+   */
+  copyTwo?(mapping: ArrayBuffer, first: Uint8Array, firstPosition: number, second: Uint8Array, secondPosition: number): boolean;
   readTwo?(fd: number, first: Uint8Array, firstPosition: number, second: Uint8Array, secondPosition: number): boolean;
   /**
    * True when the `count` records in `buf[start, end)` of an uncompressed batch fill it with
