@@ -37,5 +37,7 @@ napi_value seglog_js_advise_huge_pages(napi_env env, napi_callback_info info);
 napi_value seglog_js_zstd_bound(napi_env env, napi_callback_info info);
 napi_value seglog_js_zstd_compress(napi_env env, napi_callback_info info);
 napi_value seglog_js_record_offsets_hold(napi_env env, napi_callback_info info);
+/* prepareFiles, takeFiles, dropFiles, linkFile (native/prepare.c; Linux only, else nothing); 0 on failure. */
+int seglog_export_prepare(napi_env env, napi_value exports);
 
 #endif

@@ -13,7 +13,7 @@ const MAX_MAPPING_BYTES = 2 ** 31 - 1;
  * How far past the end of the data a writer reserves disk blocks (see `reserveAhead`): large
  * enough that the fallocate call is rare next to the writes it speeds up.
  */
-const RESERVE_CHUNK_BYTES = 4 * 1024 * 1024;
+export const RESERVE_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * fdatasync of the file at `path` on the thread pool, through a descriptor of its own (Linux
@@ -130,6 +130,16 @@ export class FileRecords {
       throw new LogIOError(`cannot create ${file}: ${(cause as Error).message}`, { file, cause });
     }
     return FileRecords.ofDescriptor(file, fd, true, reserveLimit);
+  }
+
+  /**
+   * A new, empty file for writing already open at `fd` (a prepared file just named `file`, see
+   * files/prepared-files.ts), with disk blocks reserved for its first `reserved` bytes.
+   */
+  static adopt(file: string, fd: number, reserveLimit: number, reserved: number): FileRecords {
+    const records = FileRecords.ofDescriptor(file, fd, true, reserveLimit);
+    if (reserveLimit > 0) records.reservedTo = Math.min(reserved, reserveLimit);
+    return records;
   }
 
   /**
