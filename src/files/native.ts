@@ -12,7 +12,7 @@
  * | two reads of a read-only point read | copies from a mapping under a SIGBUS guard (Linux), else one call, two preads | two `fs.readSync` calls |
  * | memory of bulk reads (`read`, `readBatches`, `stream`) | 8 MiB slabs on transparent huge pages (Linux) | a buffer per read |
  * | recovery's record walk, batches of 8+ records | C (`native/records.c`) | the same walk in JS |
- * | the next segment's files | made unnamed on the thread pool before the roll, named by it (Linux) | created by the roll |
+ * | the next segment's files | made unnamed on a thread of their own before the roll, named by it (Linux) | created by the roll |
  *
  * Where it is looked for, inside the package only (the node-gyp-build layout): first the binary
  * shipped in the package, `prebuilds/<platform>-<arch>/seglog_native.node` (built by
@@ -90,8 +90,8 @@ export interface NativeAddon {
   /** One zstd frame of `src` into `dst` at `level`; returns its length (native/zstd.c). */
   zstdCompress(src: Uint8Array, dst: Uint8Array, level: number): number;
   /**
-   * Linux only (native/prepare.c): unnamed files (O_TMPFILE) of `lengths` made in `dir` on the
-   * thread pool, `reserve` bytes of blocks reserved in the first; `takeFiles` gives null while
+   * Linux only (native/prepare.c): unnamed files (O_TMPFILE) of `lengths` made in `dir` on a
+   * thread of their own, `reserve` bytes of blocks reserved in the first; `takeFiles` gives null while
    * they are being made, the errno if that failed, else their descriptors (once); `dropFiles`
    * waits for them and closes what was not taken; `linkFile` names one (0 or the errno).
    */
