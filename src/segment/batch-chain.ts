@@ -87,8 +87,6 @@ export class BatchChain {
 
   private walk(position: number, end: number): void {
     const cursor = new BatchCursor(this.log, Buffer.allocUnsafe(CHAIN_CHUNK_BYTES));
-    // A walk runs once per segment (later reads extend the chain); it does not map the whole file for it.
-    cursor.mapFile = false;
     cursor.seek(this.chainEnd, this.log.size, this.chainLastOffset);
     while (this.chainEnd < end && cursor.next()) {
       if (cursor.position > position) break;
