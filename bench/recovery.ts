@@ -234,6 +234,8 @@ function benchCleanOpenActive(): void {
   log.close();
   const trusted: number[] = [];
   const walked: number[] = [];
+  /** Opens meant to trust the record that walked all the same, and why. */
+  const untrusted: string[] = [];
   const record = path.join(dir, '.seglog-active-segment');
   for (let run = 0; run < 18; run++) {
     const walk = (run % 4 === 1 || run % 4 === 2);
@@ -243,6 +245,7 @@ function benchCleanOpenActive(): void {
     const reopened = Log.open(dir);
     (walk ? walked : trusted).push(ms(start));
     if (reopened.endOffset !== batches || reopened.recovery.actions.length > 0) throw new Error(`clean reopen was not clean: ${JSON.stringify(reopened.recovery)}`);
+    if (!walk && reopened.recovery.activeSegmentCheck !== 'record') untrusted.push(reopened.recovery.activeSegmentWalkReason ?? 'no check');
     reopened.close();
   }
   cleanup(dir);
@@ -251,6 +254,7 @@ function benchCleanOpenActive(): void {
   console.log(`clean reopen, active segment of ${(activeBytes / MB).toFixed(0)} MB in ${batches} batches, 9 opens each, alternating:`);
   console.log(`  Log.open with the close's record median ${t.toFixed(1)} ms (runs: ${trusted.map((v) => v.toFixed(1)).join(', ')})`);
   console.log(`  Log.open walking the headers median ${w.toFixed(1)} ms (runs: ${walked.map((v) => v.toFixed(1)).join(', ')}); record / walk ${(t / w).toFixed(3)}`);
+  console.log(`  opens with the record that walked all the same: ${untrusted.length} of ${trusted.length}${untrusted.length > 0 ? ` (${untrusted.join('; ')})` : ''}`);
 }
 
 const only = process.env.SEGLOG_BENCH_RECOVERY_ONLY;

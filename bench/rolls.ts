@@ -6,13 +6,23 @@
  * segment count is read after each call, outside the timing), and the slowest calls of each size.
  *
  * Run after a build: `npx tsc -p tsconfig.json && node dist-all/bench/rolls.js [runs]` (default
- * 8 pairs of runs). SEGLOG_BENCH_ROLL_SEGMENT overrides the small segment size in MiB. Exits with
+ * 8 pairs of runs). SEGLOG_BENCH_ROLL_SEGMENT overrides the small segment size in MiB;
+ * SEGLOG_BENCH_ROLL_YIELD=n yields to the event loop every n calls (outside the timing), so the
+ * background flushes a roll starts run during the appends, as in an async producer. Exits with
  * code 1 when the ratio is under the target.
+ *
+ * The roll itself, timed inside those runs: `LocalLog.rollAt` (everything the roll does in the
+ * appending call) and the `LogSegment.create` in it (the new segment's files), p50 over every roll
+ * of the small-segment runs. Then, where this build prepares the next segment's files ahead
+ * (src/files/prepared-files.ts), `LogSegment.create` of a segment by name against one whose files
+ * were prepared, alternating, SEGLOG_BENCH_ROLL_CREATES (default 60) of each.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Log, type RecordInput } from '../src/index.js';
+import { LocalLog } from '../src/log/local-log.js';
+import { LogSegment, type SegmentOptions } from '../src/segment/log-segment.js';
 
 const MiB = 1024 * 1024;
 const RECORDS = 200_000;
@@ -41,8 +51,11 @@ interface Run {
   slowest: number[];
 }
 
+/** Turns of the event loop every this many calls (outside the timing), so background flushes run as in an async producer; 0: none. */
+const YIELD_EVERY = Number(process.env.SEGLOG_BENCH_ROLL_YIELD ?? 0);
+
 /** One run into a new log with `segmentBytes`: total ms in `append`, and its slowest calls. */
-function run(root: string, name: string, calls: RecordInput[][], segmentBytes: number): Run {
+async function run(root: string, name: string, calls: RecordInput[][], segmentBytes: number): Promise<Run> {
   const dir = path.join(root, `${name}-0`);
   const log = Log.open(dir, { segmentBytes, retentionMs: -1 });
   const perCall = new Float64Array(calls.length);
@@ -60,6 +73,7 @@ function run(root: string, name: string, calls: RecordInput[][], segmentBytes: n
       const count = segmentBytes < LARGE ? log.segments().length : 1;
       (count > segments ? rolling : others).push(perCall[i]!);
       segments = count;
+      if (YIELD_EVERY > 0 && i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
     }
     segments = log.segments().length;
     return {
@@ -73,6 +87,23 @@ function run(root: string, name: string, calls: RecordInput[][], segmentBytes: n
     log.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Durations in ms of every call of `name` on `owner` while the returned stop() has not been called. */
+function timeCalls(owner: object, name: string, into: number[]): () => void {
+  const target = owner as Record<string, (...args: unknown[]) => unknown>;
+  const original = target[name]!;
+  target[name] = function (this: unknown, ...args: unknown[]): unknown {
+    const start = process.hrtime.bigint();
+    try {
+      return original.apply(this, args);
+    } finally {
+      into.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+  };
+  return () => {
+    target[name] = original;
+  };
 }
 
 function median(values: readonly number[]): number {
@@ -90,21 +121,62 @@ async function main(): Promise<void> {
   const calls = makeCalls();
   const small: Run[] = [];
   const large: Run[] = [];
+  const rollMs: number[] = [];
+  const createMs: number[] = [];
   try {
     // A warm-up pair (JIT, file-system paths), not counted; then the order alternates.
-    run(root, 'warm-small', calls, SMALL);
-    run(root, 'warm-large', calls, LARGE);
+    await run(root, 'warm-small', calls, SMALL);
+    await run(root, 'warm-large', calls, LARGE);
     for (let r = 0; r < PAIRS; r++) {
       const order: [Run[], number][] = r % 2 === 0 ? [[small, SMALL], [large, LARGE]] : [[large, LARGE], [small, SMALL]];
       for (const [list, bytes] of order) {
         await pause();
-        list.push(run(root, `run${r}-${bytes}`, calls, bytes));
+        const timed = bytes === SMALL ? [timeCalls(LocalLog.prototype, 'rollAt', rollMs), timeCalls(LogSegment, 'create', createMs)] : [];
+        list.push(await run(root, `run${r}-${bytes}`, calls, bytes));
+        for (const stop of timed) stop();
       }
     }
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
   report(small, large);
+  const roll = median(rollMs);
+  const create = median(createMs);
+  console.log(`  LocalLog.rollAt p50 ${roll.toFixed(3)} ms over ${rollMs.length} rolls; its LogSegment.create p50 ${create.toFixed(3)} ms, the rest ~${(roll - create).toFixed(3)} ms`);
+  await benchCreates();
+}
+
+/** `LogSegment.create` by name against with prepared files, alternating (builds that prepare them only). */
+async function benchCreates(): Promise<void> {
+  const module = '../src/files/prepared-files.js';
+  let prepared: { PreparedSegmentFiles: { start(dir: string, a: number, b: number, r: number): { state(): string; drop(): void } | null } };
+  try {
+    prepared = (await import(module)) as typeof prepared;
+  } catch {
+    return; // a build without prepared files
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-bench-creates-'));
+  const options: SegmentOptions = { indexIntervalBytes: 4096, maxIndexSize: 10 * MiB, rollJitterMs: 0, writable: true, now: Date.now(), reserveLimit: SMALL };
+  const byName: number[] = [];
+  const ahead: number[] = [];
+  const count = Number(process.env.SEGLOG_BENCH_ROLL_CREATES ?? 60);
+  try {
+    for (let i = 0; i < 2 * count; i++) {
+      const files = prepared.PreparedSegmentFiles.start(dir, 10 * MiB, 10 * MiB - ((10 * MiB) % 12), 4 * MiB);
+      if (files === null) return;
+      while (files.state() === 'making') await pause();
+      const usePrepared = i % 2 === 1;
+      const start = process.hrtime.bigint();
+      // Called loosely: the same file runs against builds whose `create` takes no prepared files.
+      const segment = (LogSegment.create as (...args: unknown[]) => LogSegment)(dir, i * 1000, options, '', usePrepared ? files : undefined);
+      (usePrepared ? ahead : byName).push(Number(process.hrtime.bigint() - start) / 1e6);
+      files.drop();
+      segment.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`  LogSegment.create p50: files created by name ${median(byName).toFixed(3)} ms, files prepared ahead ${median(ahead).toFixed(3)} ms (${count} each, alternating)`);
 }
 
 function report(small: Run[], large: Run[]): void {

@@ -75,8 +75,15 @@ export function writeCheckpoint(file: string, tp: TopicPartition, offset: number
   writeFileAtomically(file, body);
 }
 
-/** Write to `<file>.tmp`, fsync, rename over `file`, fsync the directory. */
-export function writeFileAtomically(file: string, body: string | Buffer): void {
+/**
+ * Write to `<file>.tmp`, fsync, rename over `file`, fsync the directory. `fineStamp`: the
+ * temporary's times are looked at before it is written, so that on a kernel with multigrain
+ * timestamps (Linux 6.13 and later) the write stamps it from the fine clock, later than every
+ * change made before it; otherwise its mtime is the coarse clock's, which the last fine stamp
+ * handed out (a file changed after a `stat`) holds back to that stamp: equal to it, not later,
+ * until the next tick (4 ms at HZ=250).
+ */
+export function writeFileAtomically(file: string, body: string | Buffer, fineStamp = false): void {
   const tmp = file + TMP_SUFFIX;
   // The temporary is always a new file of ours (O_CREAT | O_EXCL | O_NOFOLLOW): a link someone put
   // at its name is never written through. Whatever has the name (a leftover, such a link) is
@@ -96,6 +103,7 @@ export function writeFileAtomically(file: string, body: string | Buffer): void {
   }
   try {
     try {
+      if (fineStamp) fs.fstatSync(fd);
       fs.writeFileSync(fd, body);
       fs.fdatasyncSync(fd);
     } finally {

@@ -65,6 +65,11 @@ export interface IndexOptions {
    * file's, for a read-only opener that built them from the `.log`. The file is never read.
    */
   contents?: Buffer | undefined;
+  /**
+   * Write mode only: the file is new and open at this descriptor, already `maxIndexSize` long (a
+   * prepared file just named `file`, see files/prepared-files.ts); it is mapped, not opened.
+   */
+  fd?: number | undefined;
 }
 
 function roundDown(value: number, factor: number): number {
@@ -111,7 +116,7 @@ export abstract class AbstractIndex {
     this.detectZeroTail = options.detectZeroTail ?? false;
     this.warmEntries = Math.floor(8192 / entrySize);
     if (mode === 'write') {
-      const { storage, created } = openWritable(file, roundDown(maxIndexSize, entrySize));
+      const { storage, created } = openWritable(file, roundDown(maxIndexSize, entrySize), options.fd);
       this.storage = storage;
       this.fileCreated = created;
       this.countEntries(created);
@@ -440,8 +445,10 @@ export abstract class AbstractIndex {
  * The writer's backing: a mapping through seglog's addon, else positional writes, said once per
  * process (slower lookups and appends, same files) unless SEGLOG_NO_NATIVE asked for it.
  */
-function openWritable(file: string, createLength: number): { storage: IndexStorage; created: boolean } {
+function openWritable(file: string, createLength: number, fd: number | undefined): { storage: IndexStorage; created: boolean } {
   const addon = nativeAddon();
+  // Prepared files exist only where the addon runs (it makes them).
+  if (addon !== null && fd !== undefined) return { storage: MmapStorage.adopt(file, fd, addon), created: true };
   if (addon !== null) return MmapStorage.open(file, createLength, addon);
   if (!nativeDisabled()) noticeOnce('no-mmap', `indexes use positional reads and writes, not memory mapping: ${nativeUnavailableReason()}`);
   return PwriteStorage.open(file, createLength);

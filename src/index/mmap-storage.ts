@@ -52,6 +52,19 @@ export class MmapStorage implements IndexStorage {
     return { storage, created };
   }
 
+  /** A new file already open at `fd` and of its full length (a prepared file), mapped. Throws `LogIOError`. */
+  static adopt(file: string, fd: number, addon: NativeAddon): MmapStorage {
+    const storage = new MmapStorage(file, fd, addon);
+    try {
+      storage.mapWhole(fs.fstatSync(fd).size);
+    } catch (err) {
+      storage.release();
+      fs.rmSync(file, { force: true });
+      throw err instanceof LogIOError ? err : ioError('cannot prepare index file', file, err);
+    }
+    return storage;
+  }
+
   private constructor(file: string, fd: number, private readonly addon: NativeAddon) {
     this.file = file;
     this.fd = fd;

@@ -18,9 +18,7 @@ import type { LogSegment } from '../segment/log-segment.js';
  * and never reads it.
  */
 const VERSION = 1;
-/** From this size of active segment the close makes sure its record will be believed (a walk of 1 MiB of 1 KiB batches costs ~0.5 ms). */
-const PERSIST_MIN_BYTES = 1024 * 1024;
-/** How long it tries: the kernel's coarse clock moves every 1-10 ms (CONFIG_HZ). */
+/** How long a close tries to leave a record that will be believed: the kernel's coarse clock moves every 1-10 ms (CONFIG_HZ). */
 const PERSIST_MAX_MS = 20;
 
 interface FileState {
@@ -77,21 +75,25 @@ export function writeActiveSegmentCheckpoint(dir: string, active: LogSegment | u
   const content: Content = { version: VERSION, baseOffset: active.baseOffset, end: chain.end, lastOffset: chain.lastOffset, log, index };
   const body = JSON.stringify(content);
   const lastChange = BigInt(log.ctimeNs) > BigInt(index.ctimeNs) ? BigInt(log.ctimeNs) : BigInt(index.ctimeNs);
-  // A record of the same clock tick as the files' last change is not believed (see above). A
-  // close that fast writes it again until the tick has passed, when a walk would cost more.
-  const deadline = chain.end >= PERSIST_MIN_BYTES ? Date.now() + PERSIST_MAX_MS : 0;
-  do {
-    writeFileAtomically(file, body);
-    if (fs.statSync(file, { bigint: true }).mtimeNs > lastChange) return;
-  } while (Date.now() < deadline);
+  // A record of the same clock tick as the files' last change is not believed (see above). Its
+  // write is stamped from the fine clock where the kernel can (see `writeFileAtomically`), which
+  // makes the first write the last; where it cannot, it is written again until the tick has
+  // passed. The deadline is looked at before each write, so a close held up past it (a busy
+  // machine) still writes once more, in a later tick.
+  const deadline = Date.now() + PERSIST_MAX_MS;
+  for (;;) {
+    const last = Date.now() >= deadline;
+    writeFileAtomically(file, body, true);
+    if (last || fs.statSync(file, { bigint: true }).mtimeNs > lastChange) return;
+  }
 }
 
 /**
  * After a clean shutdown: the active segment's check as the last close recorded it, when the
  * record is about this segment and its `.log` and offset index are exactly as they were then;
- * otherwise null (walk it).
+ * otherwise why not, in words (the open reports it, and walks the segment).
  */
-export function readActiveSegmentCheckpoint(dir: string, active: LogSegment): CheckedChain | null {
+export function readActiveSegmentCheckpoint(dir: string, active: LogSegment): CheckedChain | string {
   const file = path.join(dir, ACTIVE_SEGMENT_CHECKPOINT);
   let body: string;
   let writtenNs: bigint;
@@ -103,23 +105,24 @@ export function readActiveSegmentCheckpoint(dir: string, active: LogSegment): Ch
     } finally {
       fs.closeSync(fd);
     }
-  } catch {
-    return null;
+  } catch (err) {
+    return `no record: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
   }
   let c: Partial<Content>;
   try {
     c = JSON.parse(body) as Partial<Content>;
   } catch {
-    return null;
+    return 'record unreadable';
   }
-  if (typeof c !== 'object' || c === null || c.version !== VERSION || c.baseOffset !== active.baseOffset) return null;
+  if (typeof c !== 'object' || c === null || c.version !== VERSION || c.baseOffset !== active.baseOffset) return 'record of another segment or version';
   const { end, lastOffset } = c;
-  if (!Number.isSafeInteger(end) || end !== active.log.size || !Number.isSafeInteger(lastOffset)) return null;
+  if (!Number.isSafeInteger(end) || end !== active.log.size || !Number.isSafeInteger(lastOffset)) return 'record of another length';
   // An empty segment's chain ends before its base offset; any other ends at or after it.
-  if (end === 0 ? lastOffset !== active.baseOffset - 1 : lastOffset! < active.baseOffset) return null;
+  if (end === 0 ? lastOffset !== active.baseOffset - 1 : lastOffset! < active.baseOffset) return 'record of impossible offsets';
   const log = stateOf(logFile(dir, active.baseOffset));
   const index = stateOf(offsetIndexFile(dir, active.baseOffset));
-  if (log === null || index === null || !sameState(c.log, log) || !sameState(c.index, index)) return null;
-  if (BigInt(log.ctimeNs) >= writtenNs || BigInt(index.ctimeNs) >= writtenNs) return null;
+  if (log === null || !sameState(c.log, log)) return '.log changed since the record';
+  if (index === null || !sameState(c.index, index)) return 'offset index changed since the record';
+  if (BigInt(log.ctimeNs) >= writtenNs || BigInt(index.ctimeNs) >= writtenNs) return 'record of the same clock tick as the last change';
   return { end: end!, lastOffset: lastOffset! };
 }

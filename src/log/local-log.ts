@@ -7,6 +7,8 @@ import {
   type TopicPartition,
 } from '../files/checkpoint.js';
 import type { TimestampType } from '../record/types.js';
+import { PreparedSegmentFiles } from '../files/prepared-files.js';
+import { RESERVE_CHUNK_BYTES } from '../segment/file-records.js';
 import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
 import type { LogSegments } from '../segment/log-segments.js';
 import { assignOffsets, type EncodedBatchInfo } from './encoded-batches.js';
@@ -46,6 +48,14 @@ export interface LocalLogParams {
   events: LocalLogEvents;
 }
 
+/**
+ * The next segment's files are prepared (see files/prepared-files.ts) once the active segment
+ * holds this fraction of `segmentBytes`: early enough that they are made before the roll at any
+ * append rate seen here (making them takes well under a millisecond, on a thread of their own), late enough that a log does
+ * not hold three more descriptors for most of a segment's life.
+ */
+const PREPARE_AT_FRACTION = 0.5;
+
 /** Truncations remembered for streams that look late (see `truncationsSince`). */
 const RECENT_TRUNCATIONS = 64;
 
@@ -77,6 +87,10 @@ export class LocalLog {
   private readonly sealedUntrimmed: LogSegment[] = [];
   private readonly recentTruncations: { count: number; offset: number }[] = [];
   private truncations = 0;
+  /** The next segment's files, being made or made (see `prepareNextSegment`); null when none. */
+  private nextFiles: PreparedSegmentFiles | null = null;
+  /** The active segment's size from which its successor's files are prepared; Infinity: never. */
+  private prepareFrom: number;
 
   constructor(
     private readonly params: LocalLogParams,
@@ -89,6 +103,7 @@ export class LocalLog {
     this.logStartOffset = state.logStartOffset;
     this.recovery = state.recoveryPoint;
     this.nextOffset = this.readEndOffset();
+    this.prepareFrom = params.writable ? Math.floor(params.config.segmentBytes * PREPARE_AT_FRACTION) : Infinity;
   }
 
   /** Cap on a compressed batch's inflated records section (`maxDecompressedBytes`). */
@@ -148,7 +163,32 @@ export class LocalLog {
     }
     segment.append(lastOffset, maxTimestamp, lastOffset, batch, size);
     this.nextOffset = lastOffset + 1;
+    if (segment.size >= this.prepareFrom && this.nextFiles === null) this.prepareNextSegment();
     this.wakeWaiters();
+  }
+
+  /**
+   * Starts making the next segment's files on a thread of their own, so that the roll only names them.
+   * Where that cannot be done (no addon, not Linux), it is not asked again.
+   */
+  private prepareNextSegment(): void {
+    const options = this.params.segmentOptions(this.nextOffset);
+    // The `.log`'s first blocks, as its first append would reserve them (FileRecords.reserveAhead).
+    const reserve = options.reserveLimit >= 2 * RESERVE_CHUNK_BYTES ? RESERVE_CHUNK_BYTES : 0;
+    this.nextFiles = PreparedSegmentFiles.start(this.dir, options.maxIndexSize - (options.maxIndexSize % 8), options.maxIndexSize - (options.maxIndexSize % 12), reserve);
+    if (this.nextFiles === null) this.prepareFrom = Infinity;
+  }
+
+  /** The prepared files when they are made (taken from `nextFiles`), else undefined: the roll creates its files. */
+  private takeNextFiles(): PreparedSegmentFiles | undefined {
+    const files = this.nextFiles;
+    if (files === null) return undefined;
+    const state = files.state();
+    if (state === 'making') return undefined; // still being made: they serve the roll after this one
+    this.nextFiles = null;
+    if (state === 'made') return files;
+    this.prepareFrom = Infinity; // the file system cannot make them: rolls create their files from now on
+    return undefined;
   }
 
   /**
@@ -182,7 +222,7 @@ export class LocalLog {
     const previous = this.segments.activeSegment;
     if (previous.size === 0 && previous.baseOffset === baseOffset) return previous;
     // The new segment's files first: a create that fails (ENOSPC) leaves the active segment as it was.
-    const segment = LogSegment.create(this.dir, baseOffset, this.params.segmentOptions(baseOffset));
+    const segment = LogSegment.create(this.dir, baseOffset, this.params.segmentOptions(baseOffset), '', this.takeNextFiles());
     previous.onBecomeInactiveSegment(trimLater);
     if (trimLater) this.sealedUntrimmed.push(previous);
     this.segments.add(segment);
@@ -403,6 +443,8 @@ export class LocalLog {
 
   /** Closes every segment's files without writing (the owner wrote what it had to) and wakes every waiter. */
   closeHandlers(): void {
+    this.nextFiles?.drop();
+    this.nextFiles = null;
     for (const segment of this.segments.values()) segment.closeHandlers();
     this.wakeWaiters();
   }

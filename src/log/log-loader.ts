@@ -72,6 +72,14 @@ export interface RecoveryReport {
   /** Bytes of invalid or torn data cut from the end of the log. */
   truncatedBytes: number;
   actions: RecoveryAction[];
+  /**
+   * Writable clean opens with an active segment: `'record'` when the last close's record of the
+   * active segment's check was trusted (no header walked), `'walk'` when its batch headers were
+   * walked, for `activeSegmentWalkReason`. Absent otherwise.
+   */
+  activeSegmentCheck?: 'record' | 'walk';
+  /** Why the record was not trusted, when `activeSegmentCheck` is `'walk'`. */
+  activeSegmentWalkReason?: string;
 }
 
 export interface LoadParams {
@@ -284,10 +292,13 @@ export class LogLoader {
     const active = segments.activeSegment;
     if (this.recovered.has(active)) return;
     const recorded = readActiveSegmentCheckpoint(this.params.dir, active);
-    if (recorded !== null) {
+    if (typeof recorded !== 'string') {
+      this.report.activeSegmentCheck = 'record';
       active.chainChecked(recorded.end, recorded.lastOffset);
       return;
     }
+    this.report.activeSegmentCheck = 'walk';
+    this.report.activeSegmentWalkReason = recorded;
     const problem = walkActive(active);
     if (problem !== null) {
       active.invalidate();

@@ -143,6 +143,7 @@ export function decodeRecords(
     throw corruptBatch(pos, context, where + message, { offset: baseOffset, cause: err });
   } finally {
     recordIndex = -1;
+    forgetViewSource();
   }
 }
 
@@ -210,6 +211,7 @@ export function decodeRecordsAt(
     });
   } finally {
     recordIndex = -1;
+    forgetViewSource();
   }
 }
 
@@ -273,6 +275,7 @@ function smallSection(type: CompressionType, data: Buffer, maxBytes: number): Bu
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
+const EMPTY_ARRAY_BUFFER = new ArrayBuffer(0);
 /** A varint of 32 bits takes at most 5 bytes. */
 const MAX_VARINT_BYTES = 5;
 
@@ -369,17 +372,17 @@ function readRecords(batch: RecordsView, start: number, out: LogRecord[], minOff
 /** Decodes the record at `cursor.pos`, or skips it and returns null if its offset is below `minOffset`. */
 function readRecord(batch: RecordsView, minOffset: number): LogRecord | null {
   const data = batch.data;
-  const length = readVarint(data, cursor, batch.end);
+  const length = shortVarint(data, batch.end);
   const bodyStart = cursor.pos;
   const recordEnd = bodyStart + length;
   if (length < 0 || recordEnd > batch.end) {
     throw framingError(`record length ${length} overruns the ${batch.end - bodyStart} bytes left`);
   }
   cursor.pos++; // attributes: unused
-  const timestampDelta = readVarlong(data, cursor, recordEnd);
-  const delta = readVarint(data, cursor, recordEnd);
-  const problem = recordDeltaProblem(delta, previousDelta, batch.lastOffsetDelta);
-  if (problem !== null) throw framingError(problem);
+  // A varlong of one or two bytes reads as the varint of the same bytes.
+  const timestampDelta = shortVarintOr(data, recordEnd, true);
+  const delta = shortVarint(data, recordEnd);
+  if (delta <= previousDelta || delta > batch.lastOffsetDelta) throw framingError(recordDeltaProblem(delta, previousDelta, batch.lastOffsetDelta)!);
   previousDelta = delta;
   const offset = batch.baseOffset + delta;
   if (offset < minOffset) {
@@ -394,6 +397,33 @@ function readRecord(batch: RecordsView, minOffset: number): LogRecord | null {
   }
   const timestamp = batch.logAppendTime ? batch.maxTimestamp : batch.baseTimestamp + timestampDelta;
   return { offset, timestamp, key, value, headers };
+}
+
+/**
+ * `readVarint` (or `readVarlong`) at `cursor.pos` with the one- and two-byte forms, nearly every
+ * length, delta and count of a record, decoded here: small enough to inline, where the general
+ * readers are not, and they cost a call per field.
+ */
+function shortVarintOr(data: Buffer, end: number, long: boolean): number {
+  const p = cursor.pos;
+  if (p < end) {
+    const first = data[p]!;
+    if (first < 0x80) {
+      cursor.pos = p + 1;
+      return (first >>> 1) ^ -(first & 1);
+    }
+    const second = p + 1 < end ? data[p + 1]! : 0x80;
+    if (second < 0x80) {
+      const z = (first & 0x7f) | (second << 7);
+      cursor.pos = p + 2;
+      return (z >>> 1) ^ -(z & 1);
+    }
+  }
+  return long ? readVarlong(data, cursor, end) : readVarint(data, cursor, end);
+}
+
+function shortVarint(data: Buffer, end: number): number {
+  return shortVarintOr(data, end, false);
 }
 
 /**
@@ -412,15 +442,36 @@ const speciesOfBuffer = (Buffer as unknown as { [Symbol.species]?: unknown })[Sy
 const BufferView: ViewConstructor | null =
   typeof speciesOfBuffer === 'function' && speciesOfBuffer.prototype === Buffer.prototype ? (speciesOfBuffer as ViewConstructor) : null;
 
+/**
+ * The source of the views `readBytes` makes, with its ArrayBuffer and offset read once per source:
+ * `buffer` and `byteOffset` are getters that call into the runtime, and reading them for every
+ * field cost about as much as the rest of a record's decode. Reset by `forgetViewSource`, so the
+ * module holds no buffer between decodes.
+ */
+let viewSource: Buffer | null = null;
+let viewBuffer: ArrayBufferLike = EMPTY_ARRAY_BUFFER;
+let viewOffset = 0;
+
+function forgetViewSource(): void {
+  viewSource = null;
+  viewBuffer = EMPTY_ARRAY_BUFFER;
+}
+
 /** A length-prefixed byte field (negative length = null) as a view into `data`, or a copy. */
 function readBytes(data: Buffer, end: number): Buffer | null {
-  const length = readVarint(data, cursor, end);
+  const length = shortVarint(data, end);
   if (length < 0) return null;
   const start = cursor.pos;
   if (length > end - start) throw framingError(`field of ${length} bytes at byte ${start} overruns its record`);
   cursor.pos = start + length;
   if (copyFields) return Buffer.from(data.subarray(start, start + length));
-  return BufferView !== null ? new BufferView(data.buffer, data.byteOffset + start, length) : data.subarray(start, start + length);
+  if (BufferView === null) return data.subarray(start, start + length);
+  if (data !== viewSource) {
+    viewSource = data;
+    viewBuffer = data.buffer;
+    viewOffset = data.byteOffset;
+  }
+  return new BufferView(viewBuffer, viewOffset + start, length);
 }
 
 /**
@@ -566,7 +617,7 @@ function firstOffsetFrom(buf: Buffer, pos: number, minOffset: number, context: B
 }
 
 function readHeaders(data: Buffer, end: number): Header[] {
-  const count = readVarint(data, cursor, end);
+  const count = shortVarint(data, end);
   if (count < 0 || count > end - cursor.pos) throw framingError(`invalid header count ${count}`);
   const headers: Header[] = [];
   for (let h = 0; h < count; h++) {

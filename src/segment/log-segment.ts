@@ -13,6 +13,7 @@ import { buildIndexes } from './index-builder.js';
 import type { KnownBatch } from './verified-batches.js';
 import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from '../files/file-names.js';
 import { noteWrite } from '../files/write-epoch.js';
+import { PREPARED_LOG, PREPARED_OFFSET_INDEX, PREPARED_TIME_INDEX, type PreparedSegmentFiles } from '../files/prepared-files.js';
 
 const NOT_LOADED = -2;
 /** Chunk of the cursor that checks an index entry against the `.log` (a batch header or two). */
@@ -122,26 +123,38 @@ export class LogSegment implements PooledSegment {
 
   /**
    * Creates the files of a new, empty segment (the indexes preallocated). `suffix` names them
-   * `<base>.log<suffix>` and so on (the cleaner writes `.cleaned` segments).
+   * `<base>.log<suffix>` and so on (the cleaner writes `.cleaned` segments). `prepared`: files
+   * made ahead (a roll), which are named here instead of created; any it cannot name is created.
    */
-  static create(dir: string, baseOffset: number, options: SegmentOptions, suffix = ''): LogSegment {
+  static create(dir: string, baseOffset: number, options: SegmentOptions, suffix = '', prepared?: PreparedSegmentFiles): LogSegment {
     const file = logFile(dir, baseOffset, suffix);
     // A stray file of the same name (a crash between creating and using it) holds nothing we keep.
     // Looked for only when the `.log` cannot be created new: a roll creates three files, and
     // checking each name first (a failed lstat each) cost the appending call as much as one of them.
-    let records = FileRecords.createNew(file, options.reserveLimit);
+    let records = createRecords(file, options.reserveLimit, prepared);
     if (records === null) {
       for (const f of [file, offsetIndexFile(dir, baseOffset, suffix), timeIndexFile(dir, baseOffset, suffix)]) fs.rmSync(f, { force: true });
-      records = FileRecords.open(file, true, options.reserveLimit);
+      records = createRecords(file, options.reserveLimit, prepared) ?? FileRecords.open(file, true, options.reserveLimit);
     }
     const segment = new LogSegment(dir, baseOffset, records, options, suffix);
     noteWrite();
     segment.pinned = true;
     segment.maxTimestampSoFar = -1;
     segment.cachedNextOffset = baseOffset;
+    if (prepared !== undefined) segment.openPreparedIndexes(prepared);
     // Opening the indexes creates their files, preallocated; one left without its `.log` is emptied.
     for (const index of [segment.offsetIndex, segment.timeIndex]) if (!index.fileCreated) index.reset();
     return segment;
+  }
+
+  /** Names the prepared index files (a name taken, or one that cannot be given, leaves that index to the getter, which creates it). */
+  private openPreparedIndexes(prepared: PreparedSegmentFiles): void {
+    const options = { maxIndexSize: this.options.maxIndexSize, mode: 'write' as const, detectZeroTail: true };
+    const offsetFd = prepared.name(PREPARED_OFFSET_INDEX, this.offsetIndexFile);
+    if (offsetFd !== null) this._offsetIndex = new OffsetIndex(this.offsetIndexFile, this.baseOffset, { ...options, fd: offsetFd });
+    const timeFd = prepared.name(PREPARED_TIME_INDEX, this.timeIndexFile);
+    if (timeFd !== null) this._timeIndex = new TimeIndex(this.timeIndexFile, this.baseOffset, { ...options, fd: timeFd });
+    prepared.drop();
   }
 
   /**
@@ -890,6 +903,13 @@ export class LogSegment implements PooledSegment {
       }
     }
   }
+}
+
+/** A new `.log` at `file`: the prepared one named there, else one created; null when the name is taken. */
+function createRecords(file: string, reserveLimit: number, prepared: PreparedSegmentFiles | undefined): FileRecords | null {
+  const fd = prepared?.name(PREPARED_LOG, file) ?? null;
+  if (fd !== null) return FileRecords.adopt(file, fd, reserveLimit, prepared!.reserved);
+  return FileRecords.createNew(file, reserveLimit);
 }
 
 /** Renames an index file through its open instance, or by name when it was never opened; returns the new name. */

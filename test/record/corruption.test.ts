@@ -5,7 +5,7 @@ import { encodeBatch } from '../../src/record/batch-builder.js';
 import { parseBatchHeader, writeInt32 } from '../../src/record/batch-layout.js';
 import { decodeBatch, decodeRecords, validateBatch } from '../../src/record/batch-reader.js';
 import type { LogRecord } from '../../src/record/types.js';
-import { rawBatch } from './helpers.js';
+import { rawBatch, referenceVarlong } from './helpers.js';
 
 const FILE = '/data/topic-0/00000000000000004000.log';
 const context = { file: FILE, position: 4200 };
@@ -114,6 +114,27 @@ describe('decodeRecords on malformed records (CRC valid)', () => {
   it('decodes the well-formed record', () => {
     const batch = rawBatch(Buffer.from(RECORD, 'hex'), { recordCount: 1 });
     expect(decodeAll(batch)).toMatchObject([{ offset: 0, key: null, value: Buffer.from('a'), headers: [] }]);
+  });
+
+  it('decodes varints in every legal form: padded with continuation bytes, one byte, two, three', () => {
+    // Each field of the first record in a longer form than needed (0 as 80 00, ...), its header
+    // count the record's last byte; the second has a 3-byte value length and a 2-byte timestamp.
+    const padded = '16' + '00' + '8000' + '8000' + '8000' + '0261' + '8000';
+    const value = Buffer.alloc(10_000, 7);
+    const body = Buffer.concat([Buffer.from('00' + 'c801' + '02' + '01', 'hex'), referenceVarlong(10_000n), value, Buffer.from('00', 'hex')]);
+    const second = Buffer.concat([referenceVarlong(BigInt(body.length)), body]);
+    const batch = rawBatch(Buffer.concat([Buffer.from(padded, 'hex'), second]), { recordCount: 2 });
+    const records = decodeAll(batch);
+    expect(records).toMatchObject([
+      { offset: 0, timestamp: 1_700_000_000_000, key: Buffer.alloc(0), value: Buffer.from('a'), headers: [] },
+      { offset: 1, timestamp: 1_700_000_000_100, key: null, headers: [] },
+    ]);
+    expect(records[1]!.value!.equals(value)).toBe(true);
+  });
+
+  it('rejects a varint cut by its record end, even where bytes of the next record follow', () => {
+    check('0e000000010261' + '80' + RECORD, 2, /record 0 of 2: varint at byte \d+ runs past the end/);
+    check('02' + '00' + RECORD, 2, /record 0 of 2: varint at byte \d+ runs past the end/);
   });
 
   it('rejects a varint with a 5th continuation byte', () => {

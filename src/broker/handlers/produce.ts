@@ -2,10 +2,11 @@ import type { Log } from '../../log/log.js';
 import { RECORD_BATCH_OVERHEAD, readBaseSequence, readBatchSize, readLastOffsetDelta, readProducerEpoch, readProducerId } from '../../record/batch-layout.js';
 import { lastSequence } from '../producer-state.js';
 import { ApiKey, ErrorCode } from '../protocol/index.js';
-import type { EncodeInput, ProducePartitionProduceResponse } from '../protocol/index.js';
+import type { EncodeInput, ProducePartitionProduceResponse, ProduceTopicProduceData } from '../protocol/index.js';
 import { code, errorCodeOf, type BrokerContext, type Handler } from './context.js';
 
 type PartitionResult = EncodeInput<ProducePartitionProduceResponse>;
+type TopicResult = { name: string; partitionResponses: PartitionResult[] };
 
 /**
  * Produce: each partition's record set is checked and appended as it came (see
@@ -23,30 +24,36 @@ export const produce: Handler<typeof ApiKey.Produce> = (ctx, request) => {
   if (acks !== 0 && acks !== 1 && acks !== -1) {
     return respond(request.topicData.map((t) => ({ name: t.name, partitionResponses: t.partitionData.map((p) => failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS)) })));
   }
-  const touched = new Set<Log>();
-  const responses = request.topicData.map((topicData) => {
-    const served = ctx.topics.get(topicData.name);
-    return {
-      name: topicData.name,
-      partitionResponses: topicData.partitionData.map((data): PartitionResult => {
-        if (request.transactionalId !== null) return failed(data.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported by seglog');
-        if (served === undefined || !Number.isInteger(data.index) || data.index < 0 || data.index >= served.topic.partitions) {
-          return failed(data.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-        }
-        if (data.records === null || data.records.length === 0) return failed(data.index, ErrorCode.CORRUPT_MESSAGE, 'no records');
-        const log = served.topic.partition(data.index);
-        const result = appendPartition(ctx, log, data.index, data.records);
-        if (result.errorCode === 0) touched.add(log);
-        return result;
-      }),
-    };
-  });
+  // Only an acks=-1 produce with flushOnAck waits for the disk, so only it tracks the logs it touched.
+  const touched = acks === -1 && ctx.flushOnAck ? new Set<Log>() : null;
+  const responses: TopicResult[] = [];
+  for (const topicData of request.topicData) responses.push(appendTopic(ctx, request.transactionalId, topicData, touched));
   if (acks === 0) return null;
-  if (acks === -1 && ctx.flushOnAck && touched.size > 0) return flushAll(ctx, touched, responses).then(() => respond(responses));
+  if (touched !== null && touched.size > 0) return flushAll(ctx, touched, responses).then(() => respond(responses));
   return respond(responses);
 };
 
-function respond(responses: { name: string; partitionResponses: PartitionResult[] }[]) {
+/** One topic's partitions, appended in request order (a loop, not closures: this runs for every produce). */
+function appendTopic(ctx: BrokerContext, transactionalId: string | null, topicData: ProduceTopicProduceData, touched: Set<Log> | null): TopicResult {
+  const served = ctx.topics.get(topicData.name);
+  const partitionResponses: PartitionResult[] = [];
+  for (const data of topicData.partitionData) {
+    let result: PartitionResult;
+    if (transactionalId !== null) result = failed(data.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported by seglog');
+    else if (served === undefined || !Number.isInteger(data.index) || data.index < 0 || data.index >= served.topic.partitions) {
+      result = failed(data.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    } else if (data.records === null || data.records.length === 0) result = failed(data.index, ErrorCode.CORRUPT_MESSAGE, 'no records');
+    else {
+      const log = served.topic.partition(data.index);
+      result = appendPartition(ctx, log, data.index, data.records);
+      if (result.errorCode === 0) touched?.add(log);
+    }
+    partitionResponses.push(result);
+  }
+  return { name: topicData.name, partitionResponses };
+}
+
+function respond(responses: TopicResult[]) {
   return { responses, throttleTimeMs: 0 };
 }
 
@@ -111,7 +118,7 @@ function appendIdempotent(
 }
 
 /** flushOnAck: waits for the touched partitions' group commit; a partition whose flush fails reports KAFKA_STORAGE_ERROR. */
-async function flushAll(ctx: BrokerContext, logs: Set<Log>, responses: { name: string; partitionResponses: PartitionResult[] }[]): Promise<void> {
+async function flushAll(ctx: BrokerContext, logs: Set<Log>, responses: TopicResult[]): Promise<void> {
   const failedDirs = new Set<string>();
   await Promise.all(
     [...logs].map((log) =>

@@ -3,6 +3,7 @@ import { ApiKey, apiName, apiPlans, isFlexible, SUPPORTED_VERSIONS } from './api
 import { readStruct, writeStruct } from './codec.js';
 import { ErrorCode } from './error-codes.js';
 import { compileStruct, type StructPlan } from './plan.js';
+import { encodeProduceResponse, decodeProduceRequest } from './produce-codec.js';
 import { LengthKind, Reader } from './reader.js';
 import type { RequestBody, RequestInput, ResponseBody, ResponseInput } from './types.js';
 import { Writer } from './writer.js';
@@ -46,6 +47,7 @@ export function decodeRequest<K extends number>(
   bodyOffset: number,
 ): RequestBody<K> {
   const plans = servedPlans(apiKey, apiVersion);
+  if (apiKey === ApiKey.Produce) return decodeProduceRequest(apiVersion, frame, bodyOffset) as RequestBody<K>;
   const r = new Reader(frame, bodyOffset);
   const body = readStruct(r, plans.request(apiVersion));
   if (r.remaining !== 0) r.fail(`${r.remaining} bytes after the ${apiName(apiKey)} v${apiVersion} request`);
@@ -64,6 +66,10 @@ export function encodeResponse<K extends number>(
   body: ResponseInput<K>,
 ): Buffer[] {
   const plans = servedPlans(apiKey, apiVersion);
+  if (apiKey === ApiKey.Produce) {
+    const produced = encodeFast(apiVersion, correlationId, body as ResponseInput<typeof ApiKey.Produce>);
+    if (produced !== null) return produced;
+  }
   return encodeFrame(`${apiName(apiKey)} v${apiVersion} response`, (w) => {
     w.int32(correlationId);
     if (apiKey !== ApiKey.ApiVersions && plans.isFlexible(apiVersion)) w.uvarint(0);
@@ -133,6 +139,15 @@ function servedPlans(apiKey: number, apiVersion: number): ApiPlans {
     throw new ProtocolError(`${plans.schema.name} v${apiVersion} is not served (v${minVersion}-${maxVersion})`);
   }
   return plans;
+}
+
+/** `encodeProduceResponse`, with its failures worded as `encodeFrame` words the generic encoder's. */
+function encodeFast(apiVersion: number, correlationId: number, body: ResponseInput<typeof ApiKey.Produce>): Buffer[] | null {
+  try {
+    return encodeProduceResponse(apiVersion, correlationId, body);
+  } catch (err) {
+    throw new ProtocolError(`cannot encode Produce v${apiVersion} response: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 function encodeFrame(what: string, write: (w: Writer) => void): Buffer[] {

@@ -151,11 +151,19 @@ function fieldMinBytes(f: FieldPlan): number {
 export class ApiPlans {
   private readonly requests = new Map<number, StructPlan>();
   private readonly responses = new Map<number, StructPlan>();
+  /** The first flexible version (past the newest when none is): asked of every request's header. */
+  private readonly firstFlexible: number;
 
-  constructor(readonly schema: ApiSchema) {}
+  constructor(readonly schema: ApiSchema) {
+    // Kafka writes flexibleVersions as "N+" or "none".
+    let v = 0;
+    while (v <= schema.maxVersion && !inRange(schema.flexibleVersions, v)) v++;
+    this.firstFlexible = v <= schema.maxVersion ? v : Infinity;
+  }
 
+  /** Versions above the served range keep the newest one's rule (flexible versions only grow). */
   isFlexible(version: number): boolean {
-    return inRange(this.schema.flexibleVersions, version);
+    return version >= this.firstFlexible;
   }
 
   request(version: number): StructPlan {

@@ -2,7 +2,8 @@
  * Kafka's message schemas as data. Each API file under `messages/` mirrors the request and
  * response JSON in Kafka's `clients/src/main/resources/common/message/`: field names (in
  * lowerCamelCase), types, version ranges, nullable and tagged versions, defaults and nested
- * fields. One generic codec (`codec.ts`) walks them, as Kafka's generated code would.
+ * fields. One generic codec (`codec.ts`) walks them, as Kafka's generated code would (Produce,
+ * the hot request, also has a codec of its own: `produce-codec.ts`).
  */
 
 /**

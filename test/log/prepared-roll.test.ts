@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Log } from '../../src/index.js';
+import { nativeAddon } from '../../src/files/native.js';
+import { PREPARED_LOG, PREPARED_OFFSET_INDEX, PREPARED_TIME_INDEX, PreparedSegmentFiles, preparedDescriptorsOpen, preparedFilesNamed } from '../../src/files/prepared-files.js';
+import { appendBatches, crashImage, expectRecords, partitionDir, segmentFile } from '../system/durability/helpers.js';
+
+/**
+ * A roll names files made ahead of it (src/files/prepared-files.ts): unnamed until then, so no
+ * listing of the directory (Kafka's loader, ours, a read-only opener) ever sees them, and a crash
+ * at any step of the roll leaves what a roll by create left.
+ */
+
+/** Where the addon can make them (Linux); elsewhere, and under SEGLOG_NO_NATIVE, rolls create their files. */
+const canPrepare = nativeAddon()?.prepareFiles !== undefined;
+
+const SEGMENT_BYTES = 64 * 1024;
+const INDEX_BYTES = 4096;
+
+/** Every name Kafka's loader keeps, or seglog's own files it ignores; nothing it would delete, complete or fail on. */
+const KAFKA_NAMES = /^(\d{20}\.(log|index|timeindex)|recovery-point-offset-checkpoint|log-start-offset-checkpoint|\.kafka_cleanshutdown|\.seglog\.lock|\.seglog-active-segment)$/;
+
+/** The descriptors of this process open on files in `dir` (named or not). */
+function descriptorsInto(dir: string): string[] {
+  const links: string[] = [];
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(dir + '/')) links.push(target);
+    } catch {
+      // closed meanwhile (the readdir's own descriptor)
+    }
+  }
+  return links;
+}
+
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+/** Appends batches until the active segment holds at least `bytes` (rolling as it goes). */
+function fillActive(log: Log, bytes: number): void {
+  while (log.segments().at(-1)!.sizeBytes < bytes) appendBatches(log, 1, 10);
+}
+
+/** The state of the next segment's files (null: none asked for). */
+function nextFilesState(log: Log): string | null {
+  return (log as unknown as { local: { nextFiles: { state(): string } | null } }).local.nextFiles?.state() ?? null;
+}
+
+/** Fills the active segment past the point where its successor's files are made, and waits for them. */
+async function fillAndWait(log: Log): Promise<void> {
+  fillActive(log, SEGMENT_BYTES * 0.6);
+  expect(nextFilesState(log)).toEqual(canPrepare ? expect.stringMatching(/^(making|made)$/) : null);
+  // Made meanwhile on a thread of their own.
+  for (let i = 0; i < 5000 && nextFilesState(log) === 'making'; i++) await turns(1);
+  expect(nextFilesState(log)).toBe(canPrepare ? 'made' : null);
+}
+
+/**
+ * The descriptors still open on files of `dir` once thread-pool syncs that were running at
+ * close have ended (a sync keeps the descriptor it uses until it ends; see FileRecords.closeDescriptor).
+ */
+async function descriptorsLeft(dir: string): Promise<string[]> {
+  for (let i = 0; i < 5000 && descriptorsInto(dir).length > 0; i++) await turns(1);
+  return descriptorsInto(dir);
+}
+
+describe('rolls with the next segment prepared ahead', () => {
+  it('name files made on another thread, which no listing sees before the roll and none stays open after close', async () => {
+    const dir = partitionDir();
+    const log = Log.open(dir, { segmentBytes: SEGMENT_BYTES, segmentIndexBytes: INDEX_BYTES });
+    const namedBefore = preparedFilesNamed();
+    for (let roll = 0; roll < 5; roll++) {
+      await fillAndWait(log);
+      const names = fs.readdirSync(dir);
+      expect(names.filter((n) => !KAFKA_NAMES.test(n))).toEqual([]);
+      expect(names.filter((n) => n.endsWith('.log'))).toHaveLength(roll + 1);
+      const segments = log.segments().length;
+      while (log.segments().length === segments) appendBatches(log, 1, 10);
+    }
+    // Every roll named its three files where they could be made; by create elsewhere.
+    expect(preparedFilesNamed() - namedBefore).toBe(canPrepare ? 15 : 0);
+    await fillAndWait(log); // the next segment's, made and never named
+    const end = log.endOffset;
+    log.close();
+    expect(preparedDescriptorsOpen()).toBe(0);
+    expect(await descriptorsLeft(dir)).toEqual([]);
+    const reopened = Log.open(dir, { segmentBytes: SEGMENT_BYTES, segmentIndexBytes: INDEX_BYTES });
+    expectRecords(reopened, end);
+    reopened.close();
+  });
+
+  it('close() closes the next files while another thread is still making them', async () => {
+    const dir = partitionDir();
+    const log = Log.open(dir, { segmentBytes: SEGMENT_BYTES, segmentIndexBytes: INDEX_BYTES });
+    fillActive(log, SEGMENT_BYTES * 0.6); // starts making them, no turn of the event loop after
+    log.close();
+    expect(preparedDescriptorsOpen()).toBe(0);
+    expect(await descriptorsLeft(dir)).toEqual([]);
+  });
+
+  it('leaves, after a crash at each step of a roll, a directory of Kafka names that both openers load, with every record', async () => {
+    for (let step = 0; step <= 3; step++) {
+      const dir = partitionDir(`step${step}-0`);
+      const log = Log.open(dir, { segmentBytes: SEGMENT_BYTES, segmentIndexBytes: INDEX_BYTES });
+      appendBatches(log, 60, 10);
+      await log.flush();
+      const end = log.endOffset;
+      // The roll at `end`, stopped after naming `step` of its files (in the roll's order).
+      const files = [segmentFile(dir, end, '.log'), segmentFile(dir, end, '.index'), segmentFile(dir, end, '.timeindex')];
+      const lengths = [0, INDEX_BYTES, INDEX_BYTES - (INDEX_BYTES % 12)];
+      const prepared = canPrepare ? PreparedSegmentFiles.start(dir, lengths[1]!, lengths[2]!, 0) : null;
+      while (prepared !== null && prepared.state() === 'making') await turns(1);
+      for (const [i, which] of [PREPARED_LOG, PREPARED_OFFSET_INDEX, PREPARED_TIME_INDEX].slice(0, step).entries()) {
+        const fd = prepared?.name(which, files[i]!) ?? fs.openSync(files[i]!, 'wx');
+        fs.ftruncateSync(fd, lengths[i]!);
+        fs.closeSync(fd);
+      }
+      const image = crashImage(dir);
+      prepared?.drop();
+      log.close();
+      const names = fs.readdirSync(image);
+      expect(names.filter((n) => !KAFKA_NAMES.test(n)), `step ${step}`).toEqual([]);
+      expect(names.filter((n) => n.startsWith(path.basename(files[0]!, '.log'))).sort(), `step ${step}`).toEqual(
+        ['.log', '.index', '.timeindex'].slice(0, step).map((s) => path.basename(files[0]!, '.log') + s).sort(),
+      );
+      const reader = Log.open(image, { readOnly: true });
+      expect(reader.endOffset, `step ${step}`).toBe(end);
+      reader.close();
+      const writer = Log.open(image, { segmentBytes: SEGMENT_BYTES, segmentIndexBytes: INDEX_BYTES });
+      expect(writer.recovery.cleanShutdown).toBe(false);
+      expectRecords(writer, end);
+      appendBatches(writer, 1, 10);
+      expectRecords(writer, end + 10);
+      writer.close();
+      expect(fs.readdirSync(image).filter((n) => !KAFKA_NAMES.test(n))).toEqual([]);
+    }
+  });
+});
