@@ -6,7 +6,9 @@
  * segment count is read after each call, outside the timing), and the slowest calls of each size.
  *
  * Run after a build: `npx tsc -p tsconfig.json && node dist-all/bench/rolls.js [runs]` (default
- * 8 pairs of runs). SEGLOG_BENCH_ROLL_SEGMENT overrides the small segment size in MiB. Exits with
+ * 8 pairs of runs). SEGLOG_BENCH_ROLL_SEGMENT overrides the small segment size in MiB;
+ * SEGLOG_BENCH_ROLL_YIELD=n yields to the event loop every n calls (outside the timing), so the
+ * background flushes a roll starts run during the appends, as in an async producer. Exits with
  * code 1 when the ratio is under the target.
  *
  * The roll itself, timed inside those runs: `LocalLog.rollAt` (everything the roll does in the
@@ -49,8 +51,11 @@ interface Run {
   slowest: number[];
 }
 
+/** Turns of the event loop every this many calls (outside the timing), so background flushes run as in an async producer; 0: none. */
+const YIELD_EVERY = Number(process.env.SEGLOG_BENCH_ROLL_YIELD ?? 0);
+
 /** One run into a new log with `segmentBytes`: total ms in `append`, and its slowest calls. */
-function run(root: string, name: string, calls: RecordInput[][], segmentBytes: number): Run {
+async function run(root: string, name: string, calls: RecordInput[][], segmentBytes: number): Promise<Run> {
   const dir = path.join(root, `${name}-0`);
   const log = Log.open(dir, { segmentBytes, retentionMs: -1 });
   const perCall = new Float64Array(calls.length);
@@ -68,6 +73,7 @@ function run(root: string, name: string, calls: RecordInput[][], segmentBytes: n
       const count = segmentBytes < LARGE ? log.segments().length : 1;
       (count > segments ? rolling : others).push(perCall[i]!);
       segments = count;
+      if (YIELD_EVERY > 0 && i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((resolve) => setImmediate(resolve));
     }
     segments = log.segments().length;
     return {
@@ -119,14 +125,14 @@ async function main(): Promise<void> {
   const createMs: number[] = [];
   try {
     // A warm-up pair (JIT, file-system paths), not counted; then the order alternates.
-    run(root, 'warm-small', calls, SMALL);
-    run(root, 'warm-large', calls, LARGE);
+    await run(root, 'warm-small', calls, SMALL);
+    await run(root, 'warm-large', calls, LARGE);
     for (let r = 0; r < PAIRS; r++) {
       const order: [Run[], number][] = r % 2 === 0 ? [[small, SMALL], [large, LARGE]] : [[large, LARGE], [small, SMALL]];
       for (const [list, bytes] of order) {
         await pause();
         const timed = bytes === SMALL ? [timeCalls(LocalLog.prototype, 'rollAt', rollMs), timeCalls(LogSegment, 'create', createMs)] : [];
-        list.push(run(root, `run${r}-${bytes}`, calls, bytes));
+        list.push(await run(root, `run${r}-${bytes}`, calls, bytes));
         for (const stop of timed) stop();
       }
     }

@@ -5,8 +5,8 @@
  * without it (src/files/native.ts loads it and decides).
  *
  * Exports: prepareFiles, takeFiles, dropFiles and linkFile on Linux (native/prepare.c), crc32c, crcHardware ('avx512' | 'avx2' | 'sse42' | 'armv8' | 'none'), crc32cPaths, map, unmap, msync, readTwo,
- * adviseHugePages, readSlab (native/read-slabs.c), zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), fallocate on Linux, and retainFreedMemory
- * with glibc. Nothing is exported when a call fails: JS then treats the addon as absent.
+ * adviseHugePages, readSlab (native/read-slabs.c), zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), fallocate and
+ * copyTwo on Linux, and retainFreedMemory with glibc. Nothing is exported when a call fails: JS then treats the addon as absent.
  */
 #include <string.h>
 
@@ -56,7 +56,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       !seglog_export_read_slab(env, result))
     return exports;
 #if defined(__linux__)
-  if (!export_function(env, result, "fallocate", seglog_js_fallocate)) return exports;
+  if (!export_function(env, result, "fallocate", seglog_js_fallocate) || !export_function(env, result, "copyTwo", seglog_js_copy_two)) return exports;
 #endif
 #if defined(__GLIBC__)
   if (!export_function(env, result, "retainFreedMemory", retain_freed_memory)) return exports;

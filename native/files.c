@@ -12,6 +12,9 @@
  *   when the ArrayBuffer is garbage-collected; seglog always unmaps explicitly, before a file
  *   shrinks (a store past a file's end raises SIGBUS) and at close.
  * - `msync(arrayBuffer, offset, length)`: writes the dirty pages of that range to the device.
+ * - `copyTwo(mapping, first, firstPosition, second, secondPosition) -> boolean` (Linux): fills
+ *   `first`, then `second`, from a read-only mapping of a file another process may cut; false
+ *   when a range lies outside the mapping or past the file's end (see below).
  * - `adviseHugePages(arrayBuffer) -> number`: transparent huge pages for a buffer's fresh memory
  *   (Linux; see below).
  *
@@ -213,6 +216,99 @@ static ssize_t pread_full(int fd, uint8_t *into, size_t length, off_t position) 
   }
   return (ssize_t)done;
 }
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+
+/*
+ * Copies out of a read-only mapping of a file that a writer in another process may cut at any
+ * moment: touching a page past the file's new end raises SIGBUS. While a guarded copy runs, the
+ * thread's `guard_jump` is set, and the handler jumps out of the copy, which then reports failure.
+ * Any other SIGBUS goes to the disposition there was before (by default the process dies, as it
+ * would have without seglog). The copy is a plain memcpy, which holds no lock to leave behind.
+ */
+static __thread sigjmp_buf *guard_jump;
+static struct sigaction previous_bus;
+static pthread_once_t bus_handler_once = PTHREAD_ONCE_INIT;
+static int bus_handler_installed;
+
+static void on_bus(int sig, siginfo_t *info, void *context) {
+  sigjmp_buf *jump = guard_jump;
+  if (jump != NULL) {
+    guard_jump = NULL;
+    siglongjmp(*jump, 1);
+  }
+  if (previous_bus.sa_flags & SA_SIGINFO) {
+    previous_bus.sa_sigaction(sig, info, context);
+  } else if (previous_bus.sa_handler != SIG_DFL && previous_bus.sa_handler != SIG_IGN) {
+    previous_bus.sa_handler(sig);
+  } else {
+    /* The old disposition back: the faulting access runs again and gets it. */
+    sigaction(SIGBUS, &previous_bus, NULL);
+  }
+}
+
+static void install_bus_handler(void) {
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_sigaction = on_bus;
+  sigemptyset(&action.sa_mask);
+  /* SA_NODEFER: the jump out of the handler must not leave SIGBUS blocked in this thread. */
+  action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+  bus_handler_installed = sigaction(SIGBUS, &action, &previous_bus) == 0;
+}
+
+/* memcpy out of a mapping: 1, or 0 when a page of `from` lay past the file's end (SIGBUS). */
+__attribute__((noinline)) static int guarded_copy(uint8_t *into, const uint8_t *from, size_t length) {
+  sigjmp_buf jump;
+  /* Touches this thread's guard_jump outside the handler first (its TLS block then exists). */
+  guard_jump = NULL;
+  if (sigsetjmp(jump, 0) != 0) return 0;
+  guard_jump = &jump;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  memcpy(into, from, length);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  guard_jump = NULL;
+  return 1;
+}
+
+/*
+ * `copyTwo(mapping, first, firstPosition, second, secondPosition) -> boolean`: fills `first` from
+ * the mapped file at `firstPosition`, then `second` at `secondPosition`, in that order (a fence
+ * between: the second copy sees the file no earlier than the first did). False when either range
+ * lies outside the mapping (a detached one has length 0) or a page of it past the file's end.
+ * A read-only point read takes a record and then its batch's header this way (src/log/log-reader.ts).
+ */
+napi_value seglog_js_copy_two(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int64_t first_position, second_position;
+  uint8_t *first, *second;
+  size_t first_length, second_length;
+  void *map = NULL;
+  size_t map_length = 0;
+  if (!get_args(env, info, 5, argv, "copyTwo(mapping, first, firstPosition, second, secondPosition)")) return NULL;
+  if (napi_get_arraybuffer_info(env, argv[0], &map, &map_length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "copyTwo: mapping is not an ArrayBuffer");
+    return NULL;
+  }
+  if (!get_bytes(env, argv[1], "copyTwo: first is not a Uint8Array", &first, &first_length) ||
+      !get_index(env, argv[2], "copyTwo: bad position", &first_position) ||
+      !get_bytes(env, argv[3], "copyTwo: second is not a Uint8Array", &second, &second_length) ||
+      !get_index(env, argv[4], "copyTwo: bad position", &second_position))
+    return NULL;
+  pthread_once(&bus_handler_once, install_bus_handler);
+  int ok = bus_handler_installed && map != NULL && (uint64_t)first_position <= map_length && first_length <= map_length - (uint64_t)first_position &&
+           (uint64_t)second_position <= map_length && second_length <= map_length - (uint64_t)second_position &&
+           guarded_copy(first, (const uint8_t *)map + first_position, first_length);
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  ok = ok && guarded_copy(second, (const uint8_t *)map + second_position, second_length);
+  napi_value result = NULL;
+  if (napi_get_boolean(env, ok, &result) != napi_ok) return NULL;
+  return result;
+}
+#endif
 
 /*
  * `readTwo(fd, first, firstPosition, second, secondPosition) -> boolean`: fills `first` from the

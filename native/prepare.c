@@ -1,8 +1,10 @@
 /*
- * The next segment's files, made ahead of a roll on the libuv thread pool (Linux; see
- * src/segment/prepared-files.ts for why and when):
+ * The next segment's files, made ahead of a roll on a thread of their own (Linux; see
+ * src/files/prepared-files.ts for why and when). Not on the libuv thread pool: a roll's
+ * background flush fills it with fdatasyncs of tens of milliseconds, and work queued behind them
+ * was not done by the next roll.
  *
- * - `prepareFiles(dir, lengths, reserve) -> handle`: queues work that opens one unnamed file per
+ * - `prepareFiles(dir, lengths, reserve) -> handle`: starts a detached thread that opens one unnamed file per
  *   entry of `lengths` in the directory `dir` (open(O_TMPFILE): no name, so nothing in the
  *   directory changes, and a crash leaves nothing behind), gives each its length (ftruncate), and
  *   reserves `reserve` bytes of blocks at the start of the first one (fallocate KEEP_SIZE: its
@@ -15,8 +17,9 @@
  * - `linkFile(fd, path) -> errno`: gives an unnamed file the name `path` (linkat), 0 on success;
  *   EEXIST when the name is taken.
  *
- * The work reads only its own struct; the main thread reads the results under the mutex once
- * `done` is set, so a roll that finds the work unfinished costs one uncontended lock.
+ * The thread reads only its own struct; the main thread reads the results under the mutex once
+ * `done` is set, so a roll that finds the work unfinished costs one uncontended lock. The struct
+ * is freed by whichever of the thread and the handle's finalizer ends last.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,22 +39,22 @@
 struct prepared {
   pthread_mutex_t lock;
   pthread_cond_t ended;
-  napi_async_work work;
   char *dir;
   int count;
   int64_t lengths[MAX_FILES];
   int64_t reserve;
-  /* Results, written by the work before `done` is set under the lock. */
+  /* Results, written by the thread before `done` is set under the lock. */
   int fds[MAX_FILES];
   int64_t reserved;
   int err;
   int done;
-  /* Main thread only. */
-  int taken;      /* the descriptors were handed out or closed */
-  int orphaned;   /* the JS handle was collected */
-  int completed;  /* the work's completion ran */
+  /* Under the lock. */
+  int taken;    /* the descriptors were handed out or closed */
+  int orphaned; /* the JS handle was collected */
+  int refs;     /* the thread and the handle */
 };
 
+/* With the lock held, once done: closes the descriptors nobody took. */
 static void close_untaken(struct prepared *p) {
   if (p->taken) return;
   p->taken = 1;
@@ -59,20 +62,23 @@ static void close_untaken(struct prepared *p) {
     if (p->fds[i] >= 0) close(p->fds[i]);
 }
 
-static void release(struct prepared *p) {
+/* With the lock held: drops one reference; frees (and unlocks) when it was the last. Returns 1 then. */
+static int unref_locked(struct prepared *p) {
+  if (--p->refs > 0) return 0;
+  pthread_mutex_unlock(&p->lock);
   pthread_mutex_destroy(&p->lock);
   pthread_cond_destroy(&p->ended);
   free(p->dir);
   free(p);
+  return 1;
 }
 
-static void execute(napi_env env, void *data) {
-  (void)env;
+static void *make_files(void *data) {
   struct prepared *p = data;
   int err = 0;
   int64_t reserved = 0;
   int fds[MAX_FILES];
-  for (int i = 0; i < p->count; i++) fds[i] = -1;
+  for (int i = 0; i < MAX_FILES; i++) fds[i] = -1;
   for (int i = 0; i < p->count && err == 0; i++) {
     fds[i] = open(p->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
     if (fds[i] < 0) err = errno;
@@ -82,38 +88,27 @@ static void execute(napi_env env, void *data) {
   if (err != 0) {
     for (int i = 0; i < p->count; i++)
       if (fds[i] >= 0) close(fds[i]);
-    for (int i = 0; i < p->count; i++) fds[i] = -1;
+    for (int i = 0; i < MAX_FILES; i++) fds[i] = -1;
   }
   pthread_mutex_lock(&p->lock);
   memcpy(p->fds, fds, sizeof fds);
   p->reserved = reserved;
   p->err = err;
   p->done = 1;
+  if (p->orphaned) close_untaken(p);
   pthread_cond_broadcast(&p->ended);
-  pthread_mutex_unlock(&p->lock);
-}
-
-static void complete(napi_env env, napi_status status, void *data) {
-  (void)status;
-  struct prepared *p = data;
-  napi_delete_async_work(env, p->work);
-  p->completed = 1;
-  if (p->orphaned) {
-    close_untaken(p);
-    release(p);
-  }
+  if (!unref_locked(p)) pthread_mutex_unlock(&p->lock);
+  return NULL;
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   struct prepared *p = data;
-  p->orphaned = 1;
   pthread_mutex_lock(&p->lock);
-  int done = p->done;
-  pthread_mutex_unlock(&p->lock);
-  if (done) close_untaken(p);
-  if (p->completed) release(p);
+  p->orphaned = 1;
+  if (p->done) close_untaken(p);
+  if (!unref_locked(p)) pthread_mutex_unlock(&p->lock);
 }
 
 static struct prepared *handle_of(napi_env env, napi_value value) {
@@ -166,21 +161,27 @@ static napi_value prepare_files(napi_env env, napi_callback_info info) {
   }
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->ended, NULL);
-  napi_value name, handle;
-  if (napi_create_string_utf8(env, "seglog.prepareFiles", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, execute, complete, p, &p->work) != napi_ok) {
-    release(p);
-    napi_throw_error(env, NULL, "prepareFiles: cannot create the work");
+  p->refs = 2;
+  napi_value handle;
+  if (napi_create_external(env, p, finalize, NULL, &handle) != napi_ok) {
+    p->refs = 1;
+    pthread_mutex_lock(&p->lock);
+    unref_locked(p);
+    napi_throw_error(env, NULL, "prepareFiles: cannot create the handle");
     return NULL;
   }
-  if (napi_create_external(env, p, finalize, NULL, &handle) != napi_ok || napi_queue_async_work(env, p->work) != napi_ok) {
-    /* Not queued: the handle (if made) is collected later; nothing runs, nothing to close. */
-    napi_delete_async_work(env, p->work);
+  pthread_attr_t attr;
+  pthread_t thread;
+  int started = pthread_attr_init(&attr) == 0 && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                pthread_attr_setstacksize(&attr, 64 * 1024) == 0 && pthread_create(&thread, &attr, make_files, p) == 0;
+  pthread_attr_destroy(&attr);
+  if (!started) {
+    /* Nothing runs: the handle says the files failed (EAGAIN), and its finalizer frees the struct. */
+    pthread_mutex_lock(&p->lock);
+    p->err = EAGAIN;
     p->done = 1;
-    p->taken = 1;
-    p->completed = 1;
-    napi_throw_error(env, NULL, "prepareFiles: cannot queue the work");
-    return NULL;
+    p->refs = 1;
+    pthread_mutex_unlock(&p->lock);
   }
   return handle;
 }
@@ -193,13 +194,13 @@ static napi_value take_files(napi_env env, napi_callback_info info) {
   struct prepared *p = handle_of(env, argv[0]);
   if (p == NULL) return NULL;
   pthread_mutex_lock(&p->lock);
-  int done = p->done;
+  int ready = p->done && !p->taken;
+  if (ready) p->taken = 1;
   pthread_mutex_unlock(&p->lock);
-  if (!done || p->taken) {
+  if (!ready) {
     napi_get_null(env, &result);
     return result;
   }
-  p->taken = 1;
   if (p->err != 0) {
     napi_create_int32(env, p->err, &result);
     return result;
@@ -225,8 +226,8 @@ static napi_value drop_files(napi_env env, napi_callback_info info) {
   if (p == NULL) return NULL;
   pthread_mutex_lock(&p->lock);
   while (!p->done) pthread_cond_wait(&p->ended, &p->lock);
-  pthread_mutex_unlock(&p->lock);
   close_untaken(p);
+  pthread_mutex_unlock(&p->lock);
   return NULL;
 }
 

@@ -9,10 +9,10 @@
  * | space reserved ahead of segments | `fallocate(KEEP_SIZE)` | files grow as written |
  * | index files of a writer | shared memory mappings | positional reads and writes |
  * | zstd writing before Node 22.15 | the system's libzstd.so.1 | refused (reading works) |
- * | two reads of a read-only point read | one call, two preads | two `fs.readSync` calls |
+ * | two reads of a read-only point read | copies from a mapping under a SIGBUS guard (Linux), else one call, two preads | two `fs.readSync` calls |
  * | memory of bulk reads (`read`, `readBatches`, `stream`) | 8 MiB slabs on transparent huge pages (Linux) | a buffer per read |
  * | recovery's record walk, batches of 8+ records | C (`native/records.c`) | the same walk in JS |
- * | the next segment's files | made unnamed on the thread pool before the roll, named by it (Linux) | created by the roll |
+ * | the next segment's files | made unnamed on a thread of their own before the roll, named by it (Linux) | created by the roll |
  *
  * Where it is looked for, inside the package only (the node-gyp-build layout): first the binary
  * shipped in the package, `prebuilds/<platform>-<arch>/seglog_native.node` (built by
@@ -61,6 +61,13 @@ export interface NativeAddon {
    */
   readTwo?(fd: number, first: Uint8Array, firstPosition: number, second: Uint8Array, secondPosition: number): boolean;
   /**
+   * Linux: fills `first` from the mapped file at `firstPosition`, then `second` at
+   * `secondPosition`, under a SIGBUS guard; false when a range lies outside the mapping or a page
+   * of it past the file's end (a writer in another process cut it). Absent elsewhere and from a
+   * binary built before it.
+   */
+  copyTwo?(mapping: ArrayBuffer, first: Uint8Array, firstPosition: number, second: Uint8Array, secondPosition: number): boolean;
+  /**
    * True when the `count` records in `buf[start, end)` of an uncompressed batch fill it with
    * offset deltas strictly increasing within `[0, lastOffsetDelta]`, as `checkRecordOffsets`'s
    * loop decides; false when it does not, or cannot tell (native/records.c). Absent from a binary
@@ -83,8 +90,8 @@ export interface NativeAddon {
   /** One zstd frame of `src` into `dst` at `level`; returns its length (native/zstd.c). */
   zstdCompress(src: Uint8Array, dst: Uint8Array, level: number): number;
   /**
-   * Linux only (native/prepare.c): unnamed files (O_TMPFILE) of `lengths` made in `dir` on the
-   * thread pool, `reserve` bytes of blocks reserved in the first; `takeFiles` gives null while
+   * Linux only (native/prepare.c): unnamed files (O_TMPFILE) of `lengths` made in `dir` on a
+   * thread of their own, `reserve` bytes of blocks reserved in the first; `takeFiles` gives null while
    * they are being made, the errno if that failed, else their descriptors (once); `dropFiles`
    * waits for them and closes what was not taken; `linkFile` names one (0 or the errno).
    */

@@ -2,8 +2,9 @@
  * The next segment's files, made before its roll and off the appending thread: a roll that
  * creates three files by name spends most of its time in the file system's create (an inode and
  * a directory entry each, with the journal), and a roll happens inside the `append` call that
- * crosses `segmentBytes`. Here the `.log`, `.index` and `.timeindex` are made on the libuv thread
- * pool as unnamed files (Linux `open(O_TMPFILE)`), the indexes at their preallocated size and the
+ * crosses `segmentBytes`. Here the `.log`, `.index` and `.timeindex` are made on a thread of their
+ * own (not the libuv thread pool, which a roll's background flush fills with long fdatasyncs) as
+ * unnamed files (Linux `open(O_TMPFILE)`), the indexes at their preallocated size and the
  * `.log` with its first disk blocks reserved, and the roll only gives each its name (`linkat`).
  *
  * Unnamed, they are in no directory listing: Kafka's loader, seglog's loader and a read-only
@@ -13,7 +14,7 @@
  * the middle of one leaves what it always did.
  *
  * Linux with seglog's addon only; elsewhere, or on a file system without O_TMPFILE, rolls create
- * the files by name as before. Nothing here waits for the thread pool except `drop`, at close.
+ * the files by name as before. Nothing here waits for that thread except `drop`, at close.
  */
 import fs from 'node:fs';
 import { nativeAddon } from './native.js';

@@ -50,8 +50,8 @@ export interface LocalLogParams {
 
 /**
  * The next segment's files are prepared (see files/prepared-files.ts) once the active segment
- * holds this fraction of `segmentBytes`: early enough that the thread pool has made them before
- * the roll at any append rate seen here (making them takes ~0.2 ms), late enough that a log does
+ * holds this fraction of `segmentBytes`: early enough that they are made before the roll at any
+ * append rate seen here (making them takes well under a millisecond, on a thread of their own), late enough that a log does
  * not hold three more descriptors for most of a segment's life.
  */
 const PREPARE_AT_FRACTION = 0.5;
@@ -168,7 +168,7 @@ export class LocalLog {
   }
 
   /**
-   * Starts making the next segment's files on the thread pool, so that the roll only names them.
+   * Starts making the next segment's files on a thread of their own, so that the roll only names them.
    * Where that cannot be done (no addon, not Linux), it is not asked again.
    */
   private prepareNextSegment(): void {

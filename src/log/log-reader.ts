@@ -6,7 +6,8 @@ import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from '../segment/batch-cursor.js';
 import type { LogSegment } from '../segment/log-segment.js';
 import type { LogSegments } from '../segment/log-segments.js';
-import { matches } from '../segment/verified-batches.js';
+import { matches, type KnownBatch } from '../segment/verified-batches.js';
+import { crc32c } from '../record/crc32c.js';
 import { readMemory } from '../files/read-memory.js';
 
 /**
@@ -147,9 +148,10 @@ export class LogReader {
    * read and decoded, whatever their place in the batch. Null when the batch is not known, or
    * the read needs more than it (the general path then reads the file).
    *
-   * A read-only opener reads the records, then the batch's header, and uses the records only when
-   * the header is still the one it checked: a writer that cut the file and wrote other batches
-   * there rewrites the header before the records after it, since writes go forward.
+   * A read-only opener takes the records' bytes, then the batch's header, and uses the records
+   * only when the header is still the one it checked: a writer that cut the file and wrote other
+   * batches there rewrites the header before the records after it, since writes go forward
+   * (`readPoint`).
    */
   private pointRead(offset: number, endOffset: number, maxRecords: number): LogRecord[] | null {
     const segment = this.segments.floorSegment(offset);
@@ -174,10 +176,29 @@ export class LogReader {
       return out;
     }
     const bytes = Buffer.allocUnsafe(end - start);
-    const header = this.header;
-    if (!segment.log.readTwo(bytes, batch.position + start, header, batch.position) || !matches(batch, header, 0)) return null;
+    if (!this.readPoint(segment, batch, bytes, start, slot, endSlot)) return null;
     decodeRecordsAt(bytes, 0, bytes.length, batch, index, index - slot * stride, n, out, context, false);
     return out;
+  }
+
+  /**
+   * A read-only opener's bytes for `pointRead`: `bytes` from `start` in the batch (its entries
+   * `slot` to `endSlot` - 1), then the batch's header, which must still be the one checked.
+   * Copied from a mapping where one can be taken safely (no read call), then also checked
+   * against the entries' CRCs: a copy, unlike a read, may catch a page half written by a writer
+   * that cut the file and writes the same batch again. A copy that fails the check means the
+   * file is not what was checked: nothing known of it is trusted any more. Else two reads.
+   */
+  private readPoint(segment: LogSegment, batch: KnownBatch, bytes: Buffer, start: number, slot: number, endSlot: number): boolean {
+    const log = segment.log;
+    const header = this.header;
+    const crcs = batch.table!.crcs;
+    if (crcs.length > 0 && log.copyTwo(bytes, batch.position + start, header, batch.position)) {
+      if (entriesHold(batch, bytes, start, slot, endSlot) && matches(batch, header, 0)) return true;
+      log.forgetBatches();
+      return false;
+    }
+    return log.readTwo(bytes, batch.position + start, header, batch.position) && matches(batch, header, 0);
   }
 
   private noProgress(run: BatchRun, from: number, to: number): CorruptRecordError {
@@ -457,6 +478,16 @@ export class LogReader {
     const file = segment.log.file;
     throw new LogIOError(`${file} is no longer the segment after ${from.log.file} that this view listed: the writer moved it`, { file, offset });
   }
+}
+
+/** True when the bytes of `batch`'s table entries `slot` to `endSlot` - 1, at `bytes[0]` (batch position `start`), have their CRCs. */
+function entriesHold(batch: KnownBatch, bytes: Buffer, start: number, slot: number, endSlot: number): boolean {
+  const { starts, crcs } = batch.table!;
+  for (let i = slot; i < endSlot; i++) {
+    const to = i + 1 < starts.length ? starts[i + 1]! : batch.size;
+    if (crc32c(bytes, starts[i]! - start, to - start) !== crcs[i]) return false;
+  }
+  return true;
 }
 
 /** A batch whose offsets reach the next segment's base offset would make offsets go backwards there. */

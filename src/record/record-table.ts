@@ -18,6 +18,7 @@ import {
   type BatchContext,
 } from './batch-layout.js';
 import { batchShapeProblem, recordDeltaProblem } from './batch-rules.js';
+import { crc32c } from './crc32c.js';
 import { readVarint, readVarlong, type Cursor } from './varint.js';
 
 /**
@@ -33,6 +34,12 @@ export interface RecordTable {
   readonly starts: readonly number[];
   /** Each record's timestamp (base timestamp + delta), when `stride` is 1; else empty. */
   readonly timestamps: readonly number[];
+  /**
+   * CRC-32C of each entry's bytes (from its start to the next entry's, or to the batch's end),
+   * when asked for (`withCrcs`); else empty. A read-only opener checks a copy taken from a mapping
+   * of a file the writer may be rewriting against them (see `LogReader.pointRead`).
+   */
+  readonly crcs: readonly number[];
 }
 
 const walk: Cursor = { pos: 0 };
@@ -47,7 +54,7 @@ function framingError(detail: string): CorruptRecordError {
  * records do not fill its offsets (a compacted batch: a record's offset then needs its delta).
  * Throws `CorruptRecordError` naming the batch.
  */
-export function recordTable(buf: Buffer, pos: number, context: BatchContext = {}): RecordTable | null {
+export function recordTable(buf: Buffer, pos: number, context: BatchContext = {}, withCrcs = false): RecordTable | null {
   const baseOffset = readBaseOffset(buf, pos);
   const lastOffsetDelta = readLastOffsetDelta(buf, pos);
   const count = readRecordCount(buf, pos);
@@ -83,5 +90,12 @@ export function recordTable(buf: Buffer, pos: number, context: BatchContext = {}
     const message = err instanceof Error ? err.message : String(err);
     throw corruptBatch(pos, context, message, { offset: baseOffset, cause: err });
   }
-  return count === lastOffsetDelta + 1 ? { stride, starts, timestamps } : null;
+  if (count !== lastOffsetDelta + 1) return null;
+  return { stride, starts, timestamps, crcs: withCrcs ? entryCrcs(buf, pos, starts, end) : [] };
+}
+
+function entryCrcs(buf: Buffer, pos: number, starts: readonly number[], end: number): number[] {
+  const crcs: number[] = [];
+  for (let i = 0; i < starts.length; i++) crcs.push(crc32c(buf, pos + starts[i]!, i + 1 < starts.length ? pos + starts[i + 1]! : end));
+  return crcs;
 }

@@ -45,6 +45,14 @@ export async function syncFileAsync(path: string): Promise<void> {
  * memory (never re-read from the file system on the hot path); a read-only opener takes it from
  * the file and refreshes it with `refreshSize()`, which is how it sees a live writer's appends.
  */
+/**
+ * True when a read-only opener can copy from mappings without risk (the addon's `copyTwo`, Linux),
+ * so its record tables carry the checksums that such copies are checked against.
+ */
+export function guardedCopies(): boolean {
+  return nativeAddon()?.copyTwo !== undefined;
+}
+
 /** `fd` of a file closed by the pool of open files (`suspend`): reopened on its next use. */
 const SUSPENDED = -2;
 
@@ -63,6 +71,11 @@ export class FileRecords {
   private tailDirty = false;
   /** The writer's read-only mapping of the file (see `mappedView`). */
   private mapping: Buffer | null = null;
+  /**
+   * A read-only opener's mapping of the file (see `copyTwo`): never handed to JS code, which would
+   * crash on a page the writer cut; only the addon's guarded copy reads it.
+   */
+  private guardedMapping: ArrayBuffer | null = null;
   /** fdatasync calls on the thread pool not yet ended (see `closeDescriptor`). */
   private syncsInFlight = 0;
   /** Descriptors given up (closed, suspended) while syncs used them: closed when the last one ends. */
@@ -72,7 +85,7 @@ export class FileRecords {
    * been rewritten: a truncation here, a shrink or a rewrite a reader notices (`refresh`,
    * `forgetBatches`), and when the pool closes the file.
    */
-  readonly batches = new VerifiedBatches();
+  readonly batches: VerifiedBatches;
   /** Disk blocks are reserved up to this position (it may be past `size`; see `reserveAhead`). */
   private reservedTo = 0;
   /** The largest append so far (the reservation stops this far short of its limit). */
@@ -88,6 +101,7 @@ export class FileRecords {
   ) {
     this.fd = fd;
     this._size = size;
+    this.batches = new VerifiedBatches(!writable && guardedCopies());
   }
 
   /**
@@ -196,6 +210,7 @@ export class FileRecords {
     const fd = this.fd;
     this.fd = SUSPENDED;
     this.mapping = null;
+    this.dropGuardedMapping();
     this.batches.clear();
     this.closeDescriptor(fd);
   }
@@ -342,6 +357,40 @@ export class FileRecords {
         cause,
       });
     }
+  }
+
+  /**
+   * Read-only openers: the same as `readTwo`, but copied out of a mapping of the file, with no
+   * read call. A page past the file's end (the writer cut it) makes it return false instead of
+   * crashing (native/files.c); so does a range past `MAX_MAPPING_BYTES`, a closed file, or a
+   * platform without the addon's guarded copy. Unlike a read, a copy from a page the writer is
+   * filling may see it half written: the caller checks what it got against checksums taken when
+   * it checked the batch (`RecordTable.crcs`).
+   */
+  copyTwo(first: Buffer, firstPosition: number, second: Buffer, secondPosition: number): boolean {
+    const addon = nativeAddon();
+    const end = Math.max(firstPosition + first.length, secondPosition + second.length);
+    if (addon?.copyTwo === undefined || this.writable || this.fd === -1 || end > MAX_MAPPING_BYTES) return false;
+    let mapping = this.guardedMapping;
+    if (mapping === null || mapping.byteLength < end) {
+      this.dropGuardedMapping();
+      let length = MIN_MAPPING_BYTES;
+      while (length < Math.max(end, this._size)) length *= 2;
+      try {
+        mapping = addon.map(this.handle(), Math.min(length, MAX_MAPPING_BYTES), false);
+      } catch {
+        return false; // the positional reads still work
+      }
+      this.guardedMapping = mapping;
+    }
+    return addon.copyTwo(mapping, first, firstPosition, second, secondPosition);
+  }
+
+  /** Unmapped at once (nothing outside `copyTwo` can hold it): mappings count against `vm.max_map_count`. */
+  private dropGuardedMapping(): void {
+    if (this.guardedMapping === null) return;
+    nativeAddon()?.unmap(this.guardedMapping);
+    this.guardedMapping = null;
   }
 
   /**
@@ -515,6 +564,7 @@ export class FileRecords {
     this.closeDescriptor(this.fd);
     this.fd = -1;
     this.mapping = null;
+    this.dropGuardedMapping();
   }
 
   deleteIfExists(): void {

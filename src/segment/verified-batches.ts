@@ -48,6 +48,9 @@ export interface KnownBatch extends BatchFacts {
 export class VerifiedBatches {
   private readonly batches = new Map<number, KnownBatch>();
 
+  /** `withCrcs`: record tables carry their entries' CRCs (see `RecordTable.crcs`). */
+  constructor(private readonly withCrcs = false) {}
+
   get(position: number): KnownBatch | undefined {
     return this.batches.get(position);
   }
@@ -61,14 +64,14 @@ export class VerifiedBatches {
     const known = this.batches.get(position);
     const same = known !== undefined && matches(known, buf, at);
     if (same && known.checked) {
-      if (withTable && known.table === undefined) known.table = recordTable(buf, at, { file, position });
+      if (withTable && known.table === undefined) known.table = recordTable(buf, at, { file, position }, this.withCrcs);
       return known;
     }
     // Another header where a batch was known: the file was cut and rewritten, so nothing known of it holds.
     if (known !== undefined && !same) this.batches.clear();
     const context = { file, position };
     validateBatch(buf, at, context);
-    const table = withTable ? recordTable(buf, at, context) : undefined;
+    const table = withTable ? recordTable(buf, at, context, this.withCrcs) : undefined;
     const batch = describe(buf, at, position, true, table);
     this.put(batch);
     return batch;

@@ -154,3 +154,40 @@ describe('the addon\'s readTwo', () => {
     expect(() => readTwo(fd, first, 0, second, 0)).toThrow(/EBADF|Bad file/);
   });
 });
+
+describe("the addon's copyTwo", () => {
+  it('copies both ranges in order from a mapping, and says false, without crashing, for a range outside the mapping or past the end of a file cut meanwhile', () => {
+    const addon = nativeAddon();
+    if (addon === null || process.platform !== 'linux') {
+      expect(addon === null ? nativeDisabled() : addon.copyTwo === undefined).toBe(true);
+      return;
+    }
+    const copyTwo = addon.copyTwo!.bind(addon);
+    const file = path.join(tmpDir(), 'c.bin');
+    fs.writeFileSync(file, Buffer.from(Array.from({ length: 12288 }, (_, i) => i % 251)));
+    const fd = fs.openSync(file, 'r');
+    const mapping = addon.map(fd, 65536, false);
+    const first = Buffer.alloc(1000);
+    const second = Buffer.alloc(21);
+    expect(copyTwo(mapping, first, 3000, second, 10)).toBe(true);
+    expect(first[0]).toBe(3000 % 251);
+    expect(first[999]).toBe(3999 % 251);
+    expect([...second]).toEqual(Array.from({ length: 21 }, (_, i) => (10 + i) % 251));
+    expect(copyTwo(mapping, first, 65000, second, 0)).toBe(false);
+    expect(copyTwo(mapping, second, 0, first, 64600)).toBe(false);
+    // Pages 1 and 2 now lie past the end: touching them raises SIGBUS, which the copy survives,
+    // twice (the first must not leave SIGBUS blocked), and copies from page 0 still work.
+    fs.truncateSync(file, 4096);
+    expect(copyTwo(mapping, first, 5000, second, 0)).toBe(false);
+    expect(copyTwo(mapping, second, 0, first, 9000)).toBe(false);
+    expect(copyTwo(mapping, first, 100, second, 0)).toBe(true);
+    expect(first[0]).toBe(100 % 251);
+    // Written again, the pages are there again.
+    fs.appendFileSync(file, Buffer.alloc(8192, 9));
+    expect(copyTwo(mapping, first, 5000, second, 0)).toBe(true);
+    expect(first[0]).toBe(9);
+    addon.unmap(mapping);
+    expect(copyTwo(mapping, first, 0, second, 0)).toBe(false);
+    fs.closeSync(fd);
+  });
+});

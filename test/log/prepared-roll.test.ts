@@ -53,7 +53,7 @@ function nextFilesState(log: Log): string | null {
 async function fillAndWait(log: Log): Promise<void> {
   fillActive(log, SEGMENT_BYTES * 0.6);
   expect(nextFilesState(log)).toEqual(canPrepare ? expect.stringMatching(/^(making|made)$/) : null);
-  // The thread pool makes them meanwhile (after the syncs a roll's flush queued before them).
+  // Made meanwhile on a thread of their own.
   for (let i = 0; i < 5000 && nextFilesState(log) === 'making'; i++) await turns(1);
   expect(nextFilesState(log)).toBe(canPrepare ? 'made' : null);
 }
@@ -68,7 +68,7 @@ async function descriptorsLeft(dir: string): Promise<string[]> {
 }
 
 describe('rolls with the next segment prepared ahead', () => {
-  it('name files made on the thread pool, which no listing sees before the roll and none stays open after close', async () => {
+  it('name files made on another thread, which no listing sees before the roll and none stays open after close', async () => {
     const dir = partitionDir();
     const log = Log.open(dir, { segmentBytes: SEGMENT_BYTES, segmentIndexBytes: INDEX_BYTES });
     const namedBefore = preparedFilesNamed();
@@ -92,7 +92,7 @@ describe('rolls with the next segment prepared ahead', () => {
     reopened.close();
   });
 
-  it('close() closes the next files while the thread pool is still making them', async () => {
+  it('close() closes the next files while another thread is still making them', async () => {
     const dir = partitionDir();
     const log = Log.open(dir, { segmentBytes: SEGMENT_BYTES, segmentIndexBytes: INDEX_BYTES });
     fillActive(log, SEGMENT_BYTES * 0.6); // starts making them, no turn of the event loop after
