@@ -170,6 +170,29 @@ describe('encodeBatch / decodeBatch round trip', () => {
     ]);
   });
 
+  it('encodes a string field as exactly its UTF-8 bytes, short ASCII or not', () => {
+    // Short ASCII strings are measured and copied by JS loops, others natively: both must give
+    // the bytes of the same record with every string passed as its UTF-8 Buffer.
+    const ascii48 = 'k'.repeat(48);
+    const strings = ['', 'a', 'sensor-42', ascii48, `${ascii48}x`, 'é', 'key-é', 'ключ', '€uro', 'a\u{1F600}b', 'x\uD800y', `${ascii48.slice(1)}é`, 'z'.repeat(300)];
+    const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
+    const at = (i: number): string => strings[i % strings.length]!;
+    const asStrings: RecordInput[] = strings.map((s, i) => ({ key: s, value: at(i + 1), timestamp: NOW + i, headers: [{ key: s, value: at(i + 2) }] }));
+    const asBytes: RecordInput[] = strings.map((s, i) => ({
+      key: utf8(s),
+      value: utf8(at(i + 1)),
+      timestamp: NOW + i,
+      headers: [{ key: s, value: utf8(at(i + 2)) }],
+    }));
+    const options: EncodeOptions = { compression: 'none', timestampType: 'CreateTime', now: NOW };
+    const fromStrings = Buffer.from(encodeBatch(asStrings, 7, options).buffer);
+    const fromBytes = Buffer.from(encodeBatch(asBytes, 7, options).buffer);
+    expect(fromStrings.equals(fromBytes)).toBe(true);
+    const { records } = decodeBatch(fromStrings);
+    expect(records.map((r) => r.key!.toString('utf8'))).toEqual(strings.map((s) => utf8(s).toString('utf8')));
+    expect(records.map((r) => r.headers[0]!.key)).toEqual(strings.map((s) => utf8(s).toString('utf8')));
+  });
+
   it('returns a view of a scratch buffer that the next call reuses', () => {
     const options: EncodeOptions = { compression: 'none', timestampType: 'CreateTime', now: NOW };
     const first = encodeBatch([{ value: 'first' }], 0, options).buffer;
