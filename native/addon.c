@@ -5,7 +5,7 @@
  * without it (src/files/native.ts loads it and decides).
  *
  * Exports: prepareFiles, takeFiles, dropFiles and linkFile on Linux (native/prepare.c), crc32c, crcHardware ('avx512' | 'avx2' | 'sse42' | 'armv8' | 'none'), crc32cPaths, map, unmap, msync, readTwo,
- * adviseHugePages, readSlab (native/read-slabs.c), zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), fallocate and
+ * adviseHugePages, zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), fallocate and
  * copyTwo on Linux, and retainFreedMemory with glibc. Nothing is exported when a call fails: JS then treats the addon as absent.
  */
 #include <string.h>
@@ -52,8 +52,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       !export_function(env, result, "adviseHugePages", seglog_js_advise_huge_pages) ||
       !export_function(env, result, "zstdCompressBound", seglog_js_zstd_bound) ||
       !export_function(env, result, "zstdCompress", seglog_js_zstd_compress) ||
-      !export_function(env, result, "recordOffsetsHold", seglog_js_record_offsets_hold) || !seglog_export_prepare(env, result) ||
-      !seglog_export_read_slab(env, result))
+      !export_function(env, result, "recordOffsetsHold", seglog_js_record_offsets_hold) || !seglog_export_prepare(env, result))
     return exports;
 #if defined(__linux__)
   if (!export_function(env, result, "fallocate", seglog_js_fallocate) || !export_function(env, result, "copyTwo", seglog_js_copy_two)) return exports;

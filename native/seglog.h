@@ -24,9 +24,6 @@ uint32_t seglog_crc32c(const uint8_t *p, size_t n);
  */
 int seglog_export_crc32c(napi_env env, napi_value exports);
 
-/* Sets exports.readSlab (native/read-slabs.c); 0 on failure. */
-int seglog_export_read_slab(napi_env env, napi_value exports);
-
 /* The JS functions of each file, registered by native/addon.c. */
 napi_value seglog_js_fallocate(napi_env env, napi_callback_info info);
 napi_value seglog_js_map(napi_env env, napi_callback_info info);

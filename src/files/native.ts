@@ -79,12 +79,6 @@ export interface NativeAddon {
    * returns its address modulo 4096, or -1 when nothing was advised. Absent from a stale binary.
    */
   adviseHugePages?(buffer: ArrayBuffer): number;
-  /**
-   * An 8 MiB page-aligned slab of the addon's pool for bulk reads, lent again once the
-   * ArrayBuffer returned before for it has been garbage-collected; null when every slab of the
-   * pool is lent (native/read-slabs.c). Absent from a stale binary.
-   */
-  readSlab?(): ArrayBuffer | null;
   /** Bound on zstdCompress's output for `size` bytes; throws where libzstd.so.1 is missing. */
   zstdCompressBound(size: number): number;
   /** One zstd frame of `src` into `dst` at `level`; returns its length (native/zstd.c). */

@@ -1,4 +1,3 @@
-import { markAsUntransferable } from 'node:worker_threads';
 import { nativeAddon } from './native.js';
 
 /** One slab: room for several bulk reads of the default 1 MiB, and at least three whole 2 MiB huge pages. */
@@ -20,13 +19,6 @@ const PAGE_BYTES = 4096;
  * faults in and zeroes each 4 KiB page, which cost more than the kernel's copy itself (a scan's
  * page faults dropped ~12x and its CPU time ~16% with slabs). A kept view keeps its whole slab in
  * memory.
- *
- * Slabs come from the addon's pool (`readSlab`, native/read-slabs.c) while it has one free: a
- * slab returns to the pool once the garbage collector has freed every view of it, and is lent
- * again with its pages present, so a scan's kernel copy no longer lands in fresh pages that must
- * first be faulted in and zeroed. The pool holds at most 8 slabs (64 MiB) for the process's life;
- * when all are lent, slabs are allocated as before. Every slab is marked untransferable: a
- * transfer would move its memory out from under the pool's watch (and detach every other view).
  *
  * Each region starts at the file position's offset within a page (the copy from the page cache
  * runs several times slower on this AMD CPU when the destination lies a few bytes past it).
@@ -63,14 +55,6 @@ export class ReadMemory {
   }
 
   private newSlab(): boolean {
-    const pooled = nativeAddon()!.readSlab?.() ?? null;
-    if (pooled !== null) {
-      markAsUntransferable(pooled);
-      this.slab = Buffer.from(pooled);
-      this.page = 0;
-      this.used = 0;
-      return true;
-    }
     const slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
     const page = nativeAddon()!.adviseHugePages!(slab.buffer);
     if (page < 0) {
@@ -78,7 +62,6 @@ export class ReadMemory {
       this.slab = null;
       return false;
     }
-    markAsUntransferable(slab.buffer);
     this.slab = slab;
     this.page = page;
     this.used = 0;

@@ -2,11 +2,8 @@
  * Memory for bulk reads (`src/files/read-memory.ts`): every region taken is its own (a later one
  * never overlaps a returned one, so records and buffers handed out stay valid), regions of one
  * slab keep the file position's offset within a page, and small and large reads get a buffer of
- * their own. The addon's pool of slabs (`readSlab`) lends a slab again only once nothing holds the
- * ArrayBuffer it was lent as, and bounds how many it lends.
+ * their own.
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { ReadMemory } from '../../src/files/read-memory.js';
 import { nativeAddon } from '../../src/files/native.js';
@@ -56,55 +53,5 @@ describe('ReadMemory', () => {
     const small = memory.take(1000, 0);
     expect(small.buffer).not.toBe(placed.buffer);
     expect(small.buffer.byteLength).toBeLessThan(1 * MiB);
-  });
-});
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-describe('the addon\'s pool of read slabs', () => {
-  const readSlab = (): ArrayBuffer | null => nativeAddon()!.readSlab!();
-
-  it('never lends memory a live view still holds, and lends slabs again once they are collected', () => {
-    gc();
-    const kept = new Uint8Array(readSlab()!, 4096, 10_000).fill(0xab);
-    for (let i = 0; i < 60; i++) {
-      const slab = readSlab();
-      // Four lent between collections, one kept: far below the pool's bound, so never empty.
-      expect(slab).not.toBeNull();
-      expect(slab!.byteLength).toBe(8 * MiB);
-      new Uint8Array(slab!).fill(i);
-      if (i % 4 === 3) gc();
-    }
-    expect(kept.every((b) => b === 0xab)).toBe(true);
-  });
-
-  it('lends a bounded number at once; then ReadMemory allocates as without the pool', () => {
-    gc();
-    const held: ArrayBuffer[] = [];
-    for (let slab = readSlab(); slab !== null; slab = readSlab()) {
-      held.push(slab);
-      expect(held.length).toBeLessThanOrEqual(8);
-    }
-    expect(held.length).toBe(8);
-    const region = new ReadMemory().take(100_000, 0);
-    expect(region.length).toBe(100_000);
-    const own = !held.includes(region.buffer as ArrayBuffer);
-    expect(own).toBe(true);
-    held.length = 0;
-    gc();
-    expect(readSlab()).not.toBeNull();
-  });
-
-  it('marks a slab untransferable, pooled or not: a transfer list copies it and detaches nothing', () => {
-    gc();
-    const region = new ReadMemory().take(100_000, 0).fill(7);
-    try {
-      structuredClone(region.buffer, { transfer: [region.buffer as ArrayBuffer] });
-    } catch {
-      // newer Node.js refuses the transfer: as safe
-    }
-    expect(region.length).toBe(100_000);
-    expect(region.every((b) => b === 7)).toBe(true);
   });
 });
