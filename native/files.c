@@ -229,7 +229,8 @@ static ssize_t pread_full(int fd, uint8_t *into, size_t length, off_t position) 
  * Any other SIGBUS goes to the disposition there was before (by default the process dies, as it
  * would have without seglog). The copy is a plain memcpy, which holds no lock to leave behind.
  */
-static __thread sigjmp_buf *guard_jump;
+/* initial-exec: the handler reads it without a call that could allocate (general-dynamic TLS may). */
+static __thread sigjmp_buf *guard_jump __attribute__((tls_model("initial-exec")));
 static struct sigaction previous_bus;
 static pthread_once_t bus_handler_once = PTHREAD_ONCE_INIT;
 static int bus_handler_installed;
@@ -245,8 +246,10 @@ static void on_bus(int sig, siginfo_t *info, void *context) {
   } else if (previous_bus.sa_handler != SIG_DFL && previous_bus.sa_handler != SIG_IGN) {
     previous_bus.sa_handler(sig);
   } else {
-    /* The old disposition back: the faulting access runs again and gets it. */
+    /* The old disposition back: the faulting access runs again and gets it. A SIGBUS sent by
+       kill() (si_code <= 0) has no access to repeat, so it is raised again (SA_NODEFER lets it in). */
     sigaction(SIGBUS, &previous_bus, NULL);
+    if (info != NULL && info->si_code <= 0) raise(sig);
   }
 }
 

@@ -172,8 +172,11 @@ static napi_value prepare_files(napi_env env, napi_callback_info info) {
   }
   pthread_attr_t attr;
   pthread_t thread;
+  /* A small stack, but never below the platform's minimum (128 KiB on glibc aarch64, where a smaller size is refused). */
+  long stack_min = sysconf(_SC_THREAD_STACK_MIN);
+  size_t stack = stack_min > 64 * 1024 ? (size_t)stack_min : 64 * 1024;
   int started = pthread_attr_init(&attr) == 0 && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                pthread_attr_setstacksize(&attr, 64 * 1024) == 0 && pthread_create(&thread, &attr, make_files, p) == 0;
+                pthread_attr_setstacksize(&attr, stack) == 0 && pthread_create(&thread, &attr, make_files, p) == 0;
   pthread_attr_destroy(&attr);
   if (!started) {
     /* Nothing runs: the handle says the files failed (EAGAIN), and its finalizer frees the struct. */

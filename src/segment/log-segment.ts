@@ -150,11 +150,15 @@ export class LogSegment implements PooledSegment {
   /** Names the prepared index files (a name taken, or one that cannot be given, leaves that index to the getter, which creates it). */
   private openPreparedIndexes(prepared: PreparedSegmentFiles): void {
     const options = { maxIndexSize: this.options.maxIndexSize, mode: 'write' as const, detectZeroTail: true };
-    const offsetFd = prepared.name(PREPARED_OFFSET_INDEX, this.offsetIndexFile);
-    if (offsetFd !== null) this._offsetIndex = new OffsetIndex(this.offsetIndexFile, this.baseOffset, { ...options, fd: offsetFd });
-    const timeFd = prepared.name(PREPARED_TIME_INDEX, this.timeIndexFile);
-    if (timeFd !== null) this._timeIndex = new TimeIndex(this.timeIndexFile, this.baseOffset, { ...options, fd: timeFd });
-    prepared.drop();
+    // A throw on the way (a failed mapping) must not leave the files not yet taken open.
+    try {
+      const offsetFd = prepared.name(PREPARED_OFFSET_INDEX, this.offsetIndexFile);
+      if (offsetFd !== null) this._offsetIndex = new OffsetIndex(this.offsetIndexFile, this.baseOffset, { ...options, fd: offsetFd });
+      const timeFd = prepared.name(PREPARED_TIME_INDEX, this.timeIndexFile);
+      if (timeFd !== null) this._timeIndex = new TimeIndex(this.timeIndexFile, this.baseOffset, { ...options, fd: timeFd });
+    } finally {
+      prepared.drop();
+    }
   }
 
   /**
