@@ -190,4 +190,29 @@ describe("the addon's copyTwo", () => {
     expect(copyTwo(mapping, first, 0, second, 0)).toBe(false);
     fs.closeSync(fd);
   });
+
+  it('lets a SIGBUS that no guarded copy caused end the process, as it would without seglog', () => {
+    const addon = nativeAddon();
+    if (addon === null || addon.copyTwo === undefined) {
+      expect(addon === null ? nativeDisabled() : process.platform !== 'linux').toBe(true);
+      return;
+    }
+    // The first copy installs the handler; then a SIGBUS from kill() finds no copy to jump out of.
+    const script = `
+      import fs from 'node:fs';
+      import { nativeAddon } from ${JSON.stringify(path.join(repoRoot, 'dist', 'files', 'native.js'))};
+      const addon = nativeAddon();
+      const fd = fs.openSync(process.argv[1], 'r');
+      const mapping = addon.map(fd, 4096, false);
+      if (!addon.copyTwo(mapping, Buffer.alloc(8), 0, Buffer.alloc(8), 8)) throw new Error('copy failed');
+      process.kill(process.pid, 'SIGBUS');
+      setTimeout(() => console.log('survived'), 200);
+    `;
+    ensureDist();
+    const file = path.join(tmpDir(), 'k.bin');
+    fs.writeFileSync(file, Buffer.alloc(4096, 1));
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script, file], { encoding: 'utf8' });
+    expect(out.stdout).not.toContain('survived');
+    expect(out.signal).toBe('SIGBUS');
+  });
 });
