@@ -166,10 +166,7 @@ export class LogLoader {
   private endOffsetOf(segments: LogSegments, fallback: number): number {
     if (segments.count === 0) return fallback;
     const active = segments.activeSegment;
-    // A walk from the last index entry (a few headers): not worth a mapping of the whole file.
-    const cursor = new BatchCursor(active.log);
-    cursor.mapFile = false;
-    return active.readNextOffset(cursor);
+    return active.readNextOffset(new BatchCursor(active.log));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -507,10 +504,7 @@ export function checkPartitionDirectory(dir: string): void {
 
 /** What is wrong with the active segment's batch headers, walked from the first; null when nothing (then its chain is known). */
 function walkActive(active: LogSegment): string | null {
-  // Every header of the file, read in order: the chunk serves that; a mapping would be held as
-  // external memory for the rest of the log's life (see BatchCursor.mapFile).
   const cursor = new BatchCursor(active.log);
-  cursor.mapFile = false;
   try {
     const last = active.offsetIndex.lookup(Number.MAX_SAFE_INTEGER);
     let entryFound = last.position === 0;

@@ -316,7 +316,7 @@ export class LogReader {
    */
   private checkOnChain(segment: LogSegment, cursor: BatchCursor, offset: number): void {
     try {
-      segment.checkChainThrough(cursor.position, cursor.position + cursor.size);
+      segment.checkChainThrough(cursor.position, cursor.position + cursor.size, cursor.baseOffset, cursor.lastOffset);
     } catch (err) {
       if (!(err instanceof CorruptRecordError) || !segment.locateOnChain(offset, cursor)) throw err;
     }

@@ -49,9 +49,18 @@ export class BatchChain {
    * Makes sure the batch at `[position, end)` is on the chain, walking batch headers from where
    * the chain ends when it is past that. Throws `CorruptRecordError` naming the first batch that
    * breaks a rule, or when no batch of the chain starts at `position`.
+   *
+   * `baseOffset` and `lastOffset`: the batch's, when a cursor has read its header already (its
+   * size, magic and own offset fields checked, `BatchCursor.next`). A batch that starts where the
+   * chain ends then needs only the check against the chain's last offset, which a walk would make
+   * after reading the same header again: a scan's every run starts there.
    */
-  checkThrough(position: number, end: number): void {
+  checkThrough(position: number, end: number, baseOffset = -1, lastOffset = -1): void {
     if (end <= this.chainEnd) return;
+    if (position === this.chainEnd && baseOffset > this.chainLastOffset && lastOffset >= baseOffset) {
+      this.extend(position, end, lastOffset);
+      return;
+    }
     const resumed = this.chainEnd > 0;
     try {
       this.walk(position, end);
@@ -87,8 +96,6 @@ export class BatchChain {
 
   private walk(position: number, end: number): void {
     const cursor = new BatchCursor(this.log, Buffer.allocUnsafe(CHAIN_CHUNK_BYTES));
-    // A walk runs once per segment (later reads extend the chain); it does not map the whole file for it.
-    cursor.mapFile = false;
     cursor.seek(this.chainEnd, this.log.size, this.chainLastOffset);
     while (this.chainEnd < end && cursor.next()) {
       if (cursor.position > position) break;

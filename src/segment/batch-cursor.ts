@@ -59,10 +59,13 @@ export class BatchCursor {
   /** What headers are read from: `chunk`, or the writer's mapping of the whole file. */
   private buf: Buffer;
   /**
-   * False: read headers through the writer's mapping only when one exists already, else into
-   * the chunk (see `FileRecords.mappedView`); bulk reads set it, lookups keep the default.
+   * True: read headers through the writer's mapping of the whole file, mapping it if need be;
+   * false: through a mapping only when one exists already, else into the chunk (see
+   * `FileRecords.mappedView`). Only lookups set it (`LogReader.cursorFor`): a walk reads each
+   * header once, and a new mapping of the whole file is held as external memory for the rest of
+   * the segment's life.
    */
-  mapFile = true;
+  mapFile = false;
 
   constructor(
     private readonly records: FileRecords,

@@ -343,8 +343,8 @@ export class LogSegment implements PooledSegment {
   }
 
   /** See `BatchChain.checkThrough`: the batch at `[position, end)` is reached walking the batches from the first. */
-  checkChainThrough(position: number, end: number): void {
-    this.chain.checkThrough(position, end);
+  checkChainThrough(position: number, end: number, baseOffset?: number, lastOffset?: number): void {
+    this.chain.checkThrough(position, end, baseOffset, lastOffset);
   }
 
   /**

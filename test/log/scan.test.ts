@@ -104,6 +104,30 @@ describe('scans across segments', () => {
     if (map !== null) expect(logMappings()).toBe(1);
     log.close();
   });
+
+  it("a writer's walks map no segment file: recovery of every segment, a compaction, an open's walk", async () => {
+    const dir = smallSegments();
+    // What a crash leaves: no clean-shutdown mark, the recovery point at the start.
+    fs.rmSync(path.join(dir, '.kafka_cleanshutdown'));
+    fs.writeFileSync(path.join(dir, 'recovery-point-offset-checkpoint'), '0\n1\nscan 0 0\n');
+    const addon = nativeAddon();
+    const map = addon === null ? null : vi.spyOn(addon, 'map');
+    const logMappings = (): number => map?.mock.calls.filter((call) => call[2] === false).length ?? 0;
+    const log = Log.open(dir, { segmentBytes: 16 * 1024, retentionMs: -1, cleanupPolicy: 'compact' });
+    expect(log.recovery.cleanShutdown).toBe(false);
+    expect(log.recovery.segmentsRecovered).toBeGreaterThan(10);
+    const result = await log.compact();
+    expect(result.segmentsCleaned).toBeGreaterThan(1);
+    expect(result.recordsRemoved).toBeGreaterThan(0);
+    expect(logMappings()).toBe(0);
+    log.close();
+    // And the next open, which walks the active segment when it has no record of the last close.
+    fs.rmSync(path.join(dir, '.seglog-active-segment'), { force: true });
+    const reopened = Log.open(dir, { segmentBytes: 16 * 1024, retentionMs: -1, cleanupPolicy: 'compact' });
+    expect(reopened.endOffset).toBeGreaterThan(0);
+    expect(logMappings()).toBe(0);
+    reopened.close();
+  });
 });
 
 afterEach(() => {
