@@ -15,7 +15,12 @@
  * SEGLOG_BENCH_BROKER_RECORDS sets the records per run (default 40000, about 41 MB),
  * SEGLOG_BENCH_BROKER_RUNS the measured runs (default 3; more steady the medians on a busy machine),
  * and SEGLOG_BENCH_BROKER_CLIENTS a comma-separated list of words that picks the rows whose client
- * name contains one of them (`kafkajs`, `kcat`, `acks=1`; default: every row).
+ * name contains one of them (`kafkajs`, `kcat`, `raw`, `acks=1`; default: every row).
+ *
+ * The `raw` rows send kafkajs-sized requests (one batch of 500 records, built once) from a client
+ * of seglog's own protocol encoder (`raw-producer.ts`): one at a time, four in flight, and one at a
+ * time after 8 ms of cache-filling work in the client, about what kafkajs spends per send. They
+ * tell the broker's cost per request apart from what a busy client on the same cores adds to it.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,6 +28,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Topic } from '../src/index.js';
 import { printTable, repoRoot, runMain, scratchBase } from './common.js';
+import { rawBatch, rawProduce, type RawMode } from './raw-producer.js';
 
 const RECORDS = Number(process.env.SEGLOG_BENCH_BROKER_RECORDS ?? 40_000);
 const VALUE_BYTES = 1024;
@@ -255,6 +261,8 @@ function meanBatch(dir: string): number {
 interface Client {
   name: string;
   durable: boolean;
+  /** A client that never asks for auto-creation gets its warm-up topics created for it. */
+  needsTopics?: boolean;
   produce(bootstrap: string, topic: string): Promise<{ p50: number; p99: number } | void>;
   fetch?(bootstrap: string, topic: string): Promise<void>;
 }
@@ -268,7 +276,23 @@ function clients(kcatFile: string): Client[] {
     { name: 'kafkajs produce acks=1', durable: false, produce: (b, t) => kafkajsProduce(b, t, 1), fetch: (b, t) => kafkajsFetch(b, t, RECORDS) },
     { name: 'librdkafka produce acks=all flushOnAck', durable: true, produce: (b, t) => pythonProduce(b, t, 'all') },
     { name: 'kafkajs produce acks=all flushOnAck', durable: true, produce: (b, t) => kafkajsProduce(b, t, -1) },
+    rawClient('raw produce acks=1 one at a time', 'seq'),
+    rawClient('raw produce acks=1 4 in flight', 'pipe'),
+    rawClient('raw produce acks=1 one at a time, 8 ms busy client', 'seq-busy'),
   ];
+}
+
+/** The same batch of KAFKAJS_BATCH records in every request, RECORDS records a run. */
+let rawBatchBytes: Buffer | undefined;
+
+function rawClient(name: string, mode: RawMode): Client {
+  const produce = async (bootstrap: string, topic: string) => {
+    if (RECORDS % KAFKAJS_BATCH !== 0) throw new Error(`raw rows need SEGLOG_BENCH_BROKER_RECORDS a multiple of ${KAFKAJS_BATCH}`);
+    rawBatchBytes ??= rawBatch(KAFKAJS_BATCH, value, key);
+    const latencies = await rawProduce(bootstrap, topic, rawBatchBytes, RECORDS / KAFKAJS_BATCH, mode);
+    return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+  };
+  return { name, durable: false, needsTopics: true, produce };
 }
 
 /**
@@ -279,6 +303,7 @@ function clients(kcatFile: string): Client[] {
 async function benchClient(base: string, client: Client): Promise<Row[]> {
   const dir = path.join(base, 'broker');
   const served = await serve(dir, client.durable);
+  if (client.needsTopics === true) await createTopics(served.bootstrap, Array.from({ length: WARMUP_RUNS }, (_, i) => `warmup-${i}`));
   // A long-running broker has compiled its hot paths long ago: two warm-up runs get the per-request
   // functions (called once per batch, so a few hundred times a run) through V8's optimizing tier.
   for (let i = 0; i < WARMUP_RUNS; i++) {
@@ -353,6 +378,6 @@ if (process.argv[2] === '--direct') {
     );
     console.log(`direct: Topic.append (+ flush after each batch for flushOnAck rows) of the same records in batches of the size the client sent, and readBatches in 1 MiB reads; each the median of ${RUNS} runs after ${WARMUP_RUNS} warm-up appends in a fresh process; broker rows: the median of ${RUNS} runs after ${WARMUP_RUNS} warm-up runs`);
     console.log('targets: broker CPU per MB produced <= 1.5x Topic.append, per MB fetched <= 3x readBatches');
-    console.log(`p50/p99: librdkafka per record (produce() to delivery report, linger.ms=2, at most 1000 records in flight); kafkajs per send() of ${KAFKAJS_BATCH} records`);
+    console.log(`p50/p99: librdkafka per record (produce() to delivery report, linger.ms=2, at most 1000 records in flight); kafkajs per send() of ${KAFKAJS_BATCH} records; raw per request of ${KAFKAJS_BATCH} records (with the queue, 4 in flight)`);
   });
 }
