@@ -41,7 +41,10 @@ export class ReadMemory {
     this.usable ??= nativeAddon()?.adviseHugePages !== undefined;
     if (!this.usable || length < MIN_PLACED_BYTES || length > MAX_PLACED_BYTES) return Buffer.allocUnsafe(length);
     let at = this.placeAfter(this.used, position);
-    if (this.slab === null || at + length > SLAB_BYTES) {
+    // A caller may detach the slab under us (a record's `buffer` transferred: structuredClone,
+    // postMessage, ArrayBuffer.prototype.transfer); its views then have length 0, and a new slab
+    // serves from there on.
+    if (this.slab === null || this.slab.length === 0 || at + length > SLAB_BYTES) {
       if (!this.newSlab()) return Buffer.allocUnsafe(length);
       at = this.placeAfter(0, position);
     }

@@ -54,4 +54,16 @@ describe('ReadMemory', () => {
     expect(small.buffer).not.toBe(placed.buffer);
     expect(small.buffer.byteLength).toBeLessThan(1 * MiB);
   });
+
+  it('keeps serving reads after a caller transfers (detaches) the slab a returned region lies in', () => {
+    const memory = new ReadMemory();
+    const first = memory.take(MiB, 0);
+    if (first.buffer.byteLength === MiB) return expect(nativeAddon()?.adviseHugePages).toBeUndefined();
+    structuredClone(first.buffer, { transfer: [first.buffer] });
+    expect(first.length).toBe(0);
+    const next = memory.take(MiB, 0);
+    expect(next.length).toBe(MiB);
+    next.fill(7);
+    expect(next[MiB - 1]).toBe(7);
+  });
 });
