@@ -59,7 +59,8 @@ describe('ReadMemory', () => {
     const memory = new ReadMemory();
     const first = memory.take(MiB, 0);
     if (first.buffer.byteLength === MiB) return expect(nativeAddon()?.adviseHugePages).toBeUndefined();
-    structuredClone(first.buffer, { transfer: [first.buffer] });
+    const slab = first.buffer as ArrayBuffer;
+    structuredClone(slab, { transfer: [slab] });
     expect(first.length).toBe(0);
     const next = memory.take(MiB, 0);
     expect(next.length).toBe(MiB);
