@@ -69,12 +69,10 @@ function readValue(r: Reader, f: FieldPlan, nullable: boolean): unknown {
 
 function readTaggedFields(r: Reader, plan: StructPlan, o: Obj): void {
   for (const f of plan.tagged) o[f.name] = defaultOf(f);
-  const count = r.uvarint();
-  if (count * 2 > r.remaining) r.fail(`${count} tagged fields past the end of the frame`);
+  const count = r.taggedFieldCount();
   for (let i = 0; i < count; i++) {
     const tag = r.uvarint();
-    const size = r.uvarint();
-    if (size > r.remaining) r.fail(`tagged field ${tag} of ${size} bytes past the end of the frame`);
+    const size = r.taggedFieldSize(tag);
     const f = plan.byTag.get(tag);
     if (f === undefined) {
       r.skip(size);

@@ -65,14 +65,8 @@ function readString(r: Reader, flexible: boolean, nullable: boolean, name: strin
 
 /** A tagged-field section: Produce requests define no tags, so every one is skipped. */
 function skipTaggedFields(r: Reader): void {
-  const count = r.uvarint();
-  if (count * 2 > r.remaining) r.fail(`${count} tagged fields past the end of the frame`);
-  for (let i = 0; i < count; i++) {
-    const tag = r.uvarint();
-    const size = r.uvarint();
-    if (size > r.remaining) r.fail(`tagged field ${tag} of ${size} bytes past the end of the frame`);
-    r.skip(size);
-  }
+  const count = r.taggedFieldCount();
+  for (let i = 0; i < count; i++) r.skip(r.taggedFieldSize(r.uvarint()));
 }
 
 type ResponseInput = EncodeInput<ProduceResponse>;

@@ -110,6 +110,20 @@ export class Reader {
   skip(n: number): void {
     this.need(n, 'tagged field');
   }
+
+  /** A tagged-field section's field count, checked against the bytes left (a field takes at least two). */
+  taggedFieldCount(): number {
+    const count = this.uvarint();
+    if (count * 2 > this.remaining) this.fail(`${count} tagged fields past the end of the frame`);
+    return count;
+  }
+
+  /** The size of tagged field `tag`, read after its tag, checked against the bytes left. */
+  taggedFieldSize(tag: number): number {
+    const size = this.uvarint();
+    if (size > this.remaining) this.fail(`tagged field ${tag} of ${size} bytes past the end of the frame`);
+    return size;
+  }
 }
 
 /** How a string, bytes or array length is written: int16 (classic strings), int32 (classic bytes and arrays), uvarint(n + 1) (compact). */
