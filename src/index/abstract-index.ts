@@ -76,6 +76,11 @@ function roundDown(value: number, factor: number): number {
   return value - (value % factor);
 }
 
+/** The length a writable index of `entrySize`-byte entries is created at for `maxIndexSize`: whole entries only. */
+export function preallocatedIndexLength(maxIndexSize: number, entrySize: number): number {
+  return roundDown(maxIndexSize, entrySize);
+}
+
 export abstract class AbstractIndex {
   /** The segment's base offset: stored offsets are relative to it. */
   readonly baseOffset: number;
@@ -116,7 +121,7 @@ export abstract class AbstractIndex {
     this.detectZeroTail = options.detectZeroTail ?? false;
     this.warmEntries = Math.floor(8192 / entrySize);
     if (mode === 'write') {
-      const { storage, created } = openWritable(file, roundDown(maxIndexSize, entrySize), options.fd);
+      const { storage, created } = openWritable(file, preallocatedIndexLength(maxIndexSize, entrySize), options.fd);
       this.storage = storage;
       this.fileCreated = created;
       this.countEntries(created);

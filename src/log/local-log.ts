@@ -8,6 +8,9 @@ import {
 } from '../files/checkpoint.js';
 import type { TimestampType } from '../record/types.js';
 import { PreparedSegmentFiles } from '../files/prepared-files.js';
+import { preallocatedIndexLength } from '../index/abstract-index.js';
+import { OffsetIndex } from '../index/offset-index.js';
+import { TimeIndex } from '../index/time-index.js';
 import { RESERVE_CHUNK_BYTES } from '../segment/file-records.js';
 import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
 import type { LogSegments } from '../segment/log-segments.js';
@@ -175,7 +178,10 @@ export class LocalLog {
     const options = this.params.segmentOptions(this.nextOffset);
     // The `.log`'s first blocks, as its first append would reserve them (FileRecords.reserveAhead).
     const reserve = options.reserveLimit >= 2 * RESERVE_CHUNK_BYTES ? RESERVE_CHUNK_BYTES : 0;
-    this.nextFiles = PreparedSegmentFiles.start(this.dir, options.maxIndexSize - (options.maxIndexSize % 8), options.maxIndexSize - (options.maxIndexSize % 12), reserve);
+    const { maxIndexSize } = options;
+    const offsetIndexLength = preallocatedIndexLength(maxIndexSize, OffsetIndex.ENTRY_SIZE);
+    const timeIndexLength = preallocatedIndexLength(maxIndexSize, TimeIndex.ENTRY_SIZE);
+    this.nextFiles = PreparedSegmentFiles.start(this.dir, offsetIndexLength, timeIndexLength, reserve);
     if (this.nextFiles === null) this.prepareFrom = Infinity;
   }
 
