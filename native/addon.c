@@ -1,12 +1,12 @@
 /*
  * seglog's Node-API addon: CRC-32C (native/crc32c.c), recovery's record walk (native/records.c), the file calls Node's fs lacks
- * (native/files.c, native/prepare.c) and zstd compression where zlib has none (native/zstd.c). Node-API is ABI-stable, so one build per platform serves every Node.js
+ * (native/files.c, native/prepare.c, native/writes.c) and zstd compression where zlib has none (native/zstd.c). Node-API is ABI-stable, so one build per platform serves every Node.js
  * version; it ships prebuilt in the package (prebuilds/<platform>-<arch>/) and seglog works
  * without it (src/files/native.ts loads it and decides).
  *
  * Exports: prepareFiles, takeFiles, dropFiles and linkFile on Linux (native/prepare.c), crc32c, crcHardware ('avx512' | 'avx2' | 'sse42' | 'armv8' | 'none'), crc32cPaths, map, unmap, msync, readTwo,
- * adviseHugePages, zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), fallocate and
- * copyTwo on Linux, and retainFreedMemory with glibc. Nothing is exported when a call fails: JS then treats the addon as absent.
+ * adviseHugePages, zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), writeBatches (native/writes.c), fallocate,
+ * copyTwo, startWrites, queueWrite and finishWrites on Linux, and retainFreedMemory with glibc. Nothing is exported when a call fails: JS then treats the addon as absent.
  */
 #include <string.h>
 
@@ -52,10 +52,14 @@ static napi_value Init(napi_env env, napi_value exports) {
       !export_function(env, result, "adviseHugePages", seglog_js_advise_huge_pages) ||
       !export_function(env, result, "zstdCompressBound", seglog_js_zstd_bound) ||
       !export_function(env, result, "zstdCompress", seglog_js_zstd_compress) ||
-      !export_function(env, result, "recordOffsetsHold", seglog_js_record_offsets_hold) || !seglog_export_prepare(env, result))
+      !export_function(env, result, "recordOffsetsHold", seglog_js_record_offsets_hold) ||
+      !export_function(env, result, "writeBatches", seglog_js_write_batches) || !seglog_export_prepare(env, result))
     return exports;
 #if defined(__linux__)
-  if (!export_function(env, result, "fallocate", seglog_js_fallocate) || !export_function(env, result, "copyTwo", seglog_js_copy_two)) return exports;
+  if (!export_function(env, result, "fallocate", seglog_js_fallocate) || !export_function(env, result, "copyTwo", seglog_js_copy_two) ||
+      !export_function(env, result, "startWrites", seglog_js_start_writes) || !export_function(env, result, "queueWrite", seglog_js_queue_write) ||
+      !export_function(env, result, "finishWrites", seglog_js_finish_writes))
+    return exports;
 #endif
 #if defined(__GLIBC__)
   if (!export_function(env, result, "retainFreedMemory", retain_freed_memory)) return exports;

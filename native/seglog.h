@@ -35,6 +35,12 @@ napi_value seglog_js_advise_huge_pages(napi_env env, napi_callback_info info);
 napi_value seglog_js_zstd_bound(napi_env env, napi_callback_info info);
 napi_value seglog_js_zstd_compress(napi_env env, napi_callback_info info);
 napi_value seglog_js_record_offsets_hold(napi_env env, napi_callback_info info);
+/* writeBatches (native/writes.c): writes batches to their files, on the calling thread and a worker. */
+napi_value seglog_js_write_batches(napi_env env, napi_callback_info info);
+/* startWrites, queueWrite, finishWrites (native/writes.c; Linux only): the same, queued batch by batch as they are made. */
+napi_value seglog_js_start_writes(napi_env env, napi_callback_info info);
+napi_value seglog_js_queue_write(napi_env env, napi_callback_info info);
+napi_value seglog_js_finish_writes(napi_env env, napi_callback_info info);
 /* prepareFiles, takeFiles, dropFiles, linkFile (native/prepare.c; Linux only, else nothing); 0 on failure. */
 int seglog_export_prepare(napi_env env, napi_value exports);
 

@@ -12,6 +12,7 @@
  * | two reads of a read-only point read | copies from a mapping under a SIGBUS guard (Linux), else one call, two preads | two `fs.readSync` calls |
  * | memory of bulk reads (`read`, `readBatches`, `stream`) | 8 MiB slabs on transparent huge pages (Linux) | a buffer per read |
  * | recovery's record walk, batches of 8+ records | C (`native/records.c`) | the same walk in JS |
+ * | a topic's batches of one append | written by the calling thread and a worker thread together (native/writes.c) | one `fs.writeSync` after another |
  * | the next segment's files | made unnamed on a thread of their own before the roll, named by it (Linux) | created by the roll |
  *
  * Where it is looked for, inside the package only (the node-gyp-build layout): first the binary
@@ -93,6 +94,21 @@ export interface NativeAddon {
   takeFiles?(handle: unknown): { fds: number[]; reserved: number } | number | null;
   dropFiles?(handle: unknown): void;
   linkFile?(fd: number, path: string): number;
+  /**
+   * Writes `buffers[i][0, lengths[i])` to `fds[i]` at `positions[i]` for each i < count, sharing
+   * the writes with a worker thread (native/writes.c); `results[i]` gets the bytes written or
+   * -errno. Returns the number of threads that wrote (1 or 2). Absent from a stale binary.
+   */
+  writeBatches?(fds: Int32Array, buffers: readonly Uint8Array[], lengths: Float64Array, positions: Float64Array, results: Float64Array, count: number): number;
+  /**
+   * Linux only (native/writes.c): the same writes handed to the worker one by one as the caller
+   * makes them. `startWrites` takes the worker (false when it cannot be had), `queueWrite` adds a
+   * write (false when 256 are queued), `finishWrites` writes what is left, waits for the worker
+   * and fills `results`; it must be called before control returns to the event loop.
+   */
+  startWrites?(): boolean;
+  queueWrite?(fd: number, buffer: Uint8Array, length: number, position: number): boolean;
+  finishWrites?(results: Float64Array): number;
   /** Linux only: fallocate(FALLOC_FL_KEEP_SIZE); 0 or the errno. */
   fallocate?(fd: number, offset: number, length: number): number;
   /**
