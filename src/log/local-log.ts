@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { LogIOError } from '../errors.js';
 import {
   LOG_START_OFFSET_CHECKPOINT,
   RECOVERY_POINT_CHECKPOINT,
@@ -16,6 +17,23 @@ import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
 import type { LogSegments } from '../segment/log-segments.js';
 import { assignOffsets, type EncodedBatchInfo } from './encoded-batches.js';
 import { LogReader } from './log-reader.js';
+
+/**
+ * One batch between `LocalLog.beginAppend` and its completion: the batch and what the log knows
+ * of it, and where it goes (segment, descriptor, position). A log keeps one and reuses it.
+ */
+export class PendingWrite {
+  batch: Buffer = Buffer.alloc(0);
+  size = 0;
+  lastOffset = 0;
+  maxTimestamp = 0;
+  now = 0;
+  recordCount = 0;
+  /** Set by `beginAppend`; null once completed or abandoned. */
+  segment: LogSegment | null = null;
+  fd = -1;
+  position = 0;
+}
 
 /** The config keys the log state reads (a structural subset of the log's resolved config). */
 export interface LocalLogConfig {
@@ -159,12 +177,55 @@ export class LocalLog {
    * limits, CRC); a write error leaves the state as it was (`LogSegment.append` is all or nothing).
    */
   appendBatch(batch: Buffer, size: number, lastOffset: number, maxTimestamp: number, now: number): void {
-    const { segmentBytes, segmentMs } = this.params.config;
-    let segment = this.segments.activeSegment;
-    if (segment.shouldRoll(size, maxTimestamp, lastOffset, segmentBytes, segmentMs, now)) {
-      segment = this.rollAt(this.nextOffset, true);
-    }
+    const segment = this.segmentFor(size, lastOffset, maxTimestamp, now);
     segment.append(lastOffset, maxTimestamp, lastOffset, batch, size);
+    this.appended(segment, lastOffset);
+  }
+
+  /**
+   * `appendBatch` in steps, for a batch written elsewhere (see `Log.beginAppend`): rolls if due,
+   * and fills `write` with where the batch goes. Nothing else may change this log until the
+   * caller has called `completeAppend` or `abandonAppend` with it.
+   */
+  beginAppend(write: PendingWrite): void {
+    const segment = this.segmentFor(write.size, write.lastOffset, write.maxTimestamp, write.now);
+    write.position = segment.beginAppend(write.lastOffset, write.maxTimestamp, write.size);
+    write.segment = segment;
+    write.fd = segment.log.descriptor();
+  }
+
+  /** The batch of `beginAppend` is written: the end offset moves past it and waiters wake. */
+  completeAppend(write: PendingWrite): void {
+    const segment = write.segment!;
+    segment.completeAppend(write.lastOffset, write.maxTimestamp, write.lastOffset, write.position, write.size);
+    this.appended(segment, write.lastOffset);
+    write.segment = null;
+  }
+
+  /**
+   * The batch of `beginAppend` does not stay: its write failed with `cause` (the error to throw
+   * is returned), or, with `cause` undefined, it was written but an earlier one failed. Whatever
+   * of it landed is cut off; the state is as before `beginAppend` (bar a roll it did).
+   */
+  abandonAppend(write: PendingWrite, cause?: unknown): LogIOError | null {
+    const segment = write.segment!;
+    write.segment = null;
+    if (cause === undefined) {
+      segment.log.abandonAppend(write.position);
+      return null;
+    }
+    return segment.log.failedAppend(write.position, write.size, cause);
+  }
+
+  /** The active segment, or a new one when the batch is due to roll it (Kafka's `shouldRoll`). */
+  private segmentFor(size: number, lastOffset: number, maxTimestamp: number, now: number): LogSegment {
+    const { segmentBytes, segmentMs } = this.params.config;
+    const segment = this.segments.activeSegment;
+    if (segment.shouldRoll(size, maxTimestamp, lastOffset, segmentBytes, segmentMs, now)) return this.rollAt(this.nextOffset, true);
+    return segment;
+  }
+
+  private appended(segment: LogSegment, lastOffset: number): void {
     this.nextOffset = lastOffset + 1;
     if (segment.size >= this.prepareFrom && this.nextFiles === null) this.prepareNextSegment();
     this.wakeWaiters();

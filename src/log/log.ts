@@ -3,13 +3,14 @@ import path from 'node:path';
 import {
   InvalidArgumentError,
   LogClosedError,
+  type LogIOError,
   OffsetOutOfRangeError,
   ReadOnlyLogError,
   RecordTooLargeError,
   warnBackgroundFailure,
 } from '../errors.js';
 import { isCompressionType } from '../record/batch-layout.js';
-import { encodeBatch } from '../record/batch-builder.js';
+import { encodeBatch, type BatchScratch } from '../record/batch-builder.js';
 import { checkEncodedBatches } from './encoded-batches.js';
 import type { CompressionType, LogRecord, RecordInput } from '../record/types.js';
 import type { LogSegment, SegmentOptions } from '../segment/log-segment.js';
@@ -27,7 +28,7 @@ import { CLEAN_SHUTDOWN_FILE } from '../files/file-names.js';
 import { deletesByRetention, isCompacted, requireKeys, resolveConfig, segmentOptionsOf, type LogConfig, type ResolvedLogConfig } from './config.js';
 import { prepareDirectory } from './partition-directory.js';
 import { GroupCommit } from './flusher.js';
-import { LocalLog, type LocalLogState } from './local-log.js';
+import { LocalLog, PendingWrite, type LocalLogState } from './local-log.js';
 import { ReadOnlyView } from './read-only-view.js';
 import { DirectoryLock } from './lock.js';
 import { LogLoader, checkPartitionDirectory, type RecoveryReport } from './log-loader.js';
@@ -97,6 +98,8 @@ export class Log {
   private deleterState: SegmentDeleter | null = null;
   private closed = false;
   private unflushedMessages = 0;
+  /** The batch of the append running (reused: an append allocates no state of its own). */
+  private readonly pending = new PendingWrite();
   private directoryDirty = false;
   private flushTimer: NodeJS.Timeout | null = null;
   /** A read-only opener's view of the writer's changes (src/log/read-only-view.ts); null for the writer. */
@@ -231,6 +234,42 @@ export class Log {
    * trace. Throws `InvalidRecordError`, `RecordTooLargeError`, `LogIOError`.
    */
   append(records: RecordInput | readonly RecordInput[], options?: AppendOptions): AppendResult {
+    const write = this.encodeAppend(records, options, undefined);
+    this.local.appendBatch(write.batch, write.size, write.lastOffset, write.maxTimestamp, write.now);
+    this.afterAppend(write.recordCount);
+    return { baseOffset: write.lastOffset - write.recordCount + 1, lastOffset: write.lastOffset };
+  }
+
+  /**
+   * @internal `append` in steps, for a caller that writes several logs' batches together (a
+   * topic): checks and encodes the records (into `scratch`), rolls if due, and returns where the
+   * batch goes (`fd`, `position`). The caller writes `batch[0, size)` there, then calls
+   * `completeAppend`, or `abandonAppend` to cut it off again; nothing else may use this log
+   * between. Throws what `append` throws before its write.
+   */
+  beginAppend(records: RecordInput | readonly RecordInput[], options: AppendOptions | undefined, scratch: BatchScratch): PendingWrite {
+    const write = this.encodeAppend(records, options, scratch);
+    this.local.beginAppend(write);
+    return write;
+  }
+
+  /** @internal The batch of `beginAppend` is written: it is appended (offsets, indexes, waiters, flush policy). */
+  completeAppend(write: PendingWrite): AppendResult {
+    this.local.completeAppend(write);
+    this.afterAppend(write.recordCount);
+    return { baseOffset: write.lastOffset - write.recordCount + 1, lastOffset: write.lastOffset };
+  }
+
+  /**
+   * @internal The batch of `beginAppend` does not stay: cuts off what of it landed. With the
+   * write's `cause`, returns the `LogIOError` to throw (as `append` would have); else null.
+   */
+  abandonAppend(write: PendingWrite, cause?: unknown): LogIOError | null {
+    return this.local.abandonAppend(write, cause);
+  }
+
+  /** Checks and encodes the records of an append as the log's next batch, into the log's `PendingWrite`. */
+  private encodeAppend(records: RecordInput | readonly RecordInput[], options: AppendOptions | undefined, scratch: BatchScratch | undefined): PendingWrite {
     this.ensureWritable();
     const list = Array.isArray(records) ? (records as readonly RecordInput[]) : [records as RecordInput];
     if (list.length === 0) throw new InvalidArgumentError('append needs at least one record');
@@ -238,13 +277,17 @@ export class Log {
     const compression = options === undefined ? this.config.compression : this.appendCompression(options);
     const now = this.config.clock();
     const baseOffset = this.local.endOffset;
-    const batch = encodeBatch(list, baseOffset, { compression, timestampType: this.config.timestampType, now });
+    const batch = encodeBatch(list, baseOffset, { compression, timestampType: this.config.timestampType, now }, scratch);
     const size = batch.buffer.length;
     this.checkBatchSize(size);
-    const lastOffset = baseOffset + batch.lastOffsetDelta;
-    this.local.appendBatch(batch.buffer, size, lastOffset, batch.maxTimestamp, now);
-    this.afterAppend(batch.recordCount);
-    return { baseOffset, lastOffset };
+    const write = this.pending;
+    write.batch = batch.buffer;
+    write.size = size;
+    write.lastOffset = baseOffset + batch.lastOffsetDelta;
+    write.maxTimestamp = batch.maxTimestamp;
+    write.now = now;
+    write.recordCount = batch.recordCount;
+    return write;
   }
 
   /**

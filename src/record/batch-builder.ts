@@ -109,6 +109,18 @@ const MAX_SCRATCH_BYTES = 16 * 1024 * 1024;
 const SHORT_STRING_CHARS = 48;
 
 /**
+ * Memory a batch is encoded into, reused from call to call (see the module comment). The encoder
+ * has one of its own; a caller that must hold several encoded batches at once (a topic writes
+ * its partitions' batches together) passes one per batch to `encodeBatch`.
+ */
+export class BatchScratch {
+  buffer: Buffer<ArrayBuffer>;
+  constructor(bytes = 64 * 1024) {
+    this.buffer = Buffer.allocUnsafeSlow(bytes);
+  }
+}
+
+/**
  * The encoder's reusable memory, and what a record pass learns besides the bytes. One instance
  * serves every call (encoding is synchronous and never re-entered); instance fields rather than
  * module-level variables keep the hot loop's state on one object of a fixed shape.
@@ -118,12 +130,14 @@ class EncoderState {
   readonly fields: unknown[] = [];
   /** Encoded length of `fields[j]` (-1 = null). */
   fieldLengths = new Int32Array(64);
-  /** Holds the returned batch: reusing it spares the page faults of fresh memory. */
-  batchScratch = Buffer.allocUnsafeSlow(64 * 1024);
+  /** The encoder's own batch memory: reusing it spares the page faults of fresh memory. */
+  readonly ownBatch = new BatchScratch();
+  /** Holds the batch of the call running: `ownBatch`, or the caller's. */
+  batch: BatchScratch = this.ownBatch;
   /** Holds the uncompressed records of a compressed batch. */
   recordsScratch = Buffer.allocUnsafeSlow(64 * 1024);
   /** The buffer the last record pass ended in (a scratch buffer, or a one-off one past the cap). */
-  target: Buffer = this.batchScratch;
+  target: Buffer = this.ownBatch.buffer;
   baseTimestamp = 0;
   maxTimestamp = 0;
   offsetOfMaxTimestamp = 0;
@@ -134,11 +148,13 @@ const state = new EncoderState();
 /**
  * Encodes `records` as one v2 batch with offsets from `baseOffset`. Producer id, epoch and base
  * sequence are -1 (no idempotent producer). A record without timestamp gets `options.now`.
- * The returned `buffer` is only valid until the next call (see the module comment).
+ * The returned `buffer` is only valid until the next call (see the module comment), or, with a
+ * `scratch` of the caller's, until the next call given the same `scratch`.
  * Throws `InvalidRecordError` naming the record index and field for a malformed record,
  * `InvalidArgumentError` for bad arguments, `RecordTooLargeError` past 2 GiB.
  */
-export function encodeBatch(records: readonly RecordInput[], baseOffset: number, options: EncodeOptions): EncodedBatch {
+export function encodeBatch(records: readonly RecordInput[], baseOffset: number, options: EncodeOptions, scratch?: BatchScratch): EncodedBatch {
+  state.batch = scratch ?? state.ownBatch;
   try {
     return encode(records, baseOffset, options);
   } catch (err) {
@@ -239,10 +255,10 @@ function batchBuffer(size: number): Buffer {
 /** The batch or records scratch buffer, at least `size` bytes; a one-off buffer past the cap. */
 function scratchBuffer(size: number, forBatch: boolean): Buffer {
   if (size > MAX_SCRATCH_BYTES) return Buffer.allocUnsafe(size);
-  let scratch = forBatch ? state.batchScratch : state.recordsScratch;
+  let scratch = forBatch ? state.batch.buffer : state.recordsScratch;
   if (scratch.length < size) {
     scratch = Buffer.allocUnsafeSlow(Math.min(MAX_SCRATCH_BYTES, Math.max(size, scratch.length * 2)));
-    if (forBatch) state.batchScratch = scratch;
+    if (forBatch) state.batch.buffer = scratch;
     else state.recordsScratch = scratch;
   }
   return scratch;

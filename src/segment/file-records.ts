@@ -251,25 +251,61 @@ export class FileRecords {
    * again, so the file ends where it ended before, and the error is thrown as `LogIOError`.
    */
   append(data: Buffer, length = data.length): number {
+    const position = this.beginAppend(length);
+    this.writeAt(data, length, position);
+    this.completeAppend(position, length);
+    return position;
+  }
+
+  /**
+   * The first step of an append of `length` bytes written elsewhere (see `append`, which is these
+   * steps in a row): reserves blocks ahead, and returns the position the bytes go to, the end of
+   * the file. The caller writes them there through `descriptor()`, then calls `completeAppend`,
+   * or `failedAppend` / `abandonAppend` to cut them off again.
+   */
+  beginAppend(length: number): number {
     const position = this._size;
     if (length > this.largestAppend) this.largestAppend = length;
     if (position + length > this.reservedTo && this.reserveLimit > 0) this.reserveAhead(position + length);
+    return position;
+  }
+
+  /** The open descriptor (a suspended file is opened again). Throws `LogIOError`. */
+  descriptor(): number {
+    return this.handle();
+  }
+
+  /** Writes all `length` bytes of `data` at `position`; on failure cuts them off and throws `LogIOError`. */
+  private writeAt(data: Buffer, length: number, position: number): void {
     let written = 0;
     try {
       while (written < length) {
         written += fs.writeSync(this.handle(), data, written, length - written, position + written);
       }
     } catch (cause) {
-      this.cutBackTo(position);
-      throw new LogIOError(`write of ${length} bytes to ${this._file} at position ${position} failed: ${(cause as Error).message}`, {
-        file: this._file,
-        position,
-        cause,
-      });
+      throw this.failedAppend(position, length, cause);
     }
+  }
+
+  /** The bytes of `beginAppend` are written: they are the file's from now on. */
+  completeAppend(position: number, length: number): void {
     this._size = position + length;
     noteWrite();
-    return position;
+  }
+
+  /** The write begun at `position` failed with `cause`: cuts off what landed; returns the error to throw. */
+  failedAppend(position: number, length: number, cause: unknown): LogIOError {
+    this.cutBackTo(position);
+    return new LogIOError(`write of ${length} bytes to ${this._file} at position ${position} failed: ${(cause as Error).message}`, {
+      file: this._file,
+      position,
+      cause,
+    });
+  }
+
+  /** The bytes written from `position` on must not stay (a call's earlier write failed): cuts them off. */
+  abandonAppend(position: number): void {
+    this.cutBackTo(position);
   }
 
   /**

@@ -283,20 +283,38 @@ export class LogSegment implements PooledSegment {
    * Appends one batch whose records end at `largestOffset`. `shallowOffsetOfMaxTimestamp` is the
    * last offset of the batch (what Kafka records with a new max timestamp). Adds index entries
    * exactly when Kafka does: once more than indexIntervalBytes were appended since the last one.
+   * All or nothing (see `FileRecords.append`).
    */
   append(largestOffset: number, largestTimestamp: number, shallowOffsetOfMaxTimestamp: number, batch: Buffer, length = batch.length): void {
+    const position = this.beginAppend(largestOffset, largestTimestamp, length);
+    this.log.append(batch, length);
+    this.completeAppend(largestOffset, largestTimestamp, shallowOffsetOfMaxTimestamp, position, length);
+  }
+
+  /**
+   * `append` in steps, for a batch written elsewhere (a topic writes its partitions' batches
+   * together): checks the batch can go here and returns the position it goes to in `log`, which
+   * the caller writes through `log.descriptor()` and then completes (`completeAppend`) or cuts
+   * off (`log.failedAppend`, `log.abandonAppend`). Nothing else may touch the segment between.
+   */
+  beginAppend(largestOffset: number, largestTimestamp: number, length: number): number {
     if (!this.canConvertToRelativeOffset(largestOffset)) {
       throw new OffsetOverflowError(`offset ${largestOffset} cannot be stored relative to segment ${this.baseOffset}`, {
         file: this.log.file,
         offset: largestOffset,
       });
     }
-    const position = this.log.size;
+    void this.maxTimestamp; // loads the max timestamp so far before the batch raises it
+    const position = this.log.beginAppend(length);
     if (position === 0) this.rollingBasedTimestamp = largestTimestamp;
-    const maxTimestamp = this.maxTimestamp;
-    this.log.append(batch, length);
+    return position;
+  }
+
+  /** The batch of `beginAppend` is written at `position`: it is the segment's, with its index entries. */
+  completeAppend(largestOffset: number, largestTimestamp: number, shallowOffsetOfMaxTimestamp: number, position: number, length: number): void {
+    this.log.completeAppend(position, length);
     this.extendChain(position, position + length, largestOffset);
-    if (largestTimestamp > maxTimestamp) {
+    if (largestTimestamp > this.maxTimestampSoFar) {
       this.maxTimestampSoFar = largestTimestamp;
       this.offsetOfMaxTimestampSoFar = shallowOffsetOfMaxTimestamp;
     }
