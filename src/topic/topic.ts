@@ -12,6 +12,9 @@ import { requireOffset, requireOptions, requireTimestamp } from '../log/argument
 import { describe, isCompacted, requireKeys } from '../log/config.js';
 import { DirectoryLock } from '../log/lock.js';
 import { Log, type AppendOptions } from '../log/log.js';
+import type { PendingWrite } from '../log/local-log.js';
+import { BatchWrites } from '../files/batch-writes.js';
+import { BatchScratch } from '../record/batch-builder.js';
 import type { StreamOptions } from '../log/stream.js';
 import { checkTopicName, defaultTopicName, resolveTopicConfig, type ResolvedTopicConfig, type TopicConfig } from './config.js';
 import { mergeIterators } from './merge.js';
@@ -47,6 +50,9 @@ export interface TopicStreamOptions {
 
 const STREAM_KEYS = ['from', 'follow', 'signal', 'maxBytes'] as const;
 
+/** A partition's encoder memory starts this small and grows to its batches (a topic may have many partitions). */
+const SCRATCH_START_BYTES = 4096;
+
 /**
  * A topic: `partitions` seglog `Log`s in one directory, named as Kafka names them
  * (`<topic>/<name>-0`, `<name>-1`, ...), with the partition count in `<topic>/topic.json`.
@@ -61,6 +67,10 @@ export class Topic {
   private readonly sticky: StickyPartitioner;
   /** `append`'s plan, kept between calls (null while a call holds it). */
   private spare: AppendPlan | null = new AppendPlan();
+  /** `appendTogether`'s state, reused from call to call: the writes, the begun appends, encoder memory per batch. */
+  private readonly writes = new BatchWrites();
+  private readonly begun: PendingWrite[] = [];
+  private readonly scratches: BatchScratch[] = [];
 
   private constructor(
     /** The topic directory (absolute). */
@@ -182,10 +192,14 @@ export class Topic {
 
   private appendPlanned(list: readonly TopicRecordInput[], plan: AppendPlan, options: AppendOptions | undefined): TopicAppendResult[] {
     const { touched, baseOffsets, partitions, positions } = plan;
-    for (const p of touched) {
-      // A call whose records all go to one partition hands the caller's array on as is.
-      const batch = touched.length === 1 ? list : plan.groups[p]!;
-      baseOffsets[p] = this.logs[p]!.append(batch, options).baseOffset;
+    if (touched.length > 1 && BatchWrites.available()) {
+      this.appendTogether(plan, options);
+    } else {
+      for (const p of touched) {
+        // A call whose records all go to one partition hands the caller's array on as is.
+        const batch = touched.length === 1 ? list : plan.groups[p]!;
+        baseOffsets[p] = this.logs[p]!.append(batch, options).baseOffset;
+      }
     }
     if (plan.stickyPartition >= 0) this.sticky.completeBatch(plan.stickyBytes, this.logs.length);
     const results = new Array<TopicAppendResult>(list.length);
@@ -194,6 +208,76 @@ export class Topic {
       results[i] = { partition, offset: baseOffsets[partition]! + positions[i]! };
     }
     return results;
+  }
+
+  /**
+   * The partitions' appends of one call with their writes done together (`BatchWrites`, on two
+   * threads): each batch is encoded and placed (`Log.beginAppend`) and handed to the writes,
+   * which may start on it while the next is encoded; once all are written, each is completed in
+   * ascending order. The outcome is the one-after-another loop's: when
+   * a partition's batch cannot be made or written, the partitions before it keep theirs, and
+   * those after it, written already, are cut back to where they ended (a roll one of them did
+   * stays, empty); the first failure in partition order is thrown.
+   */
+  private appendTogether(plan: AppendPlan, options: AppendOptions | undefined): void {
+    const { touched, baseOffsets } = plan;
+    const begun = this.begun;
+    const writes = this.writes;
+    let failure: unknown = null;
+    try {
+      for (let i = 0; i < touched.length; i++) {
+        const p = touched[i]!;
+        const write = this.logs[p]!.beginAppend(plan.groups[p]!, options, this.scratchFor(i));
+        begun.push(write);
+        // The worker writes each batch while the next is made; the first one's size stands for all.
+        if (i === 0) writes.start(touched.length, write.size * touched.length);
+        writes.add(write.fd, write.batch, write.size, write.position);
+      }
+    } catch (err) {
+      failure = err; // thrown once the partitions before it are appended, as the loop would have
+    }
+    try {
+      this.runWrites(touched, begun);
+      let error: unknown = null;
+      for (let i = 0; i < begun.length; i++) {
+        const log = this.logs[touched[i]!]!;
+        const cause = writes.failure(i);
+        if (error !== null) log.abandonAppend(begun[i]!);
+        else if (cause !== null) error = log.abandonAppend(begun[i]!, cause);
+        else error = this.completeOne(log, begun[i]!, touched[i]!, baseOffsets);
+      }
+      failure = error ?? failure;
+    } finally {
+      writes.clear();
+      begun.length = 0;
+    }
+    if (failure !== null) throw failure;
+  }
+
+  /** Runs the writes; if the call itself throws (bad arguments), no batch stays. */
+  private runWrites(touched: readonly number[], begun: readonly PendingWrite[]): void {
+    try {
+      this.writes.run();
+    } catch (err) {
+      for (let i = 0; i < begun.length; i++) this.logs[touched[i]!]!.abandonAppend(begun[i]!);
+      throw err;
+    }
+  }
+
+  /** Completes one partition's written batch; returns what it threw, else null. */
+  private completeOne(log: Log, write: PendingWrite, p: number, baseOffsets: number[]): unknown {
+    try {
+      baseOffsets[p] = log.completeAppend(write).baseOffset;
+      return null;
+    } catch (err) {
+      return err;
+    }
+  }
+
+  /** The encoder memory of the `i`-th partition of a call (each batch of a call needs its own until written). */
+  private scratchFor(i: number): BatchScratch {
+    while (this.scratches.length <= i) this.scratches.push(new BatchScratch(SCRATCH_START_BYTES));
+    return this.scratches[i]!;
   }
 
   /** Chooses every record's partition and groups the records per partition, before any write. */
