@@ -14,7 +14,10 @@
  * A raw bound comes last: the same batches, encoded beforehand, written with plain `fs.writeSync`
  * (one call each, no seglog code) to one file, and to `partitions` files as the topic writes
  * them. Its ratio is what a topic with no cost at all beyond its writes could reach. Issue 18's
- * target is stated against it: the topic at >= 90% of the 3-file raw rate, same run.
+ * target is stated against it: the topic at >= 90% of the 3-file raw rate, same run. Where the
+ * addon writes batches together (native/writes.c, what the topic uses for a call spanning
+ * partitions), a parallel raw bound follows: the same batches, each call's written by the one
+ * `writeBatches` call the topic makes, on the calling thread and the addon's worker.
  *
  * Run after a build: `npx tsc -p tsconfig.json && node dist-all/bench/topic.js [partitions]`.
  * Exits with code 1 when the ratio is under the target.
@@ -24,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Log, Topic, partitionForKey, type RecordInput } from '../src/index.js';
 import { encodeBatch } from '../src/record/batch-builder.js';
+import { BatchWrites } from '../src/files/batch-writes.js';
 
 const PARTITIONS = Number(process.argv[2] ?? 3);
 const RECORDS_PER_ROUND = 50_000;
@@ -82,11 +86,15 @@ function logsRound(root: string, grouped: RecordInput[][][], round: number): num
   }
 }
 
-function topicRound(root: string, calls: RecordInput[][], round: number): number {
-  const topic = Topic.open(path.join(root, `topic${round}`), { partitions: PARTITIONS });
+function topicRound(root: string, calls: RecordInput[][], round: number, together = true): number {
+  const topic = Topic.open(path.join(root, `topic${round}-${together}`), { partitions: PARTITIONS });
+  // The topic writes a call's batches together wherever BatchWrites is available; this turns that off.
+  const available = BatchWrites.available;
+  if (!together) BatchWrites.available = () => false;
   try {
     return measure(calls, (records) => topic.append(records));
   } finally {
+    BatchWrites.available = available;
     topic.close();
   }
 }
@@ -117,6 +125,28 @@ function rawRound(root: string, batches: Buffer[][], files: number, round: numbe
   }
 }
 
+/** Records per second writing each call's batches with one `BatchWrites` call (two threads), to as many files. */
+function rawParallelRound(root: string, batches: Buffer[][], round: number): number {
+  const fds = Array.from({ length: PARTITIONS }, (_, p) => fs.openSync(path.join(root, `rawpar${round}-${p}`), 'w'));
+  const positions = new Array<number>(PARTITIONS).fill(0);
+  const writes = new BatchWrites();
+  try {
+    const start = process.hrtime.bigint();
+    for (const call of batches) {
+      for (let p = 0; p < call.length; p++) writes.add(fds[p]!, call[p]!, call[p]!.length, positions[p]!);
+      writes.run();
+      for (let p = 0; p < call.length; p++) {
+        if (writes.failure(p) !== null) throw writes.failure(p)!;
+        positions[p] = positions[p]! + call[p]!.length;
+      }
+      writes.clear();
+    }
+    return (batches.length * CALL_SIZE) / (Number(process.hrtime.bigint() - start) / 1e9);
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+  }
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -128,7 +158,16 @@ function main(): void {
   const grouped = groupCalls(calls);
   const encoded = encodeAll(calls, grouped);
   const oneFile = encoded.one.map((b) => [b]);
-  const rates = { log: [] as number[], logs: [] as number[], topic: [] as number[], rawOne: [] as number[], rawSplit: [] as number[] };
+  const rates = {
+    log: [] as number[],
+    logs: [] as number[],
+    topic: [] as number[],
+    topicSerial: [] as number[],
+    rawOne: [] as number[],
+    rawSplit: [] as number[],
+    rawParallel: [] as number[],
+  };
+  const parallel = BatchWrites.available();
   try {
     for (let round = -1; round < ROUNDS; round++) {
       // Round -1 warms up (JIT, scratch buffers, file-system caches) and is not counted. The
@@ -140,6 +179,10 @@ function main(): void {
         [rates.rawOne, () => rawRound(root, oneFile, 1, round)],
         [rates.rawSplit, () => rawRound(root, encoded.split, PARTITIONS, round)],
       ];
+      if (parallel) {
+        contenders.push([rates.rawParallel, () => rawParallelRound(root, encoded.split, round)]);
+        contenders.push([rates.topicSerial, () => topicRound(root, calls, round, false)]);
+      }
       for (let k = 0; k < contenders.length; k++) {
         const [list, run] = contenders[(k + round + 1) % contenders.length]!;
         const rate = run();
@@ -151,16 +194,24 @@ function main(): void {
     fs.rmSync(root, { recursive: true, force: true });
   }
   report(median(rates.log), median(rates.logs), median(rates.topic));
-  reportRaw(median(rates.rawOne), median(rates.rawSplit), median(rates.topic));
+  if (parallel) {
+    const serial = median(rates.topicSerial);
+    console.log(`Topic, batches written one after another ${serial.toFixed(0).padStart(8)} records/s; together / one after another: ${((median(rates.topic) / serial) * 100).toFixed(1)}%`);
+  }
+  reportRaw(median(rates.rawOne), median(rates.rawSplit), median(rates.topic), parallel ? median(rates.rawParallel) : null);
 }
 
-function reportRaw(one: number, split: number, topic: number): void {
+function reportRaw(one: number, split: number, topic: number, together: number | null): void {
   console.log('');
   console.log(`raw bound: fs.writeSync of the same batches, encoded beforehand, no seglog code`);
   console.log(`  one batch per call to 1 file             ${one.toFixed(0).padStart(8)} records/s`);
   console.log(`  one batch per partition to ${PARTITIONS} files       ${split.toFixed(0).padStart(8)} records/s`);
   console.log(`  ${PARTITIONS} files / 1 file: ${((split / one) * 100).toFixed(1)}% (a topic with no cost beyond its writes gets about this)`);
+  if (together !== null) {
+    console.log(`  the same, each call's batches in one writeBatches call (2 threads) ${together.toFixed(0).padStart(8)} records/s`);
+  }
   console.log(`topic / ${PARTITIONS}-file raw bound: ${((topic / split) * 100).toFixed(1)}% (target >= ${RAW_TARGET * 100}%)`);
+  if (together !== null) console.log(`topic / ${PARTITIONS}-file raw bound written together: ${((topic / together) * 100).toFixed(1)}%`);
   if (topic / split < RAW_TARGET) process.exitCode = 1;
 }
 
