@@ -9,8 +9,10 @@
  * Fair terms: the broker's CPU time is read from /proc in nanoseconds (every thread), each client
  * warms the broker up with runs of its own before the measured ones, and each produce row's
  * baseline appends the same records in batches of the size that client's batches had in the log
- * (records built beforehand, so only `Topic.append` is timed), in a fresh process of its own.
- * Every measurement is the median of RUNS runs.
+ * (records built beforehand, so only `Topic.append` is timed), in a fresh process of its own,
+ * back to back and, as a second baseline, at the pace that client's batches reached the broker
+ * (a process fed by a slow client waits between requests, and an append after a wait costs more
+ * per MB than one back to back). Every measurement is the median of RUNS runs.
  *
  * SEGLOG_BENCH_BROKER_RECORDS sets the records per run (default 40000, about 41 MB),
  * SEGLOG_BENCH_BROKER_RUNS the measured runs (default 3; more steady the medians on a busy machine),
@@ -103,6 +105,8 @@ interface Row {
   /** Mean records per batch the client sent (produce rows), and the direct CPU s/MB to compare with. */
   batch?: number;
   baseline?: number;
+  /** The direct appends' CPU s/MB at the pace the client's batches came (produce rows). */
+  paced?: number;
   seconds: number;
   records: number;
   bytes: number;
@@ -177,18 +181,29 @@ function batchesOf(batch: number): { key: string; value: Buffer; partition: numb
   return batches;
 }
 
-/** CPU seconds per MB of `Topic.append` of every batch (with `await flush()` after each when durable). */
-async function directAppend(dir: string, batch: number, durable: boolean): Promise<number> {
+/**
+ * CPU seconds per MB of `Topic.append` of every batch (with `await flush()` after each when
+ * durable). With `gapMs` above 0 the appends come at that pace, as the client's batches reached
+ * the broker, the process idle in between; the CPU time then counts the whole loop, timers too.
+ */
+async function directAppend(dir: string, batch: number, durable: boolean, gapMs = 0): Promise<number> {
   const batches = batchesOf(batch);
   const topic = Topic.open(dir, { partitions: 1 });
   const before = process.cpuUsage();
-  for (const records of batches) {
-    topic.append(records);
+  const start = performance.now();
+  for (let i = 0; i < batches.length; i++) {
+    topic.append(batches[i]!);
     if (durable) await topic.flush();
+    if (gapMs > 0) await sleepUntil(start + (i + 1) * gapMs);
   }
   const used = process.cpuUsage(before);
   topic.close();
   return (used.user + used.system) / 1e6 / ((RECORDS * VALUE_BYTES) / MB);
+}
+
+function sleepUntil(time: number): Promise<void> {
+  const ms = time - performance.now();
+  return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** CPU seconds per MB of `readBatches` of a whole partition in 1 MiB reads. */
@@ -212,33 +227,44 @@ function directRead(dir: string): number {
 }
 
 /**
- * `--direct BATCH DURABLE DIR`: the baseline in a fresh process, as the broker is one (none of
- * the clients' garbage or timers in it): as many warm-up appends and reads as the broker gets
+ * `--direct BATCH DURABLE GAP_MS DIR`: the baseline in a fresh process, as the broker is one (none
+ * of the clients' garbage or timers in it): as many warm-up appends and reads as the broker gets
  * warm-up runs (V8 takes about two runs' worth of calls to optimize the append path, and a
- * baseline timed before that would flatter the broker), then RUNS timed appends and RUNS timed
- * reads of the last log; prints the medians as JSON.
+ * baseline timed before that would flatter the broker), then RUNS timed appends back to back,
+ * RUNS timed appends paced at GAP_MS per batch (the client's pace), and RUNS timed reads of the
+ * last log; prints the medians as JSON.
  */
-async function directChildMain(batch: number, durable: boolean, dir: string): Promise<void> {
+async function directChildMain(batch: number, durable: boolean, gapMs: number, dir: string): Promise<void> {
   for (let i = 0; i < WARMUP_RUNS; i++) {
     await directAppend(path.join(dir, 'warmup'), batch, durable);
     fs.rmSync(path.join(dir, 'warmup'), { recursive: true });
   }
   const appends = [];
+  const paced = [];
   for (let i = 0; i < RUNS; i++) {
+    paced.push(await directAppend(path.join(dir, `paced-${i}`), batch, durable, gapMs));
+    fs.rmSync(path.join(dir, `paced-${i}`), { recursive: true });
     appends.push(await directAppend(path.join(dir, `run-${i}`), batch, durable));
     if (i > 0) fs.rmSync(path.join(dir, `run-${i - 1}`), { recursive: true });
   }
   const last = path.join(dir, `run-${RUNS - 1}`);
   for (let i = 0; i < WARMUP_RUNS; i++) directRead(last);
   const reads = Array.from({ length: RUNS }, () => directRead(last));
-  console.log(JSON.stringify({ append: median(appends), read: median(reads) }));
+  console.log(JSON.stringify({ append: median(appends), paced: median(paced), read: median(reads) }));
+}
+
+/** The direct calls' CPU s/MB: appends back to back, appends at the client's pace, and reads. */
+interface Baseline {
+  append: number;
+  paced: number;
+  read: number;
 }
 
 /** The direct baseline for one row (see `directChildMain`), its scratch directory removed afterwards. */
-async function direct(dir: string, batch: number, durable: boolean): Promise<{ append: number; read: number }> {
-  const out = await run(process.execPath, [process.argv[1]!, '--direct', String(batch), String(durable), dir]);
+async function direct(dir: string, batch: number, durable: boolean, gapMs: number): Promise<Baseline> {
+  const out = await run(process.execPath, [process.argv[1]!, '--direct', String(batch), String(durable), String(gapMs), dir]);
   fs.rmSync(dir, { recursive: true, force: true });
-  return JSON.parse(out.trim().split('\n').pop()!) as { append: number; read: number };
+  return JSON.parse(out.trim().split('\n').pop()!) as Baseline;
 }
 
 /** Mean records per batch in a topic the broker wrote (the batches its client sent). */
@@ -325,10 +351,13 @@ async function benchClient(base: string, client: Client): Promise<Row[]> {
   await stop(served);
   const batch = meanBatch(path.join(dir, 'measured-0'));
   fs.rmSync(dir, { recursive: true, force: true });
-  const baseline = await direct(path.join(base, 'direct'), batch, client.durable);
+  // The client's pace: the measured run's wall time spread over the batches it sent.
+  const gapMs = (rows[0]!.seconds * 1000) / Math.ceil(RECORDS / batch);
+  const baseline = await direct(path.join(base, 'direct'), batch, client.durable, gapMs);
   for (const row of rows) {
     row.batch = batch;
     row.baseline = row.topic === undefined ? baseline.read : baseline.append;
+    if (row.topic !== undefined) row.paced = baseline.paced;
   }
   return rows;
 }
@@ -346,7 +375,7 @@ function medianRow(runs: Row[]): Row {
 }
 
 if (process.argv[2] === '--direct') {
-  await directChildMain(Number(process.argv[3]), process.argv[4] === 'true', process.argv[5]!);
+  await directChildMain(Number(process.argv[3]), process.argv[4] === 'true', Number(process.argv[5]), process.argv[6]!);
 } else {
   await runMain(async () => {
     const flags = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/\b(avx512f|avx512vl|vpclmulqdq|sse4_2|pclmulqdq|avx2)\b/g) ?? [];
@@ -358,7 +387,7 @@ if (process.argv[2] === '--direct') {
     const chosen = clients(kcatFile).filter((c) => ONLY.length === 0 || ONLY.some((w) => c.name.includes(w)));
     for (const client of chosen) rows.push(...(await benchClient(base, client)));
     printTable(
-      ['run', 'MB/s', 'records/s', 'p50 ms', 'p99 ms', 'broker CPU s/MB', 'records/batch', 'direct CPU s/MB', 'vs direct'],
+      ['run', 'MB/s', 'records/s', 'p50 ms', 'p99 ms', 'broker CPU s/MB', 'records/batch', 'direct CPU s/MB', 'vs direct', 'paced CPU s/MB', 'vs paced'],
       rows.map((r) => {
         const mb = r.bytes / MB;
         const perMB = r.brokerCpu / mb;
@@ -373,10 +402,13 @@ if (process.argv[2] === '--direct') {
           fetch ? '' : String(r.batch),
           r.baseline!.toFixed(5),
           `${(perMB / r.baseline!).toFixed(2)}x ${fetch ? 'readBatches' : r.durable === true ? 'append+flush' : 'Topic.append'}`,
+          r.paced === undefined ? '' : r.paced.toFixed(5),
+          r.paced === undefined ? '' : `${(perMB / r.paced).toFixed(2)}x`,
         ];
       }),
     );
     console.log(`direct: Topic.append (+ flush after each batch for flushOnAck rows) of the same records in batches of the size the client sent, and readBatches in 1 MiB reads; each the median of ${RUNS} runs after ${WARMUP_RUNS} warm-up appends in a fresh process; broker rows: the median of ${RUNS} runs after ${WARMUP_RUNS} warm-up runs`);
+    console.log("paced: the same direct appends, each batch at the pace the client's batches came (its run's wall time over its batches), the process idle in between as the broker is between requests");
     console.log('targets: broker CPU per MB produced <= 1.5x Topic.append, per MB fetched <= 3x readBatches');
     console.log(`p50/p99: librdkafka per record (produce() to delivery report, linger.ms=2, at most 1000 records in flight); kafkajs per send() of ${KAFKAJS_BATCH} records; raw per request of ${KAFKAJS_BATCH} records (with the queue, 4 in flight)`);
   });
