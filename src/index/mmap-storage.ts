@@ -6,6 +6,7 @@ import fs from 'node:fs';
 
 import { LogIOError } from '../errors.js';
 import type { NativeAddon } from '../files/native.js';
+import { keepLayout } from '../layouts.js';
 import { INT32_MAX } from '../record/batch-layout.js';
 import { type IndexStorage, ioError, openForWrite, readInt64, writeInt64 } from './storage.js';
 
@@ -41,7 +42,7 @@ export class MmapStorage implements IndexStorage {
    */
   static open(file: string, createLength: number, addon: NativeAddon): { storage: MmapStorage; created: boolean } {
     const { fd, created } = openForWrite(file, createLength);
-    const storage = new MmapStorage(file, fd, addon);
+    const storage = MmapStorage.make(file, fd, addon);
     try {
       storage.mapWhole(fs.fstatSync(fd).size);
     } catch (err) {
@@ -54,7 +55,7 @@ export class MmapStorage implements IndexStorage {
 
   /** A new file already open at `fd` and of its full length (a prepared file), mapped. Throws `LogIOError`. */
   static adopt(file: string, fd: number, addon: NativeAddon): MmapStorage {
-    const storage = new MmapStorage(file, fd, addon);
+    const storage = MmapStorage.make(file, fd, addon);
     try {
       storage.mapWhole(fs.fstatSync(fd).size);
     } catch (err) {
@@ -68,6 +69,17 @@ export class MmapStorage implements IndexStorage {
   private constructor(file: string, fd: number, private readonly addon: NativeAddon) {
     this.file = file;
     this.fd = fd;
+  }
+
+  /** Whether the layout is kept (src/layouts.ts): by a storage of no file, made with the first addon given. */
+  private static anchored = false;
+
+  private static make(file: string, fd: number, addon: NativeAddon): MmapStorage {
+    if (!MmapStorage.anchored) {
+      keepLayout(() => new MmapStorage('', -1, addon));
+      MmapStorage.anchored = true;
+    }
+    return new MmapStorage(file, fd, addon);
   }
 
   get length(): number {

@@ -28,6 +28,7 @@
 
 import { InvalidArgumentError } from '../errors.js';
 import { AbstractIndex, type IndexOptions } from './abstract-index.js';
+import { keepLayout } from '../layouts.js';
 import { OFFSET_INDEX_ENTRY_SIZE, checkOffsetIndex } from './index-check.js';
 import { checkUint31 } from './storage.js';
 
@@ -169,3 +170,6 @@ export class OffsetIndex extends AbstractIndex {
     return `OffsetIndex(${this.file}, baseOffset=${this.baseOffset}, entries=${this.entries})`;
   }
 }
+
+// An index of no file, its entries handed in (src/layouts.ts).
+keepLayout(() => new OffsetIndex('', 0, { mode: 'read', contents: Buffer.alloc(0) }));

@@ -26,6 +26,7 @@
 
 import { InvalidArgumentError } from '../errors.js';
 import { AbstractIndex, type IndexOptions } from './abstract-index.js';
+import { keepLayout } from '../layouts.js';
 import { TIME_INDEX_ENTRY_SIZE, checkTimeIndex } from './index-check.js';
 
 /** A timestamp and an offset. */
@@ -176,3 +177,6 @@ export class TimeIndex extends AbstractIndex {
     return `TimeIndex(${this.file}, baseOffset=${this.baseOffset}, entries=${this.entries})`;
   }
 }
+
+// An index of no file, its entries handed in (src/layouts.ts).
+keepLayout(() => new TimeIndex('', 0, { mode: 'read', contents: Buffer.alloc(0) }));

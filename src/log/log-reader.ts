@@ -5,7 +5,8 @@ import { CorruptRecordError, LogIOError } from '../errors.js';
 import type { LogRecord } from '../record/types.js';
 import { BatchCursor } from '../segment/batch-cursor.js';
 import type { LogSegment } from '../segment/log-segment.js';
-import type { LogSegments } from '../segment/log-segments.js';
+import { LogSegments } from '../segment/log-segments.js';
+import { keepLayout } from '../layouts.js';
 import { matches, type KnownBatch } from '../segment/verified-batches.js';
 import { crc32c } from '../record/crc32c.js';
 import { readMemory } from '../files/read-memory.js';
@@ -479,6 +480,8 @@ export class LogReader {
     throw new LogIOError(`${file} is no longer the segment after ${from.log.file} that this view listed: the writer moved it`, { file, offset });
   }
 }
+
+keepLayout(() => new LogReader(new LogSegments(), 0)); // see src/layouts.ts
 
 /** True when the bytes of `batch`'s table entries `slot` to `endSlot` - 1, at `bytes[0]` (batch position `start`), have their CRCs. */
 function entriesHold(batch: KnownBatch, bytes: Buffer, start: number, slot: number, endSlot: number): boolean {

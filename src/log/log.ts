@@ -40,6 +40,8 @@ import { requireKeysInBatch } from '../cleaner/record-walker.js';
 import type { CompactionResult } from '../cleaner/cleaner.js';
 import { followLog, type LogStream, type StreamOptions } from './stream.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
+import { keepLayout, renewLayouts } from '../layouts.js';
+import { LogSegments } from '../segment/log-segments.js';
 import { clampConsumerOffsets, retainedConsumerFloor } from './consumer-offsets.js';
 
 
@@ -623,6 +625,7 @@ export class Log {
       this.closed = true;
       this.local.closeHandlers();
       this.lock?.release();
+      renewLayouts();
     }
   }
 
@@ -690,6 +693,17 @@ export class Log {
   /** Runs `read`; a read-only log first catches its view up with the writer (see `ReadOnlyView.read`). */
   private catchingUp<T>(read: () => T, answered?: (result: T) => boolean): T {
     return this.view === null ? read() : this.view.read(read, answered);
+  }
+
+  static {
+    // The layouts of a log, its state, reader and flusher, and of a stream (src/layouts.ts): a
+    // writer's log of no segments that is never opened (no lock, timer or file). Its directory is
+    // absolute, so that nothing asks for the working directory, which may have been removed.
+    const report: RecoveryReport = { cleanShutdown: true, recoveryPoint: 0, segmentsRecovered: 0, truncatedBytes: 0, actions: [] };
+    keepLayout(() => {
+      const log = new Log('/', resolveConfig(undefined), null, { segments: new LogSegments(), logStartOffset: 0, recoveryPoint: 0 }, report);
+      return [log, log.stream()];
+    });
   }
 }
 

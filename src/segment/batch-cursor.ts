@@ -12,7 +12,8 @@ import {
   readRecordCount,
 } from '../record/batch-layout.js';
 import { batchOrderProblem, batchShapeProblem } from '../record/batch-rules.js';
-import type { FileRecords } from './file-records.js';
+import { FileRecords } from './file-records.js';
+import { keepLayout } from '../layouts.js';
 
 /** Bytes read at once while walking batch headers; most batches are smaller, so one read covers several. */
 const CHUNK_BYTES = 16 * 1024;
@@ -210,3 +211,5 @@ export class BatchCursor {
     return position - this.chunkStart;
   }
 }
+
+keepLayout(() => new BatchCursor(FileRecords.inert(), Buffer.alloc(0))); // see src/layouts.ts

@@ -5,6 +5,7 @@ import { nativeAddon } from '../files/native.js';
 import { reserveSpace } from '../files/preallocate.js';
 import { VerifiedBatches } from './verified-batches.js';
 import { noteWrite } from '../files/write-epoch.js';
+import { keepLayout } from '../layouts.js';
 
 /** Mappings start at this size and double, so a growing active segment is remapped rarely. */
 const MIN_MAPPING_BYTES = 1 << 20;
@@ -102,6 +103,15 @@ export class FileRecords {
     this.fd = fd;
     this._size = size;
     this.batches = new VerifiedBatches(!writable && guardedCopies());
+  }
+
+  /** Records of no file (no descriptor, size 0, never opened): for the layout anchors of src/layouts.ts. */
+  static inert(): FileRecords {
+    return new FileRecords('', -1, 0, true, 0);
+  }
+
+  static {
+    keepLayout(() => FileRecords.inert()); // see src/layouts.ts
   }
 
   /**

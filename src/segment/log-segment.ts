@@ -13,6 +13,7 @@ import { buildIndexes } from './index-builder.js';
 import type { KnownBatch } from './verified-batches.js';
 import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile } from '../files/file-names.js';
 import { noteWrite } from '../files/write-epoch.js';
+import { keepLayout } from '../layouts.js';
 import { PREPARED_LOG, PREPARED_OFFSET_INDEX, PREPARED_TIME_INDEX, type PreparedSegmentFiles } from '../files/prepared-files.js';
 
 const NOT_LOADED = -2;
@@ -103,6 +104,12 @@ export class LogSegment implements PooledSegment {
     this.chain = new BatchChain(log, baseOffset, options.writable);
     const pool = options.pool;
     if (pool !== undefined) log.onReopen = () => this.touch();
+  }
+
+  static {
+    // Its layout, and its chain's (src/layouts.ts): a segment of no file that is never opened.
+    const inert: SegmentOptions = { indexIntervalBytes: 4096, maxIndexSize: 4096, rollJitterMs: 0, writable: false, now: 0, reserveLimit: 0 };
+    keepLayout(() => new LogSegment('', 0, FileRecords.inert(), inert, ''));
   }
 
   /** Counts the segment as just used in the pool of open files (which may close others). */

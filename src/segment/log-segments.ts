@@ -1,3 +1,4 @@
+import { keepLayout } from '../layouts.js';
 import type { LogSegment } from './log-segment.js';
 
 /**
@@ -84,3 +85,5 @@ export class LogSegments {
     return this.list[this.floorIndex(baseOffset) + 1];
   }
 }
+
+keepLayout(() => new LogSegments()); // see src/layouts.ts
