@@ -23,11 +23,13 @@
  * batches handed over one by one as the caller makes them (Linux).
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sched.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -66,6 +68,13 @@ static void write_job(struct job *job) {
 #define MIN_PARALLEL_BYTES (8 * 1024)
 /* How long an idle worker waits, spinning, for the next call (or the next batch of an open one) before it sleeps (yields). */
 #define SPIN_NS 50000
+/*
+ * How long the worker waits for the next batch of an open call before it leaves the call to the
+ * caller: a call whose JS was cut short (a stack overflow) stays open until the thread's next call,
+ * and one of a terminated worker_thread until its environment's cleanup; the worker must not spin
+ * through either.
+ */
+#define OPEN_WAIT_NS 1000000
 /* How long the caller spins for the worker's last write before it yields the CPU between looks. */
 #define CALLER_SPIN_NS 200000
 /* Writes one `startWrites` call can queue. */
@@ -134,8 +143,10 @@ static uint32_t run_jobs(uint32_t generation) {
       if (!atomic_load(&pool.open)) return wrote;
       /* The caller is making the call's next batch. */
       if (waiting_since == 0) waiting_since = now_ns();
-      if (now_ns() - waiting_since < SPIN_NS) cpu_relax();
-      else sched_yield();
+      uint64_t waited = now_ns() - waiting_since;
+      if (waited < SPIN_NS) cpu_relax();
+      else if (waited < OPEN_WAIT_NS) sched_yield();
+      else return wrote;
       ticket = atomic_load(&pool.ticket);
       continue;
     }
@@ -149,7 +160,8 @@ static uint32_t run_jobs(uint32_t generation) {
 
 static void *worker(void *arg) {
   (void)arg;
-  uint32_t seen = atomic_load(&pool.generation);
+  /* Made before the first call's generation (1) is published, so it takes part in that call too. */
+  uint32_t seen = 0;
   for (;;) {
     uint64_t start = now_ns();
     uint32_t generation;
@@ -169,9 +181,22 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/*
+ * Keeps the addon loaded for the life of the process. Node unloads an addon that only a
+ * worker_thread loaded when that thread ends; the worker would then run (or wake into) unmapped
+ * code and fault.
+ */
+static int pin_library(void) {
+  Dl_info info;
+  return dladdr((void *)worker, &info) != 0 && info.dli_fname != NULL && dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE) != NULL;
+}
+
 static void start_worker(void) {
   cpu_set_t cpus;
-  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2) return;
+  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2 || !pin_library()) return;
+  /* A small stack, but never below the platform's minimum (128 KiB on glibc aarch64, where a smaller size is refused). */
+  long stack_min = sysconf(_SC_THREAD_STACK_MIN);
+  size_t stack = stack_min > 64 * 1024 ? (size_t)stack_min : 64 * 1024;
   /* Signals stay with the threads that expect them: the worker is made with all of them blocked. */
   sigset_t all, previous;
   sigfillset(&all);
@@ -179,8 +204,10 @@ static void start_worker(void) {
   pthread_attr_t attr;
   pthread_t thread;
   pool.started = pthread_attr_init(&attr) == 0 && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                 pthread_attr_setstacksize(&attr, 64 * 1024) == 0 && pthread_create(&thread, &attr, worker, NULL) == 0;
+                 pthread_attr_setstacksize(&attr, stack) == 0 && pthread_create(&thread, &attr, worker, NULL) == 0;
   pthread_attr_destroy(&attr);
+  /* Named, so that it can be told apart (top -H, /proc/<pid>/task). */
+  if (pool.started) pthread_setname_np(thread, "seglog-writes");
   pthread_sigmask(SIG_SETMASK, &previous, NULL);
 }
 
@@ -243,6 +270,36 @@ static int owns_queued_call(void) {
 }
 
 /*
+ * Ends a queued call whose finishWrites never came (its JS was cut short), on the thread that
+ * started it: the writes not taken yet are dropped, as their batches will never be completed,
+ * and the one the worker is doing is waited for, since its buffer is about to be freed or reused.
+ */
+static void drop_left_call(void) {
+  if (!owns_queued_call()) return;
+  uint32_t count = atomic_load(&pool.count);
+  atomic_store(&pool.open, 0);
+  uint64_t ticket = atomic_load(&pool.ticket);
+  while ((uint32_t)ticket < count && !atomic_compare_exchange_weak(&pool.ticket, &ticket, (ticket & 0xffffffff00000000u) | count)) {
+  }
+  if ((uint32_t)ticket < count) atomic_fetch_add(&pool.done, count - (uint32_t)ticket);
+  while (atomic_load(&pool.done) < count) sched_yield();
+  pool.queued_call = 0;
+  pthread_mutex_unlock(&pool.busy);
+}
+
+/* A worker_thread terminated between startWrites and finishWrites ends here, before its buffers go. */
+static void drop_left_call_at_cleanup(void *arg) {
+  (void)arg;
+  drop_left_call();
+}
+
+int seglog_writes_init(napi_env env) {
+  /* Each initialization its own argument: a second one in the same environment must not repeat a hook (Node aborts on that). */
+  static _Atomic uintptr_t inits;
+  return napi_add_env_cleanup_hook(env, drop_left_call_at_cleanup, (void *)(atomic_fetch_add(&inits, 1) + 1)) == napi_ok;
+}
+
+/*
  * `startWrites() -> boolean`: takes the worker for a call whose writes are queued one by one
  * (`queueWrite`) as their batches are made, so that the worker writes the first while the caller
  * makes the next; `finishWrites` ends it. False when the worker is not to be had (one CPU, in use
@@ -252,6 +309,7 @@ static int owns_queued_call(void) {
  */
 napi_value seglog_js_start_writes(napi_env env, napi_callback_info info) {
   (void)info;
+  drop_left_call();
   int taken = open_call(queue);
   if (taken) pool.queued_call = 1;
   napi_value result;
