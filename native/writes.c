@@ -95,11 +95,14 @@ static struct {
   pthread_mutex_t busy; /* held by the one caller using the worker, from opening a call to closing it */
   pthread_once_t once;
   int started;
-  /* The caller's, while it holds `busy`: the jobs of the open call, its generation, and whether it came from startWrites. */
+  /* The caller's, while it holds `busy`: the jobs of the open call and its generation. */
   struct job *jobs;
   uint32_t current;
-  pthread_t owner;
-  int queued_call;
+  /*
+   * The thread whose startWrites call is open, 0 when none is. Other threads read it too (a
+   * startWrites of theirs looks for a call of its own left open), so thread and flag are one word.
+   */
+  _Atomic uintptr_t queued_by;
   _Atomic uint32_t count; /* jobs published so far (the caller writes a job before it counts it) */
   _Atomic int open;       /* more jobs may come */
   /* High 32 bits: the call's generation; low 32: the next index to claim. */
@@ -222,7 +225,6 @@ static int open_call(struct job *jobs) {
   uint32_t generation = atomic_load(&pool.generation) + 1;
   pool.jobs = jobs;
   pool.current = generation;
-  pool.owner = pthread_self();
   atomic_store(&pool.count, 0);
   atomic_store(&pool.done, 0);
   atomic_store(&pool.open, 1);
@@ -243,7 +245,7 @@ static int close_call(uint32_t count) {
     if (waited < CALLER_SPIN_NS) cpu_relax();
     else sched_yield();
   }
-  pool.queued_call = 0;
+  atomic_store(&pool.queued_by, 0);
   uint32_t misses = atomic_load(&pool.misses);
   if (mine == count || waited > WAIT_MISS_NS) misses++;
   else if (misses > 0) misses--;
@@ -266,7 +268,7 @@ static int write_all(struct job *jobs, uint32_t count, uint64_t total) {
 }
 
 static int owns_queued_call(void) {
-  return pool.queued_call && pthread_equal(pool.owner, pthread_self());
+  return atomic_load(&pool.queued_by) == (uintptr_t)pthread_self();
 }
 
 /*
@@ -283,7 +285,7 @@ static void drop_left_call(void) {
   }
   if ((uint32_t)ticket < count) atomic_fetch_add(&pool.done, count - (uint32_t)ticket);
   while (atomic_load(&pool.done) < count) sched_yield();
-  pool.queued_call = 0;
+  atomic_store(&pool.queued_by, 0);
   pthread_mutex_unlock(&pool.busy);
 }
 
@@ -311,7 +313,7 @@ napi_value seglog_js_start_writes(napi_env env, napi_callback_info info) {
   (void)info;
   drop_left_call();
   int taken = open_call(queue);
-  if (taken) pool.queued_call = 1;
+  if (taken) atomic_store(&pool.queued_by, (uintptr_t)pthread_self());
   napi_value result;
   if (napi_get_boolean(env, taken, &result) != napi_ok) return NULL;
   return result;
