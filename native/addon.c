@@ -58,7 +58,7 @@ static napi_value Init(napi_env env, napi_value exports) {
 #if defined(__linux__)
   if (!export_function(env, result, "fallocate", seglog_js_fallocate) || !export_function(env, result, "copyTwo", seglog_js_copy_two) ||
       !export_function(env, result, "startWrites", seglog_js_start_writes) || !export_function(env, result, "queueWrite", seglog_js_queue_write) ||
-      !export_function(env, result, "finishWrites", seglog_js_finish_writes))
+      !export_function(env, result, "finishWrites", seglog_js_finish_writes) || !seglog_writes_init(env))
     return exports;
 #endif
 #if defined(__GLIBC__)

@@ -41,6 +41,8 @@ napi_value seglog_js_write_batches(napi_env env, napi_callback_info info);
 napi_value seglog_js_start_writes(napi_env env, napi_callback_info info);
 napi_value seglog_js_queue_write(napi_env env, napi_callback_info info);
 napi_value seglog_js_finish_writes(napi_env env, napi_callback_info info);
+/* Linux only: ends, at an environment's cleanup, a queued call of its thread that was never finished; 0 on failure. */
+int seglog_writes_init(napi_env env);
 /* prepareFiles, takeFiles, dropFiles, linkFile (native/prepare.c; Linux only, else nothing); 0 on failure. */
 int seglog_export_prepare(napi_env env, napi_value exports);
 

@@ -23,11 +23,13 @@
  * batches handed over one by one as the caller makes them (Linux).
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sched.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -66,6 +68,13 @@ static void write_job(struct job *job) {
 #define MIN_PARALLEL_BYTES (8 * 1024)
 /* How long an idle worker waits, spinning, for the next call (or the next batch of an open one) before it sleeps (yields). */
 #define SPIN_NS 50000
+/*
+ * How long the worker waits for the next batch of an open call before it leaves the call to the
+ * caller: a call whose JS was cut short (a stack overflow) stays open until the thread's next call,
+ * and one of a terminated worker_thread until its environment's cleanup; the worker must not spin
+ * through either.
+ */
+#define OPEN_WAIT_NS 1000000
 /* How long the caller spins for the worker's last write before it yields the CPU between looks. */
 #define CALLER_SPIN_NS 200000
 /* Writes one `startWrites` call can queue. */
@@ -86,11 +95,14 @@ static struct {
   pthread_mutex_t busy; /* held by the one caller using the worker, from opening a call to closing it */
   pthread_once_t once;
   int started;
-  /* The caller's, while it holds `busy`: the jobs of the open call, its generation, and whether it came from startWrites. */
+  /* The caller's, while it holds `busy`: the jobs of the open call and its generation. */
   struct job *jobs;
   uint32_t current;
-  pthread_t owner;
-  int queued_call;
+  /*
+   * The thread whose startWrites call is open, 0 when none is. Other threads read it too (a
+   * startWrites of theirs looks for a call of its own left open), so thread and flag are one word.
+   */
+  _Atomic uintptr_t queued_by;
   _Atomic uint32_t count; /* jobs published so far (the caller writes a job before it counts it) */
   _Atomic int open;       /* more jobs may come */
   /* High 32 bits: the call's generation; low 32: the next index to claim. */
@@ -134,8 +146,10 @@ static uint32_t run_jobs(uint32_t generation) {
       if (!atomic_load(&pool.open)) return wrote;
       /* The caller is making the call's next batch. */
       if (waiting_since == 0) waiting_since = now_ns();
-      if (now_ns() - waiting_since < SPIN_NS) cpu_relax();
-      else sched_yield();
+      uint64_t waited = now_ns() - waiting_since;
+      if (waited < SPIN_NS) cpu_relax();
+      else if (waited < OPEN_WAIT_NS) sched_yield();
+      else return wrote;
       ticket = atomic_load(&pool.ticket);
       continue;
     }
@@ -149,7 +163,8 @@ static uint32_t run_jobs(uint32_t generation) {
 
 static void *worker(void *arg) {
   (void)arg;
-  uint32_t seen = atomic_load(&pool.generation);
+  /* Made before the first call's generation (1) is published, so it takes part in that call too. */
+  uint32_t seen = 0;
   for (;;) {
     uint64_t start = now_ns();
     uint32_t generation;
@@ -169,9 +184,22 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/*
+ * Keeps the addon loaded for the life of the process. Node unloads an addon that only a
+ * worker_thread loaded when that thread ends; the worker would then run (or wake into) unmapped
+ * code and fault.
+ */
+static int pin_library(void) {
+  Dl_info info;
+  return dladdr((void *)worker, &info) != 0 && info.dli_fname != NULL && dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE) != NULL;
+}
+
 static void start_worker(void) {
   cpu_set_t cpus;
-  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2) return;
+  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2 || !pin_library()) return;
+  /* A small stack, but never below the platform's minimum (128 KiB on glibc aarch64, where a smaller size is refused). */
+  long stack_min = sysconf(_SC_THREAD_STACK_MIN);
+  size_t stack = stack_min > 64 * 1024 ? (size_t)stack_min : 64 * 1024;
   /* Signals stay with the threads that expect them: the worker is made with all of them blocked. */
   sigset_t all, previous;
   sigfillset(&all);
@@ -179,8 +207,10 @@ static void start_worker(void) {
   pthread_attr_t attr;
   pthread_t thread;
   pool.started = pthread_attr_init(&attr) == 0 && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                 pthread_attr_setstacksize(&attr, 64 * 1024) == 0 && pthread_create(&thread, &attr, worker, NULL) == 0;
+                 pthread_attr_setstacksize(&attr, stack) == 0 && pthread_create(&thread, &attr, worker, NULL) == 0;
   pthread_attr_destroy(&attr);
+  /* Named, so that it can be told apart (top -H, /proc/<pid>/task). */
+  if (pool.started) pthread_setname_np(thread, "seglog-writes");
   pthread_sigmask(SIG_SETMASK, &previous, NULL);
 }
 
@@ -195,7 +225,6 @@ static int open_call(struct job *jobs) {
   uint32_t generation = atomic_load(&pool.generation) + 1;
   pool.jobs = jobs;
   pool.current = generation;
-  pool.owner = pthread_self();
   atomic_store(&pool.count, 0);
   atomic_store(&pool.done, 0);
   atomic_store(&pool.open, 1);
@@ -216,7 +245,7 @@ static int close_call(uint32_t count) {
     if (waited < CALLER_SPIN_NS) cpu_relax();
     else sched_yield();
   }
-  pool.queued_call = 0;
+  atomic_store(&pool.queued_by, 0);
   uint32_t misses = atomic_load(&pool.misses);
   if (mine == count || waited > WAIT_MISS_NS) misses++;
   else if (misses > 0) misses--;
@@ -239,7 +268,37 @@ static int write_all(struct job *jobs, uint32_t count, uint64_t total) {
 }
 
 static int owns_queued_call(void) {
-  return pool.queued_call && pthread_equal(pool.owner, pthread_self());
+  return atomic_load(&pool.queued_by) == (uintptr_t)pthread_self();
+}
+
+/*
+ * Ends a queued call whose finishWrites never came (its JS was cut short), on the thread that
+ * started it: the writes not taken yet are dropped, as their batches will never be completed,
+ * and the one the worker is doing is waited for, since its buffer is about to be freed or reused.
+ */
+static void drop_left_call(void) {
+  if (!owns_queued_call()) return;
+  uint32_t count = atomic_load(&pool.count);
+  atomic_store(&pool.open, 0);
+  uint64_t ticket = atomic_load(&pool.ticket);
+  while ((uint32_t)ticket < count && !atomic_compare_exchange_weak(&pool.ticket, &ticket, (ticket & 0xffffffff00000000u) | count)) {
+  }
+  if ((uint32_t)ticket < count) atomic_fetch_add(&pool.done, count - (uint32_t)ticket);
+  while (atomic_load(&pool.done) < count) sched_yield();
+  atomic_store(&pool.queued_by, 0);
+  pthread_mutex_unlock(&pool.busy);
+}
+
+/* A worker_thread terminated between startWrites and finishWrites ends here, before its buffers go. */
+static void drop_left_call_at_cleanup(void *arg) {
+  (void)arg;
+  drop_left_call();
+}
+
+int seglog_writes_init(napi_env env) {
+  /* Each initialization its own argument: a second one in the same environment must not repeat a hook (Node aborts on that). */
+  static _Atomic uintptr_t inits;
+  return napi_add_env_cleanup_hook(env, drop_left_call_at_cleanup, (void *)(atomic_fetch_add(&inits, 1) + 1)) == napi_ok;
 }
 
 /*
@@ -252,8 +311,9 @@ static int owns_queued_call(void) {
  */
 napi_value seglog_js_start_writes(napi_env env, napi_callback_info info) {
   (void)info;
+  drop_left_call();
   int taken = open_call(queue);
-  if (taken) pool.queued_call = 1;
+  if (taken) atomic_store(&pool.queued_by, (uintptr_t)pthread_self());
   napi_value result;
   if (napi_get_boolean(env, taken, &result) != napi_ok) return NULL;
   return result;

@@ -39,10 +39,15 @@ export class BatchWrites {
     return together;
   }
 
-  /** Empties the list (and drops the references to the last call's buffers). */
+  /**
+   * Empties the list (and drops the references to the last call's buffers). A started call whose
+   * `run` never came (the caller's JS was cut short) is forgotten: the addon ends it at this
+   * thread's next `start`, while a `run` of the next call would write its stale batches.
+   */
   clear(): void {
     this.buffers.length = 0;
     this.count = 0;
+    this.queued = false;
   }
 
   /**

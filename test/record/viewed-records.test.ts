@@ -12,20 +12,10 @@ import { encodeBatch } from '../../src/record/batch-builder.js';
 import { RECORDS_OFFSET } from '../../src/record/batch-layout.js';
 import { decodeRecords } from '../../src/record/batch-reader.js';
 import type { LogRecord, RecordInput } from '../../src/record/types.js';
+import { prng } from '../support/prng.js';
 
 const context = { file: '/data/t-0/00000000000000000000.log', position: 0 };
 const BASE_TIME = 1_700_000_000_000;
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bytes(rand: () => number): Buffer | null {
   const r = rand();

@@ -146,6 +146,36 @@ describe('a topic append written together', () => {
     topic.close();
   });
 
+  it('never ends a call whose writes were handed over but not run in a later call that started none', () => {
+    const dir = tmpDir();
+    const topic = Topic.open(dir, { ...CONFIG, maxMessageBytes: 16_000 });
+    const finished: number[] = [];
+    const addon = nativeAddon();
+    // The addon's calls are stood in for: what is checked is which ones the topic makes.
+    if (addon?.startWrites !== undefined) {
+      vi.spyOn(BatchWrites, 'available').mockReturnValue(true);
+      vi.spyOn(addon, 'startWrites').mockReturnValue(true);
+      vi.spyOn(addon, 'queueWrite').mockReturnValue(true);
+      vi.spyOn(addon, 'writeBatches').mockReturnValue(1);
+      vi.spyOn(addon, 'finishWrites').mockImplementation((results) => (finished.push(results.length), 1));
+    }
+    const records = (bytes: number[]): TopicRecordInput[] => bytes.map((n, p) => ({ value: Buffer.alloc(n, 1), partition: p }));
+    const first = (): unknown => topic.append(records([9000, 9000, 9000]));
+    if (addon?.startWrites === undefined) first(); // SEGLOG_NO_NATIVE: the loop of Log.appends, which hands nothing over
+    else {
+      // The call's JS is cut short between handing its batches over and running them (as by a stack overflow).
+      vi.spyOn(BatchWrites.prototype, 'run').mockImplementationOnce(() => {
+        throw new RangeError('Maximum call stack size exceeded');
+      });
+      expect(first).toThrow(RangeError);
+    }
+    // The next call's first batch cannot be made: it starts no call, so it must end none.
+    expect(() => topic.append(records([20_000, 9000, 9000]))).toThrow(RecordTooLargeError);
+    expect(finished).toEqual([]);
+    vi.restoreAllMocks();
+    topic.close();
+  });
+
   it('writes batches to several files in one call, reporting each failure by its errno', () => {
     const dir = tmpDir();
     expect(BatchWrites.available()).toBe(nativeAddon()?.writeBatches !== undefined && process.env.SEGLOG_WRITE_THREADS !== '1');
