@@ -7,6 +7,9 @@
  *   - readBatches: `log.readBatches(next, { maxBytes: 1 MiB })` in a loop, batch headers walked;
  *   - stream:      `for await (const r of log.stream())` (no follow);
  *   - read (read-only): the `read` loop on a `readOnly: true` opener of the same directory.
+ * Each scan above opens the log (`Log.open`) and closes it after. A second set of rounds then
+ * measures the same scans on logs that stay open (a long-running consumer's case): one writer and
+ * one read-only `Log.open` for all those rounds, each variant warmed by one untimed scan (raw beside them).
  * Each seglog scan checks it saw every record (and its payload bytes). Reported: medians of the
  * rounds, in GB/s of payload (key + value, what the main bench's `scan` row reports) and of log
  * bytes, and each against the raw rate of the same round.
@@ -167,12 +170,32 @@ function onLog(name: string, readOnly: boolean, scan: (log: Log) => Seen | Promi
   };
 }
 
-const VARIANTS: Variant[] = [
-  onLog('read', false, readScan),
-  onLog('readBatches', false, readBatchesScan),
-  onLog('stream', false, streamScan),
-  onLog('read (read-only)', true, readScan),
-].filter((v) => ONLY === null || ONLY.includes(v.name.split(' ')[0]!) || ONLY.includes(v.name));
+/**
+ * `scan` on a log that stays open: `open` holds one writer and one read-only opener (a directory
+ * takes one writer), opened at their first use; the variant's first run warms it by one untimed scan.
+ */
+function onOpenLog(open: Map<boolean, Log>, name: string, readOnly: boolean, scan: (log: Log) => Seen | Promise<Seen>): Variant {
+  let warm = false;
+  return {
+    name,
+    async run(dir) {
+      let log = open.get(readOnly);
+      if (log === undefined) open.set(readOnly, (log = Log.open(dir, { ...CONFIG, readOnly })));
+      if (!warm) await scan(log);
+      warm = true;
+      return timed(() => scan(log));
+    },
+  };
+}
+
+const SCANS: [string, boolean, (log: Log) => Seen | Promise<Seen>][] = [
+  ['read', false, readScan],
+  ['readBatches', false, readBatchesScan],
+  ['stream', false, streamScan],
+  ['read (read-only)', true, readScan],
+];
+const chosen = ([name]: [string, ...unknown[]]): boolean => ONLY === null || ONLY.includes(name.split(' ')[0]!) || ONLY.includes(name);
+const VARIANTS: Variant[] = SCANS.filter(chosen).map(([name, readOnly, scan]) => onLog(name, readOnly, scan));
 
 function build(dir: string): { records: number; payload: number; bytes: number } {
   const log = Log.open(dir, CONFIG);
@@ -181,6 +204,59 @@ function build(dir: string): { records: number; payload: number; bytes: number }
   const seen = { records: log.endOffset, payload: log.endOffset * payloadOf(VALUE_BYTES), bytes: log.size };
   log.close();
   return seen;
+}
+
+const FRESH_TITLE =
+  '\nmedians of the rounds, GB/s of payload (of log bytes), by the wall clock and by CPU time (the process\'s user + system\n' +
+  'time, which other jobs on a shared machine do not inflate); the ratio is to the raw scan of the same round:';
+const OPEN_TITLE =
+  '\nthe same on logs that stay open (a long-running consumer): one writer and one read-only Log.open for all rounds,\n' +
+  'each variant warmed by one untimed scan first; medians as above:';
+
+/** Runs `all` (raw first) in rounds whose order rotates, checks what each saw, prints each round and the medians. */
+async function measure(dir: string, expected: Seen, all: Variant[], label: string, title: string): Promise<void> {
+  // Per variant and clock: the rate of each round, and its ratio to the raw scan of that round.
+  const rates = new Map<string, number[]>();
+  const ratios = new Map<string, number[]>();
+  const push = (map: Map<string, number[]>, key: string, x: number): void => void (map.get(key) ?? map.set(key, []).get(key)!).push(x);
+  const gbs = (seconds: number): number => expected.payload / seconds / 1e9;
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = all.map((_, i) => all[(i + round) % all.length]!);
+    const times = new Map<string, Timed>();
+    for (const v of order) {
+      await settle();
+      const t = await v.run(dir);
+      const seen = t.seen;
+      if (seen.bytes !== expected.bytes || (v.name !== 'raw' && seen.records !== expected.records)) {
+        throw new Error(`${v.name} saw ${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`);
+      }
+      if (!Number.isNaN(seen.payload) && v.name !== 'raw' && seen.payload !== expected.payload) {
+        throw new Error(`${v.name} saw ${seen.payload} payload bytes, expected ${expected.payload}`);
+      }
+      times.set(v.name, t);
+    }
+    const raw = times.get('raw')!;
+    const line = [];
+    for (const v of all) {
+      const t = times.get(v.name)!;
+      push(rates, `${v.name} wall`, gbs(t.seconds));
+      push(rates, `${v.name} cpu`, gbs(t.cpu));
+      push(ratios, `${v.name} wall`, raw.seconds / t.seconds);
+      push(ratios, `${v.name} cpu`, raw.cpu / t.cpu);
+      line.push(`${v.name} ${gbs(t.seconds).toFixed(2)} (cpu ${gbs(t.cpu).toFixed(2)})`);
+    }
+    console.log(`${label} ${round + 1}: ${line.join(', ')} GB/s of payload`);
+  }
+  const logPerPayload = expected.bytes / expected.payload;
+  console.log(title);
+  for (const v of all) {
+    const cells = ['wall', 'cpu'].map((clock) => {
+      const r = median(rates.get(`${v.name} ${clock}`)!);
+      const ratio = v.name === 'raw' ? '' : `, ${median(ratios.get(`${v.name} ${clock}`)!).toFixed(3)}x raw`;
+      return `${clock} ${r.toFixed(2)} GB/s (${(r * logPerPayload).toFixed(2)})${ratio}`;
+    });
+    console.log(`  ${(v.name === 'raw' ? 'raw fs.readSync 1 MiB' : v.name).padEnd(22)} ${cells.join('; ')}`);
+  }
 }
 
 await runMain(async () => {
@@ -193,51 +269,14 @@ await runMain(async () => {
       `scan bench: node ${process.version}; ${(expected.bytes / MiB).toFixed(0)} MiB log in ${segments} segments, ` +
         `${expected.records} records of ${VALUE_BYTES} B + 16 B key in calls of ${BATCH}; ${ROUNDS} rounds (order rotates)`,
     );
-    // Per variant and clock: the rate of each round, and its ratio to the raw scan of that round.
-    const rates = new Map<string, number[]>();
-    const ratios = new Map<string, number[]>();
-    const push = (map: Map<string, number[]>, key: string, x: number): void => void (map.get(key) ?? map.set(key, []).get(key)!).push(x);
-    const all: Variant[] = [{ name: 'raw', run: (d) => timed(() => rawScan(d)) }, ...VARIANTS];
-    const gbs = (seconds: number): number => expected.payload / seconds / 1e9;
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = all.map((_, i) => all[(i + round) % all.length]!);
-      const times = new Map<string, Timed>();
-      for (const v of order) {
-        await settle();
-        const t = await v.run(dir);
-        const seen = t.seen;
-        if (seen.bytes !== expected.bytes || (v.name !== 'raw' && seen.records !== expected.records)) {
-          throw new Error(`${v.name} saw ${JSON.stringify(seen)}, expected ${JSON.stringify(expected)}`);
-        }
-        if (!Number.isNaN(seen.payload) && v.name !== 'raw' && seen.payload !== expected.payload) {
-          throw new Error(`${v.name} saw ${seen.payload} payload bytes, expected ${expected.payload}`);
-        }
-        times.set(v.name, t);
-      }
-      const raw = times.get('raw')!;
-      const line = [];
-      for (const v of all) {
-        const t = times.get(v.name)!;
-        push(rates, `${v.name} wall`, gbs(t.seconds));
-        push(rates, `${v.name} cpu`, gbs(t.cpu));
-        push(ratios, `${v.name} wall`, raw.seconds / t.seconds);
-        push(ratios, `${v.name} cpu`, raw.cpu / t.cpu);
-        line.push(`${v.name} ${gbs(t.seconds).toFixed(2)} (cpu ${gbs(t.cpu).toFixed(2)})`);
-      }
-      console.log(`  round ${round + 1}: ${line.join(', ')} GB/s of payload`);
-    }
-    const logPerPayload = expected.bytes / expected.payload;
-    console.log(
-      '\nmedians of the rounds, GB/s of payload (of log bytes), by the wall clock and by CPU time (the process\'s user + system\n' +
-        'time, which other jobs on a shared machine do not inflate); the ratio is to the raw scan of the same round:',
-    );
-    for (const v of all) {
-      const cells = ['wall', 'cpu'].map((clock) => {
-        const r = median(rates.get(`${v.name} ${clock}`)!);
-        const ratio = v.name === 'raw' ? '' : `, ${median(ratios.get(`${v.name} ${clock}`)!).toFixed(3)}x raw`;
-        return `${clock} ${r.toFixed(2)} GB/s (${(r * logPerPayload).toFixed(2)})${ratio}`;
-      });
-      console.log(`  ${(v.name === 'raw' ? 'raw fs.readSync 1 MiB' : v.name).padEnd(22)} ${cells.join('; ')}`);
+    const raw: Variant = { name: 'raw', run: (d) => timed(() => rawScan(d)) };
+    await measure(dir, expected, [raw, ...VARIANTS], '  round', FRESH_TITLE);
+    const open = new Map<boolean, Log>();
+    try {
+      const kept = SCANS.filter(chosen).map(([name, readOnly, scan]) => onOpenLog(open, name, readOnly, scan));
+      await measure(dir, expected, [raw, ...kept], '  kept open, round', OPEN_TITLE);
+    } finally {
+      for (const log of open.values()) log.close();
     }
   } finally {
     removeDir(dir);
