@@ -1,23 +1,9 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Log } from '../../src/index.js';
 import { keepLayout, renewLayouts } from '../../src/layouts.js';
 import { tmpDir } from '../support/tmp.js';
-
-/** The descriptors of this process open on files in `dir`. */
-function descriptorsInto(dir: string): string[] {
-  const links: string[] = [];
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
-      if (target.startsWith(dir + '/')) links.push(target);
-    } catch {
-      // closed meanwhile (the readdir's own descriptor)
-    }
-  }
-  return links;
-}
+import { descriptorsInto } from '../support/descriptors.js';
 
 describe('layout anchors', () => {
   it('makes an anchor at once and a new one at each renewal', () => {

@@ -5,6 +5,7 @@ import { Log } from '../../src/index.js';
 import { nativeAddon } from '../../src/files/native.js';
 import { PREPARED_LOG, PREPARED_OFFSET_INDEX, PREPARED_TIME_INDEX, PreparedSegmentFiles, preparedDescriptorsOpen, preparedFilesNamed } from '../../src/files/prepared-files.js';
 import { appendBatches, crashImage, expectRecords, partitionDir, segmentFile } from '../system/durability/helpers.js';
+import { descriptorsInto } from '../support/descriptors.js';
 
 /**
  * A roll names files made ahead of it (src/files/prepared-files.ts): unnamed until then, so no
@@ -20,20 +21,6 @@ const INDEX_BYTES = 4096;
 
 /** Every name Kafka's loader keeps, or seglog's own files it ignores; nothing it would delete, complete or fail on. */
 const KAFKA_NAMES = /^(\d{20}\.(log|index|timeindex)|recovery-point-offset-checkpoint|log-start-offset-checkpoint|\.kafka_cleanshutdown|\.seglog\.lock|\.seglog-active-segment)$/;
-
-/** The descriptors of this process open on files in `dir` (named or not). */
-function descriptorsInto(dir: string): string[] {
-  const links: string[] = [];
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
-      if (target.startsWith(dir + '/')) links.push(target);
-    } catch {
-      // closed meanwhile (the readdir's own descriptor)
-    }
-  }
-  return links;
-}
 
 async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setTimeout(resolve, 1));
