@@ -7,7 +7,7 @@ import { segmentOptionsOf, type ResolvedLogConfig } from './config.js';
 import type { LocalLog } from './local-log.js';
 import { LogLoader } from './log-loader.js';
 import { isWriterRace } from './log-reader.js';
-import { isInflateLimitError } from '../record/codec-modules.js';
+import { isCostlyToRetry } from '../record/codec-modules.js';
 
 /** Reloads a read-only view tries before an error in a read is taken as real (see `ReadOnlyView.read`). */
 const READ_ATTEMPTS = 5;
@@ -64,7 +64,7 @@ export class ReadOnlyView {
           continue;
         }
         if (this.isClosed() || !isWriterRace(err) || attempt >= READ_ATTEMPTS) throw err;
-        if (isInflateLimitError(err) && !this.writerMovedSinceRefresh()) throw err;
+        if (isCostlyToRetry(err) && !this.writerMovedSinceRefresh()) throw err;
         // The same damage twice, the second time in segments loaded afresh (every batch CRC
         // checked again): the batch is damaged, not caught mid-write.
         const damage = err instanceof CorruptRecordError ? err.message : null;
@@ -78,8 +78,9 @@ export class ReadOnlyView {
   /**
    * True when the writer renamed, created or deleted a file in the directory, or wrote or cut the
    * active segment, since the view last looked. A batch that inflates past the limit (a
-   * decompression bomb) is read again only then: each attempt costs the limit in memory, and bytes
-   * torn by a writer almost never decompress at all. Other errors are retried regardless, since a
+   * decompression bomb), or whose records are damaged once inflated, is read again only then: each
+   * attempt costs the inflating in memory again, and bytes torn by a writer almost never decompress
+   * at all. Other errors are retried regardless, since a
    * directory's mtime can miss renames made within one clock tick on kernels without fine-grained
    * timestamps.
    */

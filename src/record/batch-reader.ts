@@ -36,7 +36,7 @@ import {
 import { batchShapeProblem, recordDeltaProblem } from './batch-rules.js';
 import { UNLIMITED, decompress } from './compression.js';
 import { inflater, zstdDeclaredSize, type Inflater } from './inflater.js';
-import { isInflateLimitError } from './codec-modules.js';
+import { isInflateLimitError, markInflatedDamage } from './codec-modules.js';
 import { nativeAddon } from '../files/native.js';
 import { crc32c } from './crc32c.js';
 import { readVarint, readVarlong, type Cursor } from './varint.js';
@@ -140,7 +140,8 @@ export function decodeRecords(
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const where = recordIndex >= 0 ? `record ${recordIndex} of ${count}: ` : '';
-    throw corruptBatch(pos, context, where + message, { offset: baseOffset, cause: err });
+    const damage = corruptBatch(pos, context, where + message, { offset: baseOffset, cause: err });
+    throw data === buf ? damage : markInflatedDamage(damage);
   } finally {
     recordIndex = -1;
     forgetViewSource();

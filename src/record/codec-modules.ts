@@ -70,6 +70,24 @@ export function inflatesPast(type: CompressionType, maxBytes: number, cause?: un
   return err;
 }
 
+/** Errors found in the records of a section that inflated: a record damaged inside a whole, CRC-checked batch. */
+const inflatedDamage = new WeakSet<object>();
+
+/** Marks `err` as found in the records of an inflated section (see `isCostlyToRetry`). */
+export function markInflatedDamage<E extends object>(err: E): E {
+  inflatedDamage.add(err);
+  return err;
+}
+
+/**
+ * True for an error that reading the batch again would meet again at the cost of inflating it
+ * again: a section past `maxDecompressedBytes`, or damage in the records of one that inflated
+ * (bytes torn by a writer almost never inflate, so such damage was written that way).
+ */
+export function isCostlyToRetry(err: unknown): boolean {
+  return isInflateLimitError(err) || inflatedDamage.has(err as object);
+}
+
 /** True for a records section refused because it inflates past `maxDecompressedBytes` (itself or as a cause). */
 export function isInflateLimitError(err: unknown): boolean {
   for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import zlib from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CorruptRecordError, Log } from '../../../src/index.js';
 import { compress, isCompressionSupported } from '../../../src/record/compression.js';
 import type { CompressionType } from '../../../src/record/types.js';
@@ -183,5 +184,19 @@ describe('a batch of 2 million tiny records (a few KiB compressed)', () => {
     expect(() => roomy.read(1)).toThrow(CorruptRecordError);
     expect(() => roomy.read(1)).not.toThrow(/inflates past/);
     roomy.close();
+  });
+
+  it('is inflated once by a read-only read when its records are damaged and the writer has not moved', () => {
+    // Zeros inflate within the cap and fail as records: a second attempt would meet the same damage.
+    const dir = logWithBatch('gzip', Buffer.alloc(1 << 20), 1);
+    const log = Log.open(dir, { readOnly: true });
+    const inflates = vi.spyOn(zlib, 'gunzipSync');
+    try {
+      expect(() => log.read(1)).toThrow(CorruptRecordError);
+      expect(inflates).toHaveBeenCalledTimes(1);
+    } finally {
+      inflates.mockRestore();
+      log.close();
+    }
   });
 });
