@@ -60,6 +60,20 @@ static void write_job(struct job *job) {
   job->result = (double)done;
 }
 
+/* The elements of a typed array argument of type `type`; throws and returns NULL otherwise. */
+static void *typed(napi_env env, napi_value value, napi_typedarray_type type, size_t count, const char *what) {
+  napi_typedarray_type actual;
+  size_t length = 0;
+  void *data = NULL;
+  napi_value buffer;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, value, &actual, &length, &data, &buffer, &offset) != napi_ok || actual != type || length < count) {
+    napi_throw_type_error(env, NULL, what);
+    return NULL;
+  }
+  return data;
+}
+
 #if defined(__linux__)
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -338,14 +352,8 @@ napi_value seglog_js_queue_write(napi_env env, napi_callback_info info) {
   uint32_t n = atomic_load(&pool.count);
   int queued = n < MAX_QUEUED;
   if (queued) {
-    napi_typedarray_type type;
-    size_t elements = 0, offset = 0;
-    void *data = NULL;
-    napi_value buffer;
-    if (napi_get_typedarray_info(env, argv[1], &type, &elements, &data, &buffer, &offset) != napi_ok || type != napi_uint8_array || elements < (size_t)length) {
-      napi_throw_type_error(env, NULL, "queueWrite: buffer must be a Uint8Array of at least length bytes");
-      return NULL;
-    }
+    void *data = typed(env, argv[1], napi_uint8_array, (size_t)length, "queueWrite: buffer must be a Uint8Array of at least length bytes");
+    if (data == NULL) return NULL;
     queue[n] = (struct job){.fd = fd, .data = data, .length = (size_t)length, .position = (off_t)position};
     atomic_store(&pool.count, n + 1);
   }
@@ -368,34 +376,14 @@ napi_value seglog_js_finish_writes(napi_env env, napi_callback_info info) {
   }
   uint32_t count = atomic_load(&pool.count);
   int threads = close_call(count);
-  napi_typedarray_type type;
-  size_t elements = 0, offset = 0;
-  void *data = NULL;
-  napi_value buffer;
-  if (napi_get_typedarray_info(env, argv[0], &type, &elements, &data, &buffer, &offset) != napi_ok || type != napi_float64_array || elements < count) {
-    napi_throw_type_error(env, NULL, "finishWrites: results must be a Float64Array of one entry per queued write");
-    return NULL;
-  }
-  for (uint32_t i = 0; i < count; i++) ((double *)data)[i] = queue[i].result;
+  double *results = typed(env, argv[0], napi_float64_array, count, "finishWrites: results must be a Float64Array of one entry per queued write");
+  if (results == NULL) return NULL;
+  for (uint32_t i = 0; i < count; i++) results[i] = queue[i].result;
   napi_value result;
   if (napi_create_int32(env, threads, &result) != napi_ok) return NULL;
   return result;
 }
 #endif
-
-/* The elements of a typed array argument of type `type`; throws and returns NULL otherwise. */
-static void *typed(napi_env env, napi_value value, napi_typedarray_type type, size_t count, const char *what) {
-  napi_typedarray_type actual;
-  size_t length = 0;
-  void *data = NULL;
-  napi_value buffer;
-  size_t offset = 0;
-  if (napi_get_typedarray_info(env, value, &actual, &length, &data, &buffer, &offset) != napi_ok || actual != type || length < count) {
-    napi_throw_type_error(env, NULL, what);
-    return NULL;
-  }
-  return data;
-}
 
 napi_value seglog_js_write_batches(napi_env env, napi_callback_info info) {
   size_t argc = 6;
