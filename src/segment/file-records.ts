@@ -285,8 +285,11 @@ export class FileRecords {
     return this.handle();
   }
 
-  /** Writes all `length` bytes of `data` at `position`; on failure cuts them off and throws `LogIOError`. */
-  private writeAt(data: Buffer, length: number, position: number): void {
+  /**
+   * Writes all `length` bytes of `data` at `position`, the one `beginAppend` gave (the middle step
+   * of `append`); on failure cuts them off and throws `LogIOError`.
+   */
+  writeAt(data: Buffer, length: number, position: number): void {
     let written = 0;
     try {
       while (written < length) {

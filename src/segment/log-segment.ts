@@ -294,7 +294,7 @@ export class LogSegment implements PooledSegment {
    */
   append(largestOffset: number, largestTimestamp: number, shallowOffsetOfMaxTimestamp: number, batch: Buffer, length = batch.length): void {
     const position = this.beginAppend(largestOffset, largestTimestamp, length);
-    this.log.append(batch, length);
+    this.log.writeAt(batch, length, position);
     this.completeAppend(largestOffset, largestTimestamp, shallowOffsetOfMaxTimestamp, position, length);
   }
 
