@@ -5,7 +5,8 @@
  * crosses `segmentBytes`. Here the `.log`, `.index` and `.timeindex` are made on a thread of their
  * own (not the libuv thread pool, which a roll's background flush fills with long fdatasyncs) as
  * unnamed files (Linux `open(O_TMPFILE)`), the indexes at their preallocated size and the
- * `.log` with its first disk blocks reserved, and the roll only gives each its name (`linkat`).
+ * `.log` with its disk blocks reserved (`preparedReserveBytes`), and the roll only gives each its
+ * name (`linkat`).
  *
  * Unnamed, they are in no directory listing: Kafka's loader, seglog's loader and a read-only
  * opener in another process see nothing of them, and a crash before the roll names them leaves

@@ -12,7 +12,7 @@ import { PreparedSegmentFiles } from '../files/prepared-files.js';
 import { preallocatedIndexLength } from '../index/abstract-index.js';
 import { OffsetIndex } from '../index/offset-index.js';
 import { TimeIndex } from '../index/time-index.js';
-import { RESERVE_CHUNK_BYTES } from '../segment/file-records.js';
+import { preparedReserveBytes } from '../segment/file-records.js';
 import { LogSegment, type SegmentOptions } from '../segment/log-segment.js';
 import type { LogSegments } from '../segment/log-segments.js';
 import { assignOffsets, type EncodedBatchInfo } from './encoded-batches.js';
@@ -237,8 +237,8 @@ export class LocalLog {
    */
   private prepareNextSegment(): void {
     const options = this.params.segmentOptions(this.nextOffset);
-    // The `.log`'s first blocks, as its first append would reserve them (FileRecords.reserveAhead).
-    const reserve = options.reserveLimit >= 2 * RESERVE_CHUNK_BYTES ? RESERVE_CHUNK_BYTES : 0;
+    // The `.log`'s blocks, reserved there rather than by its appends (see preparedReserveBytes).
+    const reserve = preparedReserveBytes(options.reserveLimit, this.segments.activeSegment.log.largestAppendBytes);
     const { maxIndexSize } = options;
     const offsetIndexLength = preallocatedIndexLength(maxIndexSize, OffsetIndex.ENTRY_SIZE);
     const timeIndexLength = preallocatedIndexLength(maxIndexSize, TimeIndex.ENTRY_SIZE);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError, Log } from '../../src/index.js';
 import { canReserveSpace } from '../../src/files/preallocate.js';
-import { nativeDisabled } from '../../src/files/native.js';
+import { nativeAddon, nativeDisabled } from '../../src/files/native.js';
 import { FileRecords } from '../../src/segment/file-records.js';
 import { tmpDir } from '../support/tmp.js';
 
@@ -102,6 +102,30 @@ describe('space reserved ahead of the active segment', () => {
     const reopened = Log.open(dir, { readOnly: true });
     expect(reopened.read(0, { maxRecords: 1000 }).length).toBe(101);
     reopened.close();
+  });
+
+  it('in a Log: a segment whose files were made ahead has its blocks reserved by then, and its appends reserve no more', async () => {
+    const dir = path.join(tmpDir(), 'events-0');
+    const segmentBytes = 16 * MiB;
+    const log = Log.open(dir, { segmentBytes });
+    const value = Buffer.alloc(1024, 7);
+    const batch = Array.from({ length: 100 }, () => ({ value }));
+    const nextFiles = (): { state(): string } | null => (log as unknown as { local: { nextFiles: { state(): string } | null } }).local.nextFiles;
+    while (log.segments()[0]!.sizeBytes < 0.6 * segmentBytes) log.append(batch);
+    for (let i = 0; i < 5000 && nextFiles()?.state() === 'making'; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+    while (log.segments().length === 1) log.append(batch);
+    const second = segmentLog(dir, log.segments()[1]!.baseOffset);
+    const largest = fs.statSync(second).size; // one call's batch: the largest append
+    const prepared = nativeAddon()?.prepareFiles !== undefined;
+    // Made ahead where the addon can (Linux): reserved up to twice the largest append short of the segment's size.
+    if (prepared) expect(allocated(second)).toBeGreaterThanOrEqual(segmentBytes - 2 * largest - 4096);
+    const reserved = allocated(second);
+    for (let i = 0; i < 40; i++) log.append(batch);
+    expect(log.segments()).toHaveLength(2);
+    if (prepared) expect(allocated(second)).toBe(reserved);
+    else expectReserved(second, 4 * MiB);
+    log.close();
+    expect(allocated(second)).toBeLessThan(fs.statSync(second).size + 64 * 1024);
   });
 
   it('is off with preallocate: false, and the option is type-checked', () => {
