@@ -94,6 +94,8 @@ export interface NativeAddon {
   takeFiles?(handle: unknown): { fds: number[]; reserved: number } | number | null;
   dropFiles?(handle: unknown): void;
   linkFile?(fd: number, path: string): number;
+  /** Closes a descriptor `takeFiles` gave (0 or the errno): see src/files/descriptors.ts. */
+  closeFile?(fd: number): number;
   /**
    * Writes `buffers[i][0, lengths[i])` to `fds[i]` at `positions[i]` for each i < count, sharing
    * the writes with a worker thread (native/writes.c); `results[i]` gets the bytes written or
