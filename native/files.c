@@ -84,28 +84,48 @@ struct mapping {
   void *addr;
   size_t length;
   int mapped;
+  /* The length was taken off V8's external-memory count at map time, and is given back at release. */
+  int uncounted;
 };
 
-static void release_mapping(struct mapping *m) {
+/*
+ * V8 counts every ArrayBuffer's length as external memory and starts garbage collections when
+ * that count grows (incremental marking, then full collections). A mapping its owner unmaps
+ * itself is page cache and address space, not memory a collection could free: counted, each
+ * index mapping (10 MiB by default, two per segment) pushed the count past V8's limit every few
+ * rolls, and the marking and full collections that followed slowed the appends in between.
+ * So an owned mapping's length is taken off the count for as long as it is mapped. Both changes
+ * are made on the JS thread (map, unmap, and the finalizer, which Node runs there).
+ */
+static void release_mapping(napi_env env, struct mapping *m) {
   if (m->mapped) munmap(m->addr, m->length);
   m->mapped = 0;
+  if (m->uncounted) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, (int64_t)m->length, &ignored);
+    m->uncounted = 0;
+  }
 }
 
 static void finalize_mapping(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)data;
   struct mapping *m = hint;
-  release_mapping(m);
+  release_mapping(env, m);
   free(m);
 }
 
+/* map(fd, length, writable, owned?): `owned`, the caller unmaps it (see release_mapping). */
 napi_value seglog_js_map(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  napi_value argv[4];
   int64_t fd, length;
-  bool writable = true;
-  if (!get_args(env, info, 3, argv, "map(fd, length, writable)")) return NULL;
-  if (napi_get_value_bool(env, argv[2], &writable) != napi_ok) {
-    napi_throw_type_error(env, NULL, "map: writable must be a boolean");
+  bool writable = true, owned = false;
+  size_t argc = 4;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
+    napi_throw_type_error(env, NULL, "map(fd, length, writable, owned?)");
+    return NULL;
+  }
+  if (napi_get_value_bool(env, argv[2], &writable) != napi_ok || (argc > 3 && napi_get_value_bool(env, argv[3], &owned) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "map: writable and owned must be booleans");
     return NULL;
   }
   if (!get_index(env, argv[0], "map: bad fd", &fd) || !get_index(env, argv[1], "map: bad length", &length)) return NULL;
@@ -131,10 +151,14 @@ napi_value seglog_js_map(napi_env env, napi_callback_info info) {
   napi_value buffer = NULL;
   if (napi_create_external_arraybuffer(env, addr, (size_t)length, finalize_mapping, m, &buffer) != napi_ok) {
     /* e.g. a runtime that forbids external buffers: seglog then uses positional reads and writes. */
-    release_mapping(m);
+    release_mapping(env, m);
     free(m);
     napi_throw_error(env, NULL, "map: this runtime refuses external ArrayBuffers");
     return NULL;
+  }
+  if (owned) {
+    int64_t ignored;
+    if (napi_adjust_external_memory(env, -(int64_t)length, &ignored) == napi_ok) m->uncounted = 1;
   }
   /* The ArrayBuffer carries its mapping record, for unmap(); the finalizer above owns it. */
   if (napi_wrap(env, buffer, m, NULL, NULL, NULL) != napi_ok) {
@@ -158,12 +182,21 @@ napi_value seglog_js_unmap(napi_env env, napi_callback_info info) {
   if (m == NULL) return NULL; /* unmapped already, or never a mapping: nothing to do */
   void *ignored = NULL;
   napi_remove_wrap(env, argv[0], &ignored);
-  release_mapping(m);
+  release_mapping(env, m);
   /* After this the finalizer may run at any time and free m: m is not touched again. */
   if (napi_detach_arraybuffer(env, argv[0]) != napi_ok) {
     napi_throw_error(env, NULL, "unmap: cannot detach the ArrayBuffer");
   }
   return NULL;
+}
+
+/* V8's external-memory count for this isolate, in bytes (tests check what mappings add to it). */
+napi_value seglog_js_external_memory(napi_env env, napi_callback_info info) {
+  (void)info;
+  int64_t total = 0;
+  napi_value result = NULL;
+  if (napi_adjust_external_memory(env, 0, &total) != napi_ok || napi_create_double(env, (double)total, &result) != napi_ok) return NULL;
+  return result;
 }
 
 napi_value seglog_js_msync(napi_env env, napi_callback_info info) {

@@ -96,7 +96,8 @@ export class MmapStorage implements IndexStorage {
     this.len = length;
     if (length === 0) return; // mmap(2) rejects a zero length; an empty view serves
     try {
-      this.mapping = new Uint8Array(this.addon.map(this.fd, length, true));
+      // Owned: unmapped here (`unmap`), never left to the garbage collector, so not counted as V8 memory.
+      this.mapping = new Uint8Array(this.addon.map(this.fd, length, true, true));
     } catch (err) {
       this.len = 0;
       throw ioError('cannot map index file', this.file, err);

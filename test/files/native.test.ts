@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { addonCandidates, nativeAddon, nativeDisabled, packageRoot } from '../../src/files/native.js';
 import { PwriteStorage } from '../../src/index/positional-storage.js';
+import { Log } from '../../src/index.js';
 import { ensureDist, packageForAnyUser } from '../support/dist.js';
 import { repoRoot, tmpDir } from '../support/tmp.js';
 
@@ -128,6 +129,51 @@ describe('the addon\'s mappings', () => {
     expect(readOnly[103]).toBe(0x67);
     addon.unmap(readOnly.buffer as ArrayBuffer);
     fs.closeSync(fd);
+  });
+});
+
+describe('what the addon\'s mappings count as V8 memory', () => {
+  const MiB = 1024 * 1024;
+
+  it('an owned mapping is counted its length less than one left to the garbage collector, and unmap gives the length back', () => {
+    const addon = nativeAddon();
+    if (addon === null) {
+      expect(nativeDisabled()).toBe(true); // no addon, no mappings: indexes use positional reads and writes
+      return;
+    }
+    const count = addon.externalMemory!;
+    const fd = fs.openSync(path.join(tmpDir(), 'm.bin'), 'w+');
+    fs.ftruncateSync(fd, 64 * MiB);
+    const before = count();
+    const owned = addon.map(fd, 64 * MiB, true, true);
+    const withOwned = count();
+    const collected = addon.map(fd, 64 * MiB, true);
+    const withBoth = count();
+    // Whatever else the count holds, the mapping left to the collector adds 64 MiB more than the owned one.
+    expect(withBoth - withOwned - (withOwned - before)).toBeGreaterThanOrEqual(63 * MiB);
+    addon.unmap(collected);
+    addon.unmap(owned);
+    const after = count();
+    expect(Math.abs(after - before)).toBeLessThan(MiB);
+    fs.closeSync(fd);
+  });
+
+  it('a log\'s index mappings do not grow the count with each roll inside append', () => {
+    const addon = nativeAddon();
+    if (addon === null) {
+      expect(nativeDisabled()).toBe(true); // no addon: indexes are not mapped at all
+      return;
+    }
+    // 16 MiB per index, two per segment. Rolls inside `append` leave the sealed segments' indexes
+    // mapped at full length until the background flush trims them, which cannot run before this
+    // synchronous loop ends: counted, four rolls would add 128 MiB (V8 starts collecting at 64 MiB).
+    const log = Log.open(path.join(tmpDir(), 'rolls-0'), { segmentBytes: 64 * 1024, segmentIndexBytes: 16 * MiB });
+    const before = addon.externalMemory!();
+    for (let i = 0; i < 5; i++) log.append({ value: Buffer.alloc(40_000, i) });
+    const after = addon.externalMemory!();
+    expect(log.segments().length).toBe(5);
+    log.close();
+    expect(after - before).toBeLessThan(16 * MiB);
   });
 });
 
