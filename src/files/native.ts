@@ -87,6 +87,11 @@ export interface NativeAddon {
    * returns its address modulo 4096, or -1 when nothing was advised. Absent from a stale binary.
    */
   adviseHugePages?(buffer: ArrayBuffer): number;
+  /**
+   * Linux: the address of the buffer's memory when it lies in the heap that brk grows (below the
+   * program break), else -1. Absent from a stale binary.
+   */
+  heapAddress?(buffer: ArrayBuffer): number;
   /** Bound on zstdCompress's output for `size` bytes; throws where libzstd.so.1 is missing. */
   zstdCompressBound(size: number): number;
   /** One zstd frame of `src` into `dst` at `level`; returns its length (native/zstd.c). */
