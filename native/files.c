@@ -363,7 +363,7 @@ napi_value seglog_js_heap_address(napi_env env, napi_callback_info info) {
   double result_value = -1;
 #if defined(__linux__)
   uintptr_t brk_now = (uintptr_t)sbrk(0);
-  if (brk_now != (uintptr_t)-1 && (uintptr_t)data + length <= brk_now) result_value = (double)(uintptr_t)data;
+  if (data != NULL && length > 0 && brk_now != (uintptr_t)-1 && (uintptr_t)data + length <= brk_now) result_value = (double)(uintptr_t)data;
 #endif
   napi_value result = NULL;
   if (napi_create_double(env, result_value, &result) != napi_ok) return NULL;

@@ -58,6 +58,9 @@ describe('heapAddress', () => {
     if (process.platform === 'linux') expect(at).toBeGreaterThan(0);
     if (at >= 0) expect(at % 16).toBe(0);
     expect(heapAddress(Buffer.allocUnsafeSlow(64 * 1024 * 1024).buffer)).toBe(-1);
+    const detached = Buffer.allocUnsafeSlow(64 * 1024).buffer;
+    structuredClone(detached, { transfer: [detached] });
+    expect(heapAddress(detached)).toBe(-1);
     expect(() => heapAddress(small as unknown as ArrayBuffer)).toThrow(TypeError);
   });
 });
