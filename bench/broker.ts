@@ -29,7 +29,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Topic } from '../src/index.js';
-import { printTable, repoRoot, runMain, scratchBase } from './common.js';
+import { machineLine, printTable, repoRoot, runMain, scratchBase } from './common.js';
 import { rawBatch, rawProduce, type RawMode } from './raw-producer.js';
 
 const RECORDS = Number(process.env.SEGLOG_BENCH_BROKER_RECORDS ?? 40_000);
@@ -378,8 +378,7 @@ if (process.argv[2] === '--direct') {
   await directChildMain(Number(process.argv[3]), process.argv[4] === 'true', Number(process.argv[5]), process.argv[6]!);
 } else {
   await runMain(async () => {
-    const flags = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/\b(avx512f|avx512vl|vpclmulqdq|sse4_2|pclmulqdq|avx2)\b/g) ?? [];
-    console.log(`seglog bench:broker: node ${process.version}, ${RECORDS} records of ${VALUE_BYTES} B per run; CPU flags: ${[...new Set(flags)].sort().join(' ')}`);
+    console.log(`seglog bench:broker: ${RECORDS} records of ${VALUE_BYTES} B per run; ${machineLine()}`);
     const base = scratchBase();
     const kcatFile = path.join(base, 'kcat-input.txt');
     kcatInput(kcatFile);

@@ -8,7 +8,34 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { addonHardware } from '../src/record/crc32c.js';
+
+// ---------------------------------------------------------------------------------------------
+// The machine a figure comes from
+// ---------------------------------------------------------------------------------------------
+
+/** The CPU flags that pick seglog's CRC-32C path (and so move the append figures), sorted. */
+export function cpuFlags(): string {
+  try {
+    const found = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/\b(avx512f|avx512vl|vpclmulqdq|sse4_2|pclmulqdq|avx2)\b/g) ?? [];
+    return [...new Set(found)].sort().join(' ') || 'none of avx2 avx512f avx512vl pclmulqdq sse4_2 vpclmulqdq';
+  } catch {
+    return 'unknown (no /proc/cpuinfo)';
+  }
+}
+
+/**
+ * One line naming the CPU, its flags and the CRC-32C path appends use here: every bench prints
+ * it first, since the same figures differ between CPUs with and without AVX-512.
+ */
+export function machineLine(): string {
+  const cpus = os.cpus();
+  const chosen = process.env.SEGLOG_CRC32C ? ` (SEGLOG_CRC32C=${process.env.SEGLOG_CRC32C})` : '';
+  const crc = addonHardware();
+  return `${cpus[0]?.model.trim() ?? 'unknown CPU'} x ${cpus.length}, Node ${process.version}; CPU flags: ${cpuFlags()}; CRC-32C path: ${crc === null ? 'JS (no addon)' : crc === 'none' ? 'JS' : crc}${chosen}`;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Command line and sizes

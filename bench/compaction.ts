@@ -22,12 +22,12 @@
  *
  * Run: `npx tsc -p tsconfig.json && node dist-all/bench/compaction.js`
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Log } from '../src/index.js';
 import { OffsetMap } from '../src/cleaner/offset-map.js';
+import { machineLine } from './common.js';
 
 const MB = 1024 * 1024;
 const COMPACT_MB = Number(process.env.SEGLOG_BENCH_COMPACT_MB ?? 64);
@@ -201,17 +201,9 @@ function keyMapMemory(): void {
   );
 }
 
-function cpuFlags(): string {
-  try {
-    const out = execFileSync('sh', ['-c', "grep -o -w -E 'avx512f|avx512vl|vpclmulqdq|sse4_2|pclmulqdq|avx2' /proc/cpuinfo | sort -u | tr '\\n' ' '"]).toString();
-    return out.trim();
-  } catch {
-    return 'unknown';
-  }
-}
 
 async function main(): Promise<void> {
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), CPU flags: ${cpuFlags()}`);
+  console.log(machineLine());
   keyMapMemory();
   await cleaningThroughput();
   if (PAIRS > 0) await appendsWithCleaner();

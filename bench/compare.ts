@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { QUICK, SIZES, markdownTable, printTable, repoRoot, runMain } from './common.js';
+import { QUICK, SIZES, cpuFlags, markdownTable, printTable, repoRoot, runMain } from './common.js';
+import { addonHardware } from '../src/record/crc32c.js';
 import { PEER_PACKAGES, loadPeers } from './peers.js';
 import { SeglogStore, type Store } from './stores.js';
 import { bestPeer, formatRatio, formatValue, runSuite, speedup, type Row } from './suite.js';
@@ -37,6 +38,9 @@ function tableOf(rows: Row[], peerNames: string[]): { headers: string[]; cells: 
 
 interface Machine {
   cpu: string;
+  /** The CPU flags that pick the CRC-32C path, and the path appends used. */
+  flags: string;
+  crc: string;
   cores: number;
   memGiB: number;
   kernel: string;
@@ -74,7 +78,10 @@ function describeMachine(): Machine {
   }
   const node = process.version;
   const kernel = `${os.type()} ${os.release()}`;
-  return { cpu, cores, memGiB, kernel, fileSystem, node, summary: `${cpu}, ${cores} cores, ${memGiB.toFixed(0)} GiB, ${kernel}, Node ${node}` };
+  const hardware = addonHardware();
+  const crc = `${hardware === null ? 'JS (no addon)' : hardware === 'none' ? 'JS' : hardware}${process.env.SEGLOG_CRC32C ? ` (SEGLOG_CRC32C=${process.env.SEGLOG_CRC32C})` : ''}`;
+  const flags = cpuFlags();
+  return { cpu, flags, crc, cores, memGiB, kernel, fileSystem, node, summary: `${cpu}, ${cores} cores, ${memGiB.toFixed(0)} GiB, ${kernel}, Node ${node}; CPU flags: ${flags}; CRC-32C path: ${crc}` };
 }
 
 function peerVersions(): string {
@@ -106,6 +113,7 @@ function resultsMarkdown(rows: Row[], stores: Store[], m: Machine, headers: stri
     '## Machine',
     '',
     `- CPU: ${m.cpu}, ${m.cores} cores; ${m.memGiB.toFixed(0)} GiB RAM`,
+    `- CPU flags: \`${m.flags}\`; seglog's CRC-32C path: ${m.crc} (the append rows depend on it: without AVX-512 the CRC takes the SSE4.2 or AVX2 path)`,
     `- ${m.kernel}; data on ${m.fileSystem}, in \`<repo>/.bench-tmp-<pid>\` (removed afterwards)`,
     `- Node ${m.node}; peers: ${peerVersions()}`,
     '',
@@ -184,7 +192,7 @@ function chartSvg(rows: Row[], systems: string[], m: Machine): string {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="11">`);
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(`<text x="10" y="20" font-size="15" font-weight="bold">seglog and its peers, speed relative to raw fs on the same bytes (log scale; 1 = the ceiling)</text>`);
-  out.push(`<text x="10" y="38" fill="#555">${escapeXml(`${QUICK ? 'SMOKE RUN (--quick), not representative. ' : ''}${m.cpu}, ${m.cores} cores, Node ${m.node}. Longer bar = faster. Page cache except "durable append".`)}</text>`);
+  out.push(`<text x="10" y="38" fill="#555">${escapeXml(`${QUICK ? 'SMOKE RUN (--quick), not representative. ' : ''}${m.cpu}, ${m.cores} cores (${m.flags}; CRC ${m.crc}), Node ${m.node}. Longer bar = faster. Page cache except "durable append".`)}</text>`);
   // legend
   let lx = 10;
   for (const name of systems) {

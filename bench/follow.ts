@@ -27,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Log } from '../src/index.js';
+import { machineLine } from './common.js';
 
 const MB = 1024 * 1024;
 const FOLLOW_RECORDS = Number(process.env.SEGLOG_BENCH_FOLLOW_RECORDS ?? 2000);
@@ -225,7 +226,7 @@ async function main(): Promise<void> {
     await followerChild(process.argv[3]!);
     return;
   }
-  console.log(`seglog follow benchmark (node ${process.version}, ${os.cpus().length} CPUs, ${os.platform()})`);
+  console.log(`seglog follow benchmark: ${machineLine()}`);
   console.log(`latency append -> follower, ${FOLLOW_RECORDS} records, one every ${INTERVAL_MS} ms:`);
   await latencySameProcess();
   await latencyAcrossProcesses();

@@ -13,6 +13,7 @@ import { nativeAddon } from '../src/files/native.js';
 import { MmapStorage } from '../src/index/mmap-storage.js';
 import { PwriteStorage } from '../src/index/positional-storage.js';
 import type { IndexStorage } from '../src/index/storage.js';
+import { machineLine } from './common.js';
 
 const SIZE = 10 * 1024 * 1024;
 const ENTRIES = SIZE / 8;
@@ -70,7 +71,7 @@ try {
     const p = median(results.pwrite[what]);
     return `${what.padEnd(8)} mmap ${m.toFixed(0)} ns   pwrite ${p.toFixed(0)} ns   pwrite/mmap ${(p / m).toFixed(1)}x`;
   };
-  console.log(`index storage, ${ENTRIES} entries (10 MiB), ${LOOKUPS} lookups, median of ${ROUNDS} interleaved rounds, Node ${process.version}`);
+  console.log(`index storage, ${ENTRIES} entries (10 MiB), ${LOOKUPS} lookups, median of ${ROUNDS} interleaved rounds; ${machineLine()}`);
   console.log(line('append'));
   console.log(line('lookup'));
 } finally {

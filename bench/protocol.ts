@@ -5,6 +5,7 @@
  * `npm run bench:protocol` (SEGLOG_BENCH_RUNS sets the runs per figure; the median is shown).
  */
 import { encodeBatch } from '../src/record/batch-builder.js';
+import { machineLine } from './common.js';
 import {
   ApiKey,
   decodeRequest,
@@ -75,7 +76,7 @@ const versions = [
   { produce: 11, fetch: 17 }, // the newest, flexible
 ];
 
-console.log(`protocol bench: node ${process.version}, ${RUNS} runs per figure (median)`);
+console.log(`protocol bench: ${machineLine()}; ${RUNS} runs per figure (median)`);
 const lines: string[] = [];
 for (const v of versions) {
   const produceFrame = Buffer.concat(encodeRequest(ApiKey.Produce, v.produce, 1, 'bench', produceBody)).subarray(4);

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Log } from '../src/index.js';
+import { machineLine } from './common.js';
 
 const RECORDS = Number(process.env.SEGLOG_BENCH_RO_RECORDS ?? 100_000);
 const ROUNDS = Number(process.env.SEGLOG_BENCH_RO_ROUNDS ?? 3);
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
   const row = (name: string, runs: Figures[]): string =>
     `${name.padEnd(36)} read p50 ${median(runs.map((f) => f.readP50)).toFixed(2)} us, p99 ${median(runs.map((f) => f.readP99)).toFixed(2)} us; ` +
     `offsetForTimestamp p50 ${median(runs.map((f) => f.tsP50)).toFixed(2)} us, p99 ${median(runs.map((f) => f.tsP99)).toFixed(2)} us`;
-  console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} x ${os.cpus().length}; ${RECORDS} records of 1 KiB, 32 MiB segments, ${ROUNDS} rounds`);
+  console.log(`${machineLine()}; ${RECORDS} records of 1 KiB, 32 MiB segments, ${ROUNDS} rounds`);
   console.log(row('writer', writerRuns));
   console.log(row('read-only, live writer 10k rec/s', readerRuns));
   const ratio = (pick: (f: Figures) => number): string => (median(readerRuns.map(pick)) / median(writerRuns.map(pick))).toFixed(2);

@@ -32,6 +32,7 @@ import path from 'node:path';
 import { Log } from '../src/index.js';
 import { encodeBatch } from '../src/record/batch-builder.js';
 import { checkRecordOffsets, validateBatch } from '../src/record/batch-reader.js';
+import { machineLine } from './common.js';
 
 const MB = 1024 * 1024;
 const RECOVERY_MB = Number(process.env.SEGLOG_BENCH_RECOVERY_MB ?? 64);
@@ -215,8 +216,7 @@ function benchValidation(): void {
   }
 }
 
-const flags = [...new Set(fs.readFileSync('/proc/cpuinfo', 'utf8').match(/\b(avx512f|avx512vl|vpclmulqdq|sse4_2|pclmulqdq|avx2)\b/g) ?? [])].sort();
-console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} x ${os.cpus().length}; CPU flags: ${flags.join(' ')}`);
+console.log(machineLine());
 /**
  * Clean reopen of a log whose active segment holds SEGLOG_BENCH_ACTIVE_MB (default 256) of 1 KiB
  * batches, 9 pairs of opens in alternating order: one with the record the last close left of the

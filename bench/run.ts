@@ -8,13 +8,13 @@
  * one group of workloads; SEGLOG_BENCH_VERBOSE=1 prints every run of the append workloads. Data
  * lives in <repo>/.bench-tmp-<pid>, removed at exit.
  */
-import { QUICK, SIZES, printTable, runMain } from './common.js';
+import { QUICK, SIZES, machineLine, printTable, runMain } from './common.js';
 import { SeglogStore } from './stores.js';
 import { formatRatio, formatValue, runSuite, speedup } from './suite.js';
 
 await runMain(async () => {
   const started = Date.now();
-  console.log(`seglog bench${QUICK ? ' (--quick)' : ''}: node ${process.version}, ${SIZES.runs} runs per figure (median)`);
+  console.log(`seglog bench${QUICK ? ' (--quick)' : ''}: ${machineLine()}; ${SIZES.runs} runs per figure (median)`);
   const rows = await runSuite({
     stores: [new SeglogStore(SIZES.readSegmentBytes)],
     log: (line) => console.log(line),

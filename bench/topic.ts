@@ -28,6 +28,7 @@ import path from 'node:path';
 import { Log, Topic, partitionForKey, type RecordInput } from '../src/index.js';
 import { encodeBatch } from '../src/record/batch-builder.js';
 import { BatchWrites } from '../src/files/batch-writes.js';
+import { machineLine } from './common.js';
 
 const PARTITIONS = Number(process.argv[2] ?? 3);
 const RECORDS_PER_ROUND = 50_000;
@@ -153,6 +154,7 @@ function median(values: number[]): number {
 }
 
 function main(): void {
+  console.log(machineLine());
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-bench-topic-'));
   const calls = makeCalls();
   const grouped = groupCalls(calls);

@@ -17,9 +17,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Log } from '../src/log/log.js';
+import { machineLine } from './common.js';
 
 const TARGET = Number(process.env['SEGLOG_BENCH_BYTES'] ?? 256 * 1024 * 1024);
 const DIR = path.resolve(process.env['SEGLOG_BENCH_DIR'] ?? '.bench-tmp-verify', 'bench-0');
@@ -73,7 +73,7 @@ function main(): void {
   const have = logBytes(DIR);
   if (have < TARGET || have > TARGET * 1.2) write(DIR, TARGET);
   else console.log(`reusing ${DIR} (${(have / 1e6).toFixed(0)} MB of log)`);
-  console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown cpu'} x${os.cpus().length}`);
+  console.log(machineLine());
   for (const [label, extra] of [
     ['verify', []],
     ['verify --index-only', ['--index-only']],

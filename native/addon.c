@@ -5,7 +5,7 @@
  * without it (src/files/native.ts loads it and decides).
  *
  * Exports: prepareFiles, takeFiles, dropFiles and linkFile on Linux (native/prepare.c), crc32c, crcHardware ('avx512' | 'avx2' | 'sse42' | 'armv8' | 'none'), crc32cPaths, map, unmap, msync, readTwo,
- * adviseHugePages, zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), writeBatches (native/writes.c), fallocate,
+ * adviseHugePages, heapAddress, zstdCompressBound and zstdCompress (native/zstd.c), recordOffsetsHold (native/records.c), writeBatches (native/writes.c), fallocate,
  * copyTwo, startWrites, queueWrite and finishWrites on Linux, and retainFreedMemory with glibc. Nothing is exported when a call fails: JS then treats the addon as absent.
  */
 #include <string.h>
@@ -51,6 +51,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       !export_function(env, result, "externalMemory", seglog_js_external_memory) ||
       !export_function(env, result, "readTwo", seglog_js_read_two) ||
       !export_function(env, result, "adviseHugePages", seglog_js_advise_huge_pages) ||
+      !export_function(env, result, "heapAddress", seglog_js_heap_address) ||
       !export_function(env, result, "zstdCompressBound", seglog_js_zstd_bound) ||
       !export_function(env, result, "zstdCompress", seglog_js_zstd_compress) ||
       !export_function(env, result, "recordOffsetsHold", seglog_js_record_offsets_hold) ||

@@ -347,6 +347,30 @@ napi_value seglog_js_copy_two(napi_env env, napi_callback_info info) {
 #endif
 
 /*
+ * heapAddress(arrayBuffer) -> number: the address of the buffer's memory when it lies in the
+ * heap that brk grows (below the program break: where glibc's main arena places what it does not
+ * map apart), else -1. See src/files/read-memory.ts for why the reads' memory wants to know.
+ */
+napi_value seglog_js_heap_address(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv, "heapAddress(arrayBuffer)")) return NULL;
+  void *data = NULL;
+  size_t length = 0;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "heapAddress: not an ArrayBuffer");
+    return NULL;
+  }
+  double result_value = -1;
+#if defined(__linux__)
+  uintptr_t brk_now = (uintptr_t)sbrk(0);
+  if (data != NULL && length > 0 && brk_now != (uintptr_t)-1 && (uintptr_t)data + length <= brk_now) result_value = (double)(uintptr_t)data;
+#endif
+  napi_value result = NULL;
+  if (napi_create_double(env, result_value, &result) != napi_ok) return NULL;
+  return result;
+}
+
+/*
  * `readTwo(fd, first, firstPosition, second, secondPosition) -> boolean`: fills `first` from the
  * file at `firstPosition`, then `second` at `secondPosition` (in that order), in one call from
  * JS; false when the file ended before either was full. A read-only point read takes a record and

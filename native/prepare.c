@@ -16,6 +16,9 @@
  *   descriptors nobody took. A handle dropped by the garbage collector closes them as well.
  * - `linkFile(fd, path) -> errno`: gives an unnamed file the name `path` (linkat), 0 on success;
  *   EEXIST when the name is taken.
+ * - `closeFile(fd) -> errno`: closes a descriptor taken from here, 0 on success. In a
+ *   worker_thread, Node's `fs.closeSync` warns about every descriptor its own `fs` did not open
+ *   on that thread ("closed but not opened in unmanaged mode"), and these were opened here.
  *
  * The thread reads only its own struct; the main thread reads the results under the mutex once
  * `done` is set, so a roll that finds the work unfinished costs one uncontended lock. The struct
@@ -261,11 +264,26 @@ static napi_value link_file(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value close_file(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "closeFile(fd)");
+    return NULL;
+  }
+  /* Linux frees the descriptor even when close reports an error (EINTR included): never retried. */
+  int err = close(fd) == 0 ? 0 : errno;
+  napi_value result = NULL;
+  napi_create_int32(env, err, &result);
+  return result;
+}
+
 int seglog_export_prepare(napi_env env, napi_value exports) {
   static const struct {
     const char *name;
     napi_callback fn;
-  } functions[] = {{"prepareFiles", prepare_files}, {"takeFiles", take_files}, {"dropFiles", drop_files}, {"linkFile", link_file}};
+  } functions[] = {{"prepareFiles", prepare_files}, {"takeFiles", take_files}, {"dropFiles", drop_files}, {"linkFile", link_file}, {"closeFile", close_file}};
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value value;
     if (napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].fn, NULL, &value) != napi_ok ||

@@ -33,6 +33,7 @@ napi_value seglog_js_msync(napi_env env, napi_callback_info info);
 napi_value seglog_js_read_two(napi_env env, napi_callback_info info);
 napi_value seglog_js_copy_two(napi_env env, napi_callback_info info);
 napi_value seglog_js_advise_huge_pages(napi_env env, napi_callback_info info);
+napi_value seglog_js_heap_address(napi_env env, napi_callback_info info);
 napi_value seglog_js_zstd_bound(napi_env env, napi_callback_info info);
 napi_value seglog_js_zstd_compress(napi_env env, napi_callback_info info);
 napi_value seglog_js_record_offsets_hold(napi_env env, napi_callback_info info);

@@ -7,7 +7,7 @@
  * `BatchWrites.available()` is false and callers write one batch at a time with `fs.writeSync`
  * (the `Log` path).
  */
-import util from 'node:util';
+import { errnoException } from './descriptors.js';
 import { nativeAddon } from './native.js';
 
 /** `BatchWrites.available()`, decided on first use. */
@@ -92,9 +92,8 @@ export class BatchWrites {
   failure(i: number): NodeJS.ErrnoException | null {
     const result = this.results[i]!;
     if (result === this.lengths[i]) return null;
-    const errno = result < 0 ? result : -5; // a short count is not expected from the addon: EIO
-    const [code, message] = util.getSystemErrorMap().get(errno) ?? ['EIO', 'i/o error'];
-    return Object.assign(new Error(`${code}: ${message}, write`), { errno, code, syscall: 'write' });
+    // A short count is not expected from the addon: EIO (5).
+    return errnoException(result < 0 ? -result : 5, 'write');
   }
 
   private grow(): void {

@@ -87,6 +87,11 @@ export interface NativeAddon {
    * returns its address modulo 4096, or -1 when nothing was advised. Absent from a stale binary.
    */
   adviseHugePages?(buffer: ArrayBuffer): number;
+  /**
+   * Linux: the address of the buffer's memory when it lies in the heap that brk grows (below the
+   * program break), else -1. Absent from a stale binary.
+   */
+  heapAddress?(buffer: ArrayBuffer): number;
   /** Bound on zstdCompress's output for `size` bytes; throws where libzstd.so.1 is missing. */
   zstdCompressBound(size: number): number;
   /** One zstd frame of `src` into `dst` at `level`; returns its length (native/zstd.c). */
@@ -101,6 +106,8 @@ export interface NativeAddon {
   takeFiles?(handle: unknown): { fds: number[]; reserved: number } | number | null;
   dropFiles?(handle: unknown): void;
   linkFile?(fd: number, path: string): number;
+  /** Closes a descriptor `takeFiles` gave (0 or the errno): see src/files/descriptors.ts. */
+  closeFile?(fd: number): number;
   /**
    * Writes `buffers[i][0, lengths[i])` to `fds[i]` at `positions[i]` for each i < count, sharing
    * the writes with a worker thread (native/writes.c); `results[i]` gets the bytes written or

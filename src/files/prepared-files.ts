@@ -17,8 +17,8 @@
  * Linux with seglog's addon only; elsewhere, or on a file system without O_TMPFILE, rolls create
  * the files by name as before. Nothing here waits for that thread except `drop`, at close.
  */
-import fs from 'node:fs';
 import { nativeAddon } from './native.js';
+import { adoptDescriptor, closeDescriptor } from './descriptors.js';
 
 /** Which file of a segment: the order in which a roll names them. */
 export const PREPARED_LOG = 0;
@@ -99,6 +99,7 @@ export class PreparedSegmentFiles {
     openDescriptors--;
     if (nativeAddon()!.linkFile!(fd, path) === 0) {
       named++;
+      adoptDescriptor(fd);
       return fd;
     }
     closeQuietly(fd);
@@ -122,8 +123,9 @@ export class PreparedSegmentFiles {
 }
 
 function closeQuietly(fd: number): void {
+  adoptDescriptor(fd);
   try {
-    fs.closeSync(fd);
+    closeDescriptor(fd);
   } catch {
     // An unnamed file's descriptor: closing it frees the file; a failure loses nothing of ours.
   }

@@ -35,6 +35,14 @@ export class ReadMemory {
   private page = 0;
   /** Undefined until the first read asks (the addon is loaded then, not at import). */
   private usable: boolean | undefined;
+  /** The slab highest in the brk heap so far, and its address (see `newSlab`). */
+  private top: Buffer | null = null;
+  private topAddress = -1;
+
+  /** @internal The slab held as the highest in the brk heap (see `holdIfTop`), for the tests. */
+  get heldTop(): Buffer | null {
+    return this.top;
+  }
 
   /** `length` bytes for a read from file position `position`. */
   take(length: number, position: number): Buffer {
@@ -68,7 +76,24 @@ export class ReadMemory {
     this.slab = slab;
     this.page = page;
     this.used = 0;
+    this.holdIfTop(slab);
     return true;
+  }
+
+  /**
+   * Keeps the slab that lies highest in the brk heap alive (8 MiB more held, never read into
+   * again): the slabs freed below it then stay in the heap as free chunks that the next slabs
+   * reuse, pages already faulted in. Without it, a collection that frees several slabs at once
+   * leaves a free heap top past glibc's trim threshold (16 MiB once it has adapted to 8 MiB
+   * buffers), which it hands back to the kernel, and the next slabs fault in and zero fresh
+   * pages (huge pages: 2 MiB each). The process's malloc policy is left as it is: only memory
+   * below this log's own slab is kept. Slabs mapped apart (above the break) are not tracked.
+   */
+  private holdIfTop(slab: ReturnType<typeof Buffer.allocUnsafeSlow>): void {
+    const address = nativeAddon()?.heapAddress?.(slab.buffer) ?? -1;
+    if (address <= this.topAddress) return;
+    this.top = slab;
+    this.topAddress = address;
   }
 }
 

@@ -24,6 +24,7 @@ import fs from 'node:fs';
 import { LogIOError, ReadOnlyLogError } from '../errors.js';
 import { readInt64 } from '../record/batch-layout.js';
 import { readInt64 as readViewInt64, type IndexStorage } from './storage.js';
+import { closeDescriptor } from '../files/descriptors.js';
 
 /** Bytes read per `pread` while loading: 64 KiB holds 8,192 offset entries. */
 const READ_CHUNK = 64 * 1024;
@@ -135,7 +136,7 @@ export class MemoryStorage implements IndexStorage {
     } catch (err) {
       throw err instanceof LogIOError ? err : ioError('cannot read index file', this.file, err);
     } finally {
-      fs.closeSync(fd);
+      closeDescriptor(fd);
     }
   }
 
@@ -153,7 +154,7 @@ export class MemoryStorage implements IndexStorage {
     } catch (err) {
       throw err instanceof LogIOError ? err : ioError('cannot read index file', this.file, err);
     } finally {
-      fs.closeSync(fd);
+      closeDescriptor(fd);
     }
   }
 

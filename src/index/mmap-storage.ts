@@ -9,6 +9,7 @@ import type { NativeAddon } from '../files/native.js';
 import { keepLayout } from '../layouts.js';
 import { INT32_MAX } from '../record/batch-layout.js';
 import { type IndexStorage, ioError, openForWrite, readInt64, writeInt64 } from './storage.js';
+import { closeDescriptor } from '../files/descriptors.js';
 
 const EMPTY = new DataView(new ArrayBuffer(0));
 
@@ -178,7 +179,7 @@ export class MmapStorage implements IndexStorage {
       const fd = this.fd;
       this.fd = -1;
       try {
-        fs.closeSync(fd);
+        closeDescriptor(fd);
       } catch (err) {
         throw ioError('cannot close index file', this.file, err);
       }

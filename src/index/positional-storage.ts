@@ -12,6 +12,7 @@ import fs from 'node:fs';
 
 import { LogIOError } from '../errors.js';
 import { type IndexStorage, ioError, openForWrite, readInt64, writeInt64 } from './storage.js';
+import { closeDescriptor } from '../files/descriptors.js';
 
 /** Bytes fetched per read miss: one page-aligned block. */
 const WINDOW_SIZE = 4096;
@@ -77,7 +78,7 @@ abstract class WindowedFile {
     const fd = this.fd;
     this.fd = -1;
     try {
-      fs.closeSync(fd);
+      closeDescriptor(fd);
     } catch (err) {
       throw ioError('cannot close index file', this.file, err);
     }

@@ -21,6 +21,7 @@ import { O_NOFOLLOW, isNoFollowRefusal, symlinkRefused } from '../files/no-follo
 
 import { InvalidArgumentError, LogClosedError, LogIOError } from '../errors.js';
 import { INT32_MAX, TWO_POW_32 } from '../record/batch-layout.js';
+import { closeDescriptor } from '../files/descriptors.js';
 
 /** Byte access to an index file. Positions are byte positions in the file. */
 export interface IndexStorage {
@@ -87,7 +88,7 @@ export function openForWrite(file: string, createLength: number): { fd: number; 
   try {
     if (created) fs.ftruncateSync(fd, createLength);
   } catch (err) {
-    fs.closeSync(fd);
+    closeDescriptor(fd);
     fs.rmSync(file, { force: true });
     throw ioError('cannot prepare index file', file, err);
   }

@@ -6,6 +6,7 @@ import { reserveSpace } from '../files/preallocate.js';
 import { VerifiedBatches } from './verified-batches.js';
 import { noteWrite } from '../files/write-epoch.js';
 import { keepLayout } from '../layouts.js';
+import { closeDescriptor } from '../files/descriptors.js';
 
 /** Mappings start at this size and double, so a growing active segment is remapped rarely. */
 const MIN_MAPPING_BYTES = 1 << 20;
@@ -93,7 +94,7 @@ export class FileRecords {
    * crash on a page the writer cut; only the addon's guarded copy reads it.
    */
   private guardedMapping: ArrayBuffer | null = null;
-  /** fdatasync calls on the thread pool not yet ended (see `closeDescriptor`). */
+  /** fdatasync calls on the thread pool not yet ended (see `closeWhenSynced`). */
   private syncsInFlight = 0;
   /** Descriptors given up (closed, suspended) while syncs used them: closed when the last one ends. */
   private readonly closeAfterSyncs: number[] = [];
@@ -220,7 +221,7 @@ export class FileRecords {
     }
     const stat = fs.fstatSync(fd);
     if (stat.ino !== this.ino || stat.dev !== this.dev) {
-      fs.closeSync(fd);
+      closeDescriptor(fd);
       // Another process replaced the file (a read-only opener next to a writer that truncated).
       throw new LogIOError(`${file} is no longer the file that was opened`, { file });
     }
@@ -246,7 +247,7 @@ export class FileRecords {
     this.mapping = null;
     this.dropGuardedMapping();
     this.batches.clear();
-    this.closeDescriptor(fd);
+    this.closeWhenSynced(fd);
   }
 
   /**
@@ -254,8 +255,8 @@ export class FileRecords {
    * number closed under a running fdatasync can be reused by the next open, and the sync would
    * then flush some other file and report this one durable.
    */
-  private closeDescriptor(fd: number): void {
-    if (this.syncsInFlight === 0) fs.closeSync(fd);
+  private closeWhenSynced(fd: number): void {
+    if (this.syncsInFlight === 0) closeDescriptor(fd);
     else this.closeAfterSyncs.push(fd);
   }
 
@@ -263,7 +264,7 @@ export class FileRecords {
     if (--this.syncsInFlight > 0) return;
     for (const fd of this.closeAfterSyncs) {
       try {
-        fs.closeSync(fd);
+        closeDescriptor(fd);
       } catch {
         // Nothing of ours is left to lose on a descriptor that was already given up.
       }
@@ -634,7 +635,7 @@ export class FileRecords {
         // Still failing: the next open finds the tail and recovers the segment.
       }
     }
-    this.closeDescriptor(this.fd);
+    this.closeWhenSynced(this.fd);
     this.fd = -1;
     this.mapping = null;
     this.dropGuardedMapping();

@@ -48,6 +48,23 @@ describe('the addon lookup', () => {
   });
 });
 
+describe('heapAddress', () => {
+  it('gives the address of memory in the brk heap, -1 for memory mapped apart, and rejects what is not an ArrayBuffer', () => {
+    const heapAddress = nativeAddon()?.heapAddress;
+    if (heapAddress === undefined) return expect(nativeAddon()).toBeNull(); // addon disabled: nothing to ask
+    const small = Buffer.allocUnsafeSlow(64 * 1024);
+    const at = heapAddress(small.buffer);
+    // glibc serves 64 KiB from the heap that brk grows; past 32 MiB (its highest mmap threshold) it maps apart.
+    if (process.platform === 'linux') expect(at).toBeGreaterThan(0);
+    if (at >= 0) expect(at % 16).toBe(0);
+    expect(heapAddress(Buffer.allocUnsafeSlow(64 * 1024 * 1024).buffer)).toBe(-1);
+    const detached = Buffer.allocUnsafeSlow(64 * 1024).buffer;
+    structuredClone(detached, { transfer: [detached] });
+    expect(heapAddress(detached)).toBe(-1);
+    expect(() => heapAddress(small as unknown as ArrayBuffer)).toThrow(TypeError);
+  });
+});
+
 describe('without memory mapping', () => {
   it('says so in one line per process, not per log, and the logs work (a package without its binary)', () => {
     const copy = packageForAnyUser({ addon: false });

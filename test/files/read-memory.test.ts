@@ -55,6 +55,23 @@ describe('ReadMemory', () => {
     expect(small.buffer.byteLength).toBeLessThan(1 * MiB);
   });
 
+  it('holds the slab highest in the brk heap, so that slabs freed below it stay in the heap for the next ones', () => {
+    // glibc maps 8 MiB apart until it has freed such a mapping (its adaptive threshold); this
+    // sets the threshold it would then reach, so that the slabs below come from the brk heap.
+    const retained = nativeAddon()?.retainFreedMemory?.() === true;
+    const memory = new ReadMemory();
+    const slabs = new Set<ArrayBufferLike>();
+    for (let i = 0; i < 40; i++) slabs.add(memory.take(MiB, i * MiB).buffer);
+    const heapAddress = nativeAddon()?.heapAddress;
+    if (heapAddress === undefined) return expect(memory.heldTop).toBeNull(); // no addon: nothing tells where a slab lies
+    const inHeap = [...slabs].filter((slab) => slab.byteLength > MiB).map((slab) => ({ slab, at: heapAddress(slab as ArrayBuffer) }));
+    expect(inHeap.length).toBeGreaterThanOrEqual(4);
+    const top = inHeap.reduce((a, b) => (b.at > a.at ? b : a));
+    if (retained) expect(top.at).toBeGreaterThan(0);
+    // Slabs mapped apart (above the break) are not held.
+    expect(memory.heldTop?.buffer ?? null).toBe(top.at >= 0 ? top.slab : null);
+  });
+
   it('keeps serving reads after a caller transfers (detaches) the slab a returned region lies in', () => {
     const memory = new ReadMemory();
     const first = memory.take(MiB, 0);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +7,8 @@ import { nativeAddon } from '../../src/files/native.js';
 import { PREPARED_LOG, PREPARED_OFFSET_INDEX, PREPARED_TIME_INDEX, PreparedSegmentFiles, preparedDescriptorsOpen, preparedFilesNamed } from '../../src/files/prepared-files.js';
 import { appendBatches, crashImage, expectRecords, partitionDir, segmentFile } from '../system/durability/helpers.js';
 import { descriptorsInto } from '../support/descriptors.js';
+import { ensureDist } from '../support/dist.js';
+import { tmpDir } from '../support/tmp.js';
 
 /**
  * A roll names files made ahead of it (src/files/prepared-files.ts): unnamed until then, so no
@@ -47,7 +50,7 @@ async function fillAndWait(log: Log): Promise<void> {
 
 /**
  * The descriptors still open on files of `dir` once thread-pool syncs that were running at
- * close have ended (a sync keeps the descriptor it uses until it ends; see FileRecords.closeDescriptor).
+ * close have ended (a sync keeps the descriptor it uses until it ends; see FileRecords.closeWhenSynced).
  */
 async function descriptorsLeft(dir: string): Promise<string[]> {
   for (let i = 0; i < 5000 && descriptorsInto(dir).length > 0; i++) await turns(1);
@@ -125,4 +128,39 @@ describe('rolls with the next segment prepared ahead', () => {
       expect(fs.readdirSync(image).filter((n) => !KAFKA_NAMES.test(n))).toEqual([]);
     }
   });
+
+  it('on a worker_thread, closes the files it was handed without Node warning about descriptors its fs did not open', () => {
+    // Node's fs on a worker_thread warns on closing any descriptor it did not open there; the prepare thread opened these.
+    const dist = ensureDist();
+    const script = `
+      import { Worker } from 'node:worker_threads';
+      const code = \`(async () => {
+        const { Log } = await import(${JSON.stringify(dist)});
+        const { preparedFilesNamed } = await import(${JSON.stringify(path.join(path.dirname(dist), 'files', 'prepared-files.js'))});
+        const { parentPort, workerData } = await import('node:worker_threads');
+        const log = Log.open(workerData, { segmentBytes: ${SEGMENT_BYTES}, segmentIndexBytes: ${INDEX_BYTES} });
+        const value = Buffer.alloc(1000, 1);
+        for (let i = 0; i < 400; i++) {
+          log.append([{ value }, { value }]);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        const segments = log.segments().length;
+        const records = log.read(0, { maxRecords: 10000 }).length;
+        log.close();
+        parentPort.postMessage({ named: preparedFilesNamed(), segments, records });
+      })()\`;
+      const worker = new Worker(code, { eval: true, workerData: process.argv[1] });
+      worker.on('message', (m) => console.log(JSON.stringify(m)));
+    `;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script, tmpDir()], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.stderr).toBe('');
+    expect(out.status).toBe(0);
+    const seen = JSON.parse(out.stdout) as { named: number; segments: number; records: number };
+    expect(seen.records).toBe(800);
+    expect(seen.segments).toBeGreaterThan(10);
+    // Three files per roll into prepared files; none where the addon cannot make them.
+    if (canPrepare) expect(seen.named).toBeGreaterThanOrEqual(3 * 5);
+    else expect(seen.named).toBe(0);
+  });
 });
+

@@ -121,7 +121,7 @@ describe('cost of a retention pass', () => {
     }
     appendBatch(c.log, 1, c.now, 10);
     // The rolls' background flushes done first: a `.log` closed under a running fdatasync is
-    // closed when the sync ends (FileRecords.closeDescriptor), which could land in the pass.
+    // closed when the sync ends (FileRecords.closeWhenSynced), which could land in the pass.
     await c.log.flush();
     c.reopen(); // same state for both: nothing cached, no flush in flight
     const names = ['renameSync', 'rmSync', 'unlinkSync', 'readSync', 'openSync', 'closeSync', 'fstatSync', 'statSync', 'fsyncSync', 'fdatasyncSync', 'writeSync', 'writeFileSync', 'ftruncateSync', 'readFileSync', 'readdirSync'] as const;
