@@ -162,5 +162,35 @@ describe('rolls with the next segment prepared ahead', () => {
     if (canPrepare) expect(seen.named).toBeGreaterThanOrEqual(3 * 5);
     else expect(seen.named).toBe(0);
   });
+
+  it('keeps the addon loaded when the worker_thread that alone loaded it ends while a prepare thread may still run', () => {
+    if (!canPrepare) return; // no prepare thread here (not Linux, or SEGLOG_NO_NATIVE): nothing can run past the worker
+    // Node unloads an addon that only a worker_thread loaded when that thread ends; a prepare
+    // thread then running, or returning, faulted in the unmapped code (SIGSEGV in 1 of ~15 runs).
+    // The main process here never touches the addon: it must still be mapped after the worker.
+    const dist = ensureDist();
+    const script = `
+      import fs from 'node:fs';
+      import { Worker } from 'node:worker_threads';
+      const worker = new Worker(\`
+        const { Log } = await import(${JSON.stringify(dist)});
+        const { preparedFilesNamed } = await import(${JSON.stringify(path.join(path.dirname(dist), 'files', 'prepared-files.js'))});
+        const { parentPort, workerData } = await import('node:worker_threads');
+        const log = Log.open(workerData, { segmentBytes: ${SEGMENT_BYTES}, segmentIndexBytes: ${INDEX_BYTES} });
+        for (let i = 0; i < 6; i++) log.append({ value: Buffer.alloc(40000, i) });
+        parentPort.postMessage(preparedFilesNamed());
+        setInterval(() => {}, 1000);
+      \`, { eval: true, type: 'module', workerData: process.argv[1] });
+      const named = await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+      await worker.terminate();
+      console.log(JSON.stringify({ named, mapped: fs.readFileSync('/proc/self/maps', 'utf8').includes('seglog_native.node') }));
+    `;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script, tmpDir()], { encoding: 'utf8', timeout: 60_000 });
+    expect(out.signal).toBeNull();
+    expect(out.status).toBe(0);
+    const seen = JSON.parse(out.stdout) as { named: number; mapped: boolean };
+    expect(seen.named).toBeGreaterThanOrEqual(3);
+    expect(seen.mapped).toBe(true);
+  });
 });
 
