@@ -84,48 +84,36 @@ struct mapping {
   void *addr;
   size_t length;
   int mapped;
-  /* The length was taken off V8's external-memory count at map time, and is given back at release. */
-  int uncounted;
 };
 
 /*
- * V8 counts every ArrayBuffer's length as external memory and starts garbage collections when
- * that count grows (incremental marking, then full collections). A mapping its owner unmaps
- * itself is page cache and address space, not memory a collection could free: counted, each
- * index mapping (10 MiB by default, two per segment) pushed the count past V8's limit every few
- * rolls, and the marking and full collections that followed slowed the appends in between.
- * So an owned mapping's length is taken off the count for as long as it is mapped. Both changes
- * are made on the JS thread (map, unmap, and the finalizer, which Node runs there).
+ * A mapping stays on V8's external-memory count (every ArrayBuffer's length is) even when its
+ * owner unmaps it itself: V8 takes the length off by itself when the ArrayBuffer is swept or
+ * detached, and Node detaches external buffers in its cleanup hooks at exit before their
+ * finalizers run, so a length the addon took off could be given back only after V8 took it off a
+ * second time. Node 24 and later (V8's ExternalMemoryAccounter) abort the process when the count
+ * would go below zero: every process or worker ending with an index mapped died with SIGTRAP.
  */
-static void release_mapping(napi_env env, struct mapping *m) {
+static void release_mapping(struct mapping *m) {
   if (m->mapped) munmap(m->addr, m->length);
   m->mapped = 0;
-  if (m->uncounted) {
-    int64_t ignored;
-    napi_adjust_external_memory(env, (int64_t)m->length, &ignored);
-    m->uncounted = 0;
-  }
 }
 
 static void finalize_mapping(napi_env env, void *data, void *hint) {
+  (void)env;
   (void)data;
   struct mapping *m = hint;
-  release_mapping(env, m);
+  release_mapping(m);
   free(m);
 }
 
-/* map(fd, length, writable, owned?): `owned`, the caller unmaps it (see release_mapping). */
 napi_value seglog_js_map(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[3];
   int64_t fd, length;
-  bool writable = true, owned = false;
-  size_t argc = 4;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
-    napi_throw_type_error(env, NULL, "map(fd, length, writable, owned?)");
-    return NULL;
-  }
-  if (napi_get_value_bool(env, argv[2], &writable) != napi_ok || (argc > 3 && napi_get_value_bool(env, argv[3], &owned) != napi_ok)) {
-    napi_throw_type_error(env, NULL, "map: writable and owned must be booleans");
+  bool writable = true;
+  if (!get_args(env, info, 3, argv, "map(fd, length, writable)")) return NULL;
+  if (napi_get_value_bool(env, argv[2], &writable) != napi_ok) {
+    napi_throw_type_error(env, NULL, "map: writable must be a boolean");
     return NULL;
   }
   if (!get_index(env, argv[0], "map: bad fd", &fd) || !get_index(env, argv[1], "map: bad length", &length)) return NULL;
@@ -151,14 +139,10 @@ napi_value seglog_js_map(napi_env env, napi_callback_info info) {
   napi_value buffer = NULL;
   if (napi_create_external_arraybuffer(env, addr, (size_t)length, finalize_mapping, m, &buffer) != napi_ok) {
     /* e.g. a runtime that forbids external buffers: seglog then uses positional reads and writes. */
-    release_mapping(env, m);
+    release_mapping(m);
     free(m);
     napi_throw_error(env, NULL, "map: this runtime refuses external ArrayBuffers");
     return NULL;
-  }
-  if (owned) {
-    int64_t ignored;
-    if (napi_adjust_external_memory(env, -(int64_t)length, &ignored) == napi_ok) m->uncounted = 1;
   }
   /* The ArrayBuffer carries its mapping record, for unmap(); the finalizer above owns it. */
   if (napi_wrap(env, buffer, m, NULL, NULL, NULL) != napi_ok) {
@@ -182,7 +166,7 @@ napi_value seglog_js_unmap(napi_env env, napi_callback_info info) {
   if (m == NULL) return NULL; /* unmapped already, or never a mapping: nothing to do */
   void *ignored = NULL;
   napi_remove_wrap(env, argv[0], &ignored);
-  release_mapping(env, m);
+  release_mapping(m);
   /* After this the finalizer may run at any time and free m: m is not touched again. */
   if (napi_detach_arraybuffer(env, argv[0]) != napi_ok) {
     napi_throw_error(env, NULL, "unmap: cannot detach the ArrayBuffer");

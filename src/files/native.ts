@@ -50,12 +50,10 @@ export interface NativeAddon {
    */
   readonly crc32cPaths?: Readonly<Partial<Record<Exclude<CrcHardware, 'none'>, (buf: Uint8Array, start: number, end: number) => number>>>;
   /**
-   * Shared mapping of the first `length` (> 0) bytes of `fd`, read-write or read-only. `owned`:
-   * the caller unmaps it itself (`unmap`), so V8 is told the mapping is no memory a garbage
-   * collection could free (its length is taken off V8's external-memory count while it is mapped;
-   * see native/files.c). A binary built before it ignores `owned`.
+   * Shared mapping of the first `length` (> 0) bytes of `fd`, read-write or read-only. It counts
+   * as V8 external memory while the ArrayBuffer lives (see native/files.c for why it must).
    */
-  map(fd: number, length: number, writable: boolean, owned?: boolean): ArrayBuffer;
+  map(fd: number, length: number, writable: boolean): ArrayBuffer;
   /** munmap now; the ArrayBuffer is detached (length 0). A second call does nothing. */
   unmap(mapping: ArrayBuffer): void;
   /** V8's external-memory count for this isolate, in bytes (tests). Absent from a binary built before it. */

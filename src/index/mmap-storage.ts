@@ -96,8 +96,7 @@ export class MmapStorage implements IndexStorage {
     this.len = length;
     if (length === 0) return; // mmap(2) rejects a zero length; an empty view serves
     try {
-      // Owned: unmapped here (`unmap`), never left to the garbage collector, so not counted as V8 memory.
-      this.mapping = new Uint8Array(this.addon.map(this.fd, length, true, true));
+      this.mapping = new Uint8Array(this.addon.map(this.fd, length, true));
     } catch (err) {
       this.len = 0;
       throw ioError('cannot map index file', this.file, err);

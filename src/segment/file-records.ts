@@ -451,7 +451,7 @@ export class FileRecords {
       let length = MIN_MAPPING_BYTES;
       while (length < Math.max(end, this._size)) length *= 2;
       try {
-        mapping = addon.map(this.handle(), Math.min(length, MAX_MAPPING_BYTES), false, true); // owned: see dropGuardedMapping
+        mapping = addon.map(this.handle(), Math.min(length, MAX_MAPPING_BYTES), false);
       } catch {
         return false; // the positional reads still work
       }
