@@ -34,6 +34,22 @@ export function preparedReserveBytes(reserveLimit: number, largestAppend: number
 }
 
 /**
+ * Blocks allocated this far past a file's data (ext4's extent blocks stay well below it) are a
+ * reservation (`fallocate(KEEP_SIZE)`), not data.
+ */
+const RESERVED_PAST_DATA_BYTES = 64 * 1024;
+
+/**
+ * Where the disk blocks of a file just opened for writing end, when they reach past its data by
+ * a reservation (else 0): one a crash left (up to a whole made-ahead segment's), which
+ * `releaseReserved` then gives back at the next roll or close like one made in this process.
+ */
+function reservedEnd(stat: fs.Stats): number {
+  const allocated = stat.blocks * 512;
+  return allocated - stat.size >= RESERVED_PAST_DATA_BYTES ? allocated : 0;
+}
+
+/**
  * fdatasync of the file at `path` on the thread pool, through a descriptor of its own (Linux
  * writes back every dirty page of the file, whichever descriptor or mapping dirtied it). A file
  * that no longer exists (deleted or renamed meanwhile) needs no sync. Throws `LogIOError`.
@@ -158,6 +174,7 @@ export class FileRecords {
   private static ofDescriptor(file: string, fd: number, writable: boolean, reserveLimit: number): FileRecords {
     const stat = fs.fstatSync(fd);
     const records = new FileRecords(file, fd, stat.size, writable, reserveLimit);
+    if (writable) records.reservedTo = reservedEnd(stat);
     records.ino = stat.ino;
     records.dev = stat.dev;
     records.seenMtimeMs = stat.mtimeMs;
@@ -226,6 +243,7 @@ export class FileRecords {
       throw new LogIOError(`${file} is no longer the file that was opened`, { file });
     }
     this.fd = fd;
+    if (this.writable && this.reservedTo === 0) this.reservedTo = reservedEnd(stat);
     this.onReopen?.();
     return fd;
   }

@@ -128,6 +128,29 @@ describe('space reserved ahead of the active segment', () => {
     expect(allocated(second)).toBeLessThan(fs.statSync(second).size + 64 * 1024);
   });
 
+  it('gives back at the next close the blocks a crash left reserved past the active segment\'s data', () => {
+    const addon = nativeAddon();
+    if (addon === null) {
+      expect(nativeDisabled()).toBe(true); // no addon: nothing is ever reserved, so a crash leaves nothing
+      return;
+    }
+    const dir = tmpDir();
+    let log = Log.open(dir);
+    log.append({ value: Buffer.alloc(5000, 1) });
+    log.close();
+    // What a crash leaves of a segment made ahead of its roll: its whole expected length reserved.
+    const file = segmentLog(dir, 0);
+    const fd = fs.openSync(file, 'r+');
+    expect(addon.fallocate!(fd, 0, 16 * MiB)).toBe(0);
+    fs.closeSync(fd);
+    expect(allocated(file)).toBeGreaterThanOrEqual(16 * MiB);
+    log = Log.open(dir);
+    expect(log.read(0, { maxRecords: 10 }).length).toBe(1);
+    log.close();
+    expect(fs.statSync(file).size).toBeLessThan(64 * 1024);
+    expect(allocated(file)).toBeLessThan(64 * 1024);
+  });
+
   it('is off with preallocate: false, and the option is type-checked', () => {
     const dir = path.join(tmpDir(), 'events-0');
     const log = Log.open(dir, { preallocate: false });
