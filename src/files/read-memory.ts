@@ -88,6 +88,8 @@ export class ReadMemory {
    * buffers), which it hands back to the kernel, and the next slabs fault in and zero fresh
    * pages (huge pages: 2 MiB each). The process's malloc policy is left as it is: only memory
    * below this log's own slab is kept. Slabs mapped apart (above the break) are not tracked.
+   * The cost is more than the 8 MiB: glibc trims only the heap's top, so all the heap below the
+   * held slab stays resident once the reads end, up to the peak it reached during them.
    */
   private holdIfTop(slab: ReturnType<typeof Buffer.allocUnsafeSlow>): void {
     const address = nativeAddon()?.heapAddress?.(slab.buffer) ?? -1;
