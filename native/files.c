@@ -221,6 +221,13 @@ static int get_bytes(napi_env env, napi_value value, const char *what, uint8_t *
   return 1;
 }
 
+/* An ArrayBuffer argument's memory; throws a TypeError saying `what` and returns 0 when it is not one. */
+static int get_arraybuffer(napi_env env, napi_value value, const char *what, void **data, size_t *length) {
+  if (napi_get_arraybuffer_info(env, value, data, length) == napi_ok) return 1;
+  napi_throw_type_error(env, NULL, what);
+  return 0;
+}
+
 /* Reads exactly `length` bytes at `position`, or fewer only at the end of the file; -1 with errno set on failure. */
 static ssize_t pread_full(int fd, uint8_t *into, size_t length, off_t position) {
   size_t done = 0;
@@ -309,10 +316,7 @@ napi_value seglog_js_copy_two(napi_env env, napi_callback_info info) {
   void *map = NULL;
   size_t map_length = 0;
   if (!get_args(env, info, 5, argv, "copyTwo(mapping, first, firstPosition, second, secondPosition)")) return NULL;
-  if (napi_get_arraybuffer_info(env, argv[0], &map, &map_length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "copyTwo: mapping is not an ArrayBuffer");
-    return NULL;
-  }
+  if (!get_arraybuffer(env, argv[0], "copyTwo: mapping is not an ArrayBuffer", &map, &map_length)) return NULL;
   if (!get_bytes(env, argv[1], "copyTwo: first is not a Uint8Array", &first, &first_length) ||
       !get_index(env, argv[2], "copyTwo: bad position", &first_position) ||
       !get_bytes(env, argv[3], "copyTwo: second is not a Uint8Array", &second, &second_length) ||
@@ -340,10 +344,7 @@ napi_value seglog_js_heap_address(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 1, argv, "heapAddress(arrayBuffer)")) return NULL;
   void *data = NULL;
   size_t length = 0;
-  if (napi_get_arraybuffer_info(env, argv[0], &data, &length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "heapAddress: not an ArrayBuffer");
-    return NULL;
-  }
+  if (!get_arraybuffer(env, argv[0], "heapAddress: not an ArrayBuffer", &data, &length)) return NULL;
   double result_value = -1;
 #if defined(__linux__)
   uintptr_t brk_now = (uintptr_t)sbrk(0);
@@ -395,10 +396,7 @@ napi_value seglog_js_advise_huge_pages(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 1, argv, "adviseHugePages(arrayBuffer)")) return NULL;
   void *data = NULL;
   size_t length = 0;
-  if (napi_get_arraybuffer_info(env, argv[0], &data, &length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "adviseHugePages: not an ArrayBuffer");
-    return NULL;
-  }
+  if (!get_arraybuffer(env, argv[0], "adviseHugePages: not an ArrayBuffer", &data, &length)) return NULL;
   uintptr_t start = (uintptr_t)data;
   int32_t result_value = -1;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
