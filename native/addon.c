@@ -48,7 +48,6 @@ static napi_value Init(napi_env env, napi_value exports) {
   if (!seglog_export_crc32c(env, result)) return exports;
   if (!export_function(env, result, "map", seglog_js_map) ||
       !export_function(env, result, "unmap", seglog_js_unmap) || !export_function(env, result, "msync", seglog_js_msync) ||
-      !export_function(env, result, "externalMemory", seglog_js_external_memory) ||
       !export_function(env, result, "readTwo", seglog_js_read_two) ||
       !export_function(env, result, "adviseHugePages", seglog_js_advise_huge_pages) ||
       !export_function(env, result, "heapAddress", seglog_js_heap_address) ||

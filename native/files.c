@@ -174,15 +174,6 @@ napi_value seglog_js_unmap(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* V8's external-memory count for this isolate, in bytes (tests check what mappings add to it). */
-napi_value seglog_js_external_memory(napi_env env, napi_callback_info info) {
-  (void)info;
-  int64_t total = 0;
-  napi_value result = NULL;
-  if (napi_adjust_external_memory(env, 0, &total) != napi_ok || napi_create_double(env, (double)total, &result) != napi_ok) return NULL;
-  return result;
-}
-
 napi_value seglog_js_msync(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   int64_t offset, length;

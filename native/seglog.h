@@ -28,7 +28,6 @@ int seglog_export_crc32c(napi_env env, napi_value exports);
 napi_value seglog_js_fallocate(napi_env env, napi_callback_info info);
 napi_value seglog_js_map(napi_env env, napi_callback_info info);
 napi_value seglog_js_unmap(napi_env env, napi_callback_info info);
-napi_value seglog_js_external_memory(napi_env env, napi_callback_info info);
 napi_value seglog_js_msync(napi_env env, napi_callback_info info);
 napi_value seglog_js_read_two(napi_env env, napi_callback_info info);
 napi_value seglog_js_copy_two(napi_env env, napi_callback_info info);

@@ -56,8 +56,6 @@ export interface NativeAddon {
   map(fd: number, length: number, writable: boolean): ArrayBuffer;
   /** munmap now; the ArrayBuffer is detached (length 0). A second call does nothing. */
   unmap(mapping: ArrayBuffer): void;
-  /** V8's external-memory count for this isolate, in bytes (tests). Absent from a binary built before it. */
-  externalMemory?(): number;
   /** msync(MS_SYNC) of `[offset, offset + length)` of a live mapping. */
   msync(mapping: ArrayBuffer, offset: number, length: number): void;
   /**
