@@ -25,7 +25,6 @@
  * is freed by whichever of the thread and the handle's finalizer ends last.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -105,19 +104,6 @@ static void *make_files(void *data) {
   return NULL;
 }
 
-/*
- * Keeps the addon loaded for the life of the process. Node unloads an addon that only a
- * worker_thread loaded when that thread ends, and a prepare thread still running (or returning)
- * then faults in unmapped code: a worker terminated soon after a roll took the process with it.
- */
-static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
-static int pinned;
-
-static void pin_library(void) {
-  Dl_info info;
-  pinned = dladdr((void *)make_files, &info) != 0 && info.dli_fname != NULL && dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE) != NULL;
-}
-
 static void finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
@@ -192,8 +178,7 @@ static napi_value prepare_files(napi_env env, napi_callback_info info) {
   /* A small stack, but never below the platform's minimum (128 KiB on glibc aarch64, where a smaller size is refused). */
   long stack_min = sysconf(_SC_THREAD_STACK_MIN);
   size_t stack = stack_min > 64 * 1024 ? (size_t)stack_min : 64 * 1024;
-  pthread_once(&pin_once, pin_library);
-  int started = pinned && pthread_attr_init(&attr) == 0 && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+  int started = seglog_keep_loaded() && pthread_attr_init(&attr) == 0 && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
                 pthread_attr_setstacksize(&attr, stack) == 0 && pthread_create(&thread, &attr, make_files, p) == 0;
   pthread_attr_destroy(&attr);
   if (!started) {

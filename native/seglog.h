@@ -24,6 +24,12 @@ uint32_t seglog_crc32c(const uint8_t *p, size_t n);
  */
 int seglog_export_crc32c(napi_env env, napi_value exports);
 
+/*
+ * Keeps the addon loaded for the life of the process (native/pin.c), once; 0 when it cannot be:
+ * then it must start no thread of its own.
+ */
+int seglog_keep_loaded(void);
+
 /* The JS functions of each file, registered by native/addon.c. */
 napi_value seglog_js_fallocate(napi_env env, napi_callback_info info);
 napi_value seglog_js_map(napi_env env, napi_callback_info info);

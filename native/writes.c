@@ -23,7 +23,6 @@
  * batches handed over one by one as the caller makes them (Linux).
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -198,19 +197,9 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-/*
- * Keeps the addon loaded for the life of the process. Node unloads an addon that only a
- * worker_thread loaded when that thread ends; the worker would then run (or wake into) unmapped
- * code and fault.
- */
-static int pin_library(void) {
-  Dl_info info;
-  return dladdr((void *)worker, &info) != 0 && info.dli_fname != NULL && dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE) != NULL;
-}
-
 static void start_worker(void) {
   cpu_set_t cpus;
-  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2 || !pin_library()) return;
+  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0 || CPU_COUNT(&cpus) < 2 || !seglog_keep_loaded()) return;
   /* A small stack, but never below the platform's minimum (128 KiB on glibc aarch64, where a smaller size is refused). */
   long stack_min = sysconf(_SC_THREAD_STACK_MIN);
   size_t stack = stack_min > 64 * 1024 ? (size_t)stack_min : 64 * 1024;
