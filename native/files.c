@@ -219,6 +219,12 @@ static int get_arraybuffer(napi_env env, napi_value value, const char *what, voi
   return 0;
 }
 
+/* The memory of a function's one argument, an ArrayBuffer (`usage` and `what` name it in the TypeError); 0 after a throw. */
+static int only_arraybuffer(napi_env env, napi_callback_info info, const char *usage, const char *what, void **data, size_t *length) {
+  napi_value argv[1];
+  return get_args(env, info, 1, argv, usage) && get_arraybuffer(env, argv[0], what, data, length);
+}
+
 /* Reads exactly `length` bytes at `position`, or fewer only at the end of the file; -1 with errno set on failure. */
 static ssize_t pread_full(int fd, uint8_t *into, size_t length, off_t position) {
   size_t done = 0;
@@ -331,11 +337,9 @@ napi_value seglog_js_copy_two(napi_env env, napi_callback_info info) {
  * map apart), else -1. See src/files/read-memory.ts for why the reads' memory wants to know.
  */
 napi_value seglog_js_heap_address(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv, "heapAddress(arrayBuffer)")) return NULL;
   void *data = NULL;
   size_t length = 0;
-  if (!get_arraybuffer(env, argv[0], "heapAddress: not an ArrayBuffer", &data, &length)) return NULL;
+  if (!only_arraybuffer(env, info, "heapAddress(arrayBuffer)", "heapAddress: not an ArrayBuffer", &data, &length)) return NULL;
   double result_value = -1;
 #if defined(__linux__)
   uintptr_t brk_now = (uintptr_t)sbrk(0);
@@ -383,11 +387,9 @@ napi_value seglog_js_read_two(napi_env env, napi_callback_info info) {
  * nothing was advised (no such page inside, advice refused, or not Linux).
  */
 napi_value seglog_js_advise_huge_pages(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv, "adviseHugePages(arrayBuffer)")) return NULL;
   void *data = NULL;
   size_t length = 0;
-  if (!get_arraybuffer(env, argv[0], "adviseHugePages: not an ArrayBuffer", &data, &length)) return NULL;
+  if (!only_arraybuffer(env, info, "adviseHugePages(arrayBuffer)", "adviseHugePages: not an ArrayBuffer", &data, &length)) return NULL;
   uintptr_t start = (uintptr_t)data;
   int32_t result_value = -1;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
