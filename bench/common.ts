@@ -26,15 +26,20 @@ export function cpuFlags(): string {
   }
 }
 
+/** The CRC-32C path appends take here, and `SEGLOG_CRC32C` when it chose it. */
+export function crcPath(): string {
+  const hardware = addonHardware();
+  const name = hardware === null ? 'JS (no addon)' : hardware === 'none' ? 'JS' : hardware;
+  return process.env.SEGLOG_CRC32C ? `${name} (SEGLOG_CRC32C=${process.env.SEGLOG_CRC32C})` : name;
+}
+
 /**
  * One line naming the CPU, its flags and the CRC-32C path appends use here: every bench prints
  * it first, since the same figures differ between CPUs with and without AVX-512.
  */
 export function machineLine(): string {
   const cpus = os.cpus();
-  const chosen = process.env.SEGLOG_CRC32C ? ` (SEGLOG_CRC32C=${process.env.SEGLOG_CRC32C})` : '';
-  const crc = addonHardware();
-  return `${cpus[0]?.model.trim() ?? 'unknown CPU'} x ${cpus.length}, Node ${process.version}; CPU flags: ${cpuFlags()}; CRC-32C path: ${crc === null ? 'JS (no addon)' : crc === 'none' ? 'JS' : crc}${chosen}`;
+  return `${cpus[0]?.model.trim() ?? 'unknown CPU'} x ${cpus.length}, Node ${process.version}; CPU flags: ${cpuFlags()}; CRC-32C path: ${crcPath()}`;
 }
 
 // ---------------------------------------------------------------------------------------------

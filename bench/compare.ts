@@ -7,8 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { QUICK, SIZES, cpuFlags, markdownTable, printTable, repoRoot, runMain } from './common.js';
-import { addonHardware } from '../src/record/crc32c.js';
+import { QUICK, SIZES, cpuFlags, crcPath, markdownTable, printTable, repoRoot, runMain } from './common.js';
 import { PEER_PACKAGES, loadPeers } from './peers.js';
 import { SeglogStore, type Store } from './stores.js';
 import { bestPeer, formatRatio, formatValue, runSuite, speedup, type Row } from './suite.js';
@@ -78,8 +77,7 @@ function describeMachine(): Machine {
   }
   const node = process.version;
   const kernel = `${os.type()} ${os.release()}`;
-  const hardware = addonHardware();
-  const crc = `${hardware === null ? 'JS (no addon)' : hardware === 'none' ? 'JS' : hardware}${process.env.SEGLOG_CRC32C ? ` (SEGLOG_CRC32C=${process.env.SEGLOG_CRC32C})` : ''}`;
+  const crc = crcPath();
   const flags = cpuFlags();
   return { cpu, flags, crc, cores, memGiB, kernel, fileSystem, node, summary: `${cpu}, ${cores} cores, ${memGiB.toFixed(0)} GiB, ${kernel}, Node ${node}; CPU flags: ${flags}; CRC-32C path: ${crc}` };
 }
