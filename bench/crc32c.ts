@@ -3,6 +3,7 @@
  * (src/record/crc32c.ts): JS, and the addon's path on this CPU (AVX-512, SSE4.2 or ARMv8).
  * Run: `npx tsc -p tsconfig.json && node dist-all/bench/crc32c.js`.
  */
+import { machineLine } from './common.js';
 import { crc32cJs, NATIVE_CRC32C_MIN_BYTES, nativeCrc32cImpl, nativeCrc32cImpls } from '../src/record/crc32c.js';
 
 const SIZES = [16, 64, 96, 128, 160, 192, 256, 320, 384, 512, 1024, 4096, 16384, 65536, 103461, 1 << 20];
@@ -22,6 +23,7 @@ function nsPerCall(fn: (buf: Uint8Array, start: number, end: number) => number, 
 
 const impls = [{ name: 'js', minBytes: 0, crc32c: crc32cJs }, ...nativeCrc32cImpls()];
 const chosen = nativeCrc32cImpl();
+console.log(machineLine());
 console.log(`in use: ${chosen === null ? 'js only' : `${chosen.name} from ${chosen.minBytes} B (any native from ${NATIVE_CRC32C_MIN_BYTES} B), js below`}`);
 console.log(`${'bytes'.padStart(7)} ${impls.map((impl) => `${impl.name} ns`.padStart(18)).join('')}   fastest`);
 for (const size of SIZES) {

@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Log, type RecordInput } from '../src/index.js';
+import { machineLine } from './common.js';
 import { LocalLog } from '../src/log/local-log.js';
 import { LogSegment, type SegmentOptions } from '../src/segment/log-segment.js';
 
@@ -184,6 +185,7 @@ function report(small: Run[], large: Run[]): void {
   const largeMs = median(large.map((r) => r.ms));
   const rolls = small[0]!.segments - 1;
   const ratio = largeMs / smallMs;
+  console.log(machineLine());
   console.log(`${RECORDS} records of ${VALUE_BYTES} B in calls of ${CALL_SIZE}, ${PAIRS} pairs of runs in alternating order (medians)`);
   console.log(`  segmentBytes ${SMALL / MiB} MiB: ${smallMs.toFixed(1)} ms (${rolls} rolls); runs ${small.map((r) => r.ms.toFixed(0)).join(' ')}`);
   console.log(`  segmentBytes ${LARGE / MiB} MiB: ${largeMs.toFixed(1)} ms (${large[0]!.segments - 1} rolls); runs ${large.map((r) => r.ms.toFixed(0)).join(' ')}`);

@@ -22,7 +22,7 @@
  */
 import fs from 'node:fs';
 import { Log } from '../src/index.js';
-import { MiB, median, now, payloadOf, records, removeDir, runMain, scratchDir, secondsSince, segmentLogs, settle, writeBack } from './common.js';
+import { MiB, machineLine, median, now, payloadOf, records, removeDir, runMain, scratchDir, secondsSince, segmentLogs, settle, writeBack } from './common.js';
 
 const LOG_MB = Number(process.env.SEGLOG_BENCH_SCAN_MB ?? 1024);
 const SEGMENT_MB = Number(process.env.SEGLOG_BENCH_SCAN_SEGMENT_MB ?? 32);
@@ -266,7 +266,7 @@ await runMain(async () => {
     writeBack();
     const segments = segmentLogs(dir).length;
     console.log(
-      `scan bench: node ${process.version}; ${(expected.bytes / MiB).toFixed(0)} MiB log in ${segments} segments, ` +
+      `scan bench: ${machineLine()}; ${(expected.bytes / MiB).toFixed(0)} MiB log in ${segments} segments, ` +
         `${expected.records} records of ${VALUE_BYTES} B + 16 B key in calls of ${BATCH}; ${ROUNDS} rounds (order rotates)`,
     );
     const raw: Variant = { name: 'raw', run: (d) => timed(() => rawScan(d)) };
